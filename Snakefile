@@ -1,0 +1,30 @@
+"""RREDCoT replication pipeline.
+
+Default: the tiny CPU configuration (experiments/tiny.yaml). At scale:
+    snakemake --workflow-profile profiles/slurm --configfile experiments/paper.yaml
+A --configfile replaces the default configuration entirely (no key of tiny.yaml leaks into another scale).
+"""
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+if not workflow.overwrite_configfiles:
+
+    configfile: "experiments/tiny.yaml"
+
+
+validate(config, "experiments/schema.yaml")
+
+
+include: "experiments/rules/common.smk"
+include: "experiments/rules/data.smk"
+include: "experiments/rules/base_model.smk"
+include: "experiments/rules/train.smk"
+include: "experiments/rules/evaluate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        evaluation_targets(),

@@ -1,0 +1,39 @@
+def policy_model(policy):
+    return base_model_ref() if policy == "base" else f"{RESULTS}/train/{policy}/model"
+
+
+def policy_inputs(wildcards):
+    return base_model_inputs() if wildcards.policy == "base" else [policy_model(wildcards.policy)]
+
+
+rule evaluate_policy:
+    """avg@k and pass@k of one policy on one benchmark; per-problem records kept beside the summary.
+
+    Finished problems are appended to a partial log outside the declared outputs, so a preempted evaluation
+    resumes where it stopped.
+    """
+    input:
+        policy_inputs,
+        benchmark=f"{RESULTS}/data/eval/{{split}}.jsonl",
+    output:
+        summary=f"{RESULTS}/eval/{{policy}}/{{split}}.json",
+        records=f"{RESULTS}/eval/{{policy}}/{{split}}.records.jsonl",
+    wildcard_constraints:
+        policy=r"base|[a-z_]+/seed\d+",
+        split="|".join(EVAL_SPLITS),
+    params:
+        eval=lambda wc: as_json({**config["eval"], "benchmark": config["eval"]["benchmarks"][wc.split]}),
+        model=lambda wc: policy_model(wc.policy),
+        random_init=config["base_model"].get("random_init", False),
+        partial=lambda wc: f"{RESULTS}/eval/partial/{wc.policy}/{wc.split}.records.jsonl",
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/eval/{{policy}}/{{split}}.log",
+    threads: stage_resources("evaluate").get("cpus_per_task", 1)
+    resources:
+        **stage_resources("evaluate"),
+    shell:
+        "{PYTHON} -m rredcot.cli evaluate --model {params.model} --random-init {params.random_init}"
+        " --benchmark {input.benchmark} --eval-json {params.eval:q} --partial {params.partial}"
+        " --seed {params.seed} --summary-out {output.summary} --records-out {output.records}"
+        " --threads {threads} > {log} 2>&1"

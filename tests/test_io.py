@@ -1,0 +1,35 @@
+"""Atomic outputs and crash-tolerant JSONL logs."""
+
+import json
+
+import pytest
+
+from rredcot.io import append_jsonl, atomic_path, read_jsonl, write_json
+
+
+def test_failed_write_leaves_previous_file_and_no_temp_files(tmp_path):
+    target = tmp_path / "table.csv"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half-writ")
+        raise RuntimeError("crash mid-write")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+def test_write_json_round_trips(tmp_path):
+    write_json(tmp_path / "a" / "b.json", {"x": [1, 2]})
+    assert json.loads((tmp_path / "a" / "b.json").read_text()) == {"x": [1, 2]}
+
+
+def test_torn_last_line_is_ignored_but_corruption_inside_raises(tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    append_jsonl(log, {"step": 1})
+    append_jsonl(log, {"step": 2})
+    with log.open("a") as f:
+        f.write('{"step": 3, "rew')
+    assert read_jsonl(log) == [{"step": 1}, {"step": 2}]
+
+    log.write_text('{"step": 1}\nnot json\n{"step": 3}\n')
+    with pytest.raises(ValueError, match="line 2"):
+        read_jsonl(log)
