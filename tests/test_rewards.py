@@ -1,0 +1,129 @@
+"""Grading: boxed-answer extraction, math-verify equivalence, and never raising or hanging on a completion."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rredcot import rewards
+from rredcot.rewards import accuracy_reward, extract_boxed, grade, parse_reference
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (r"so \boxed{\frac{1}{\sqrt{2}}}.", r"\frac{1}{\sqrt{2}}"),
+        (r"\boxed{3} then \boxed{5}", "5"),
+        (r"\boxed {7}", "7"),
+        (r"\fbox{7}", "7"),
+        (r"\boxed{\{1, 2\}}", r"\{1, 2\}"),
+        (r"\boxed{}", ""),
+        ("no box here", None),
+        (r"\boxed{12", None),
+        (r"\boxed{5} and later \boxed{1", None),  # the last box is the answer, and it never closed
+    ],
+)
+def test_extract_boxed(text, expected):
+    assert extract_boxed(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("completion", "reference"),
+    [
+        (r"\boxed{\frac{1}{\sqrt{2}}}", r"\frac{\sqrt{2}}{2}"),
+        (r"\boxed{\frac{1}{2}}", "0.5"),
+        (r"\boxed{0.5}", r"\frac{1}{2}"),
+        (r"\boxed{1/2}", r"\dfrac{1}{2}"),
+        (r"\boxed{2\sqrt{3}}", r"\sqrt{12}"),
+        (r"The answer is $\boxed{1,000}$.", "1000"),
+        (r"\boxed{1000}", "1,000"),
+        (r"\boxed{27}", "27.0"),
+        (r"<think>maybe \boxed{3}</think> so \boxed{5}", "5"),
+        (r"\boxed{\text{(C)}}", "C"),
+        (r"\boxed{\left( 3, \frac{\pi}{2} \right)}", r"\left( 3, \frac{\pi}{2} \right)"),
+    ],
+)
+def test_correct_answers_score_one(completion, reference):
+    assert grade(completion, reference) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("completion", "reference"),
+    [
+        (r"\boxed{5} then \boxed{3}", "5"),  # the last box wins
+        ("The answer is 5.", "5"),  # no box
+        (r"\boxed{12", "12"),  # truncated
+        ("", "12"),
+        (r"\boxed{}", "12"),
+        (r"\boxed{0.51}", r"\frac{1}{2}"),
+        (r"答案是 \boxed{五} ✓", "5"),
+        ("\\boxed{\x00\ud800}", "5"),
+    ],
+)
+def test_wrong_or_missing_answers_score_zero(completion, reference):
+    assert grade(completion, reference) == 0.0
+
+
+def test_gigantic_number_is_fast():
+    start = time.perf_counter()
+    assert grade("\\boxed{" + "9" * 10_000 + "}", "9" * 10) == 0.0
+    assert grade("\\boxed{" + "9" * 10_000 + "}", "7") == 0.0
+    assert time.perf_counter() - start < 2.0
+
+
+def test_slow_comparison_is_cut_by_the_timeout(monkeypatch):
+    # Comparing 10^(10^10) with 5 makes sympy grind; math-verify's alarm must stop it on the main thread.
+    monkeypatch.setattr(rewards, "TIMEOUT_S", 1)
+    start = time.perf_counter()
+    assert grade(r"\boxed{10^{10^{10}}}", "5") == 0.0
+    assert time.perf_counter() - start < 5.0
+
+
+def test_grading_off_the_main_thread():
+    # math-verify's signal-based timeout raises off the main thread; grade must switch it off there.
+    results = []
+    worker = threading.Thread(target=lambda: results.append(grade(r"\boxed{\frac{2}{4}}", "0.5")))
+    worker.start()
+    worker.join()
+    assert results == [1.0]
+
+
+def test_unparsable_reference_raises():
+    with pytest.raises(ValueError, match="cannot parse"):
+        parse_reference(r"\frac{1}{")
+    with pytest.raises(ValueError, match="empty"):
+        parse_reference("  ")
+    with pytest.raises(ValueError, match="cannot parse"):
+        grade(r"\boxed{1}", "}{")
+
+
+def test_accuracy_reward_plain_and_conversational():
+    completions = [r"\boxed{4}", [{"role": "assistant", "content": r"so \boxed{4}"}], "no answer"]
+    # TRL passes prompts, completion ids, other dataset columns and trainer state as keywords too.
+    rewards = accuracy_reward(completions, answer=["4", "4", "4"], prompts=["p"] * 3, completion_ids=None)
+    assert rewards == [1.0, 1.0, 0.0]
+
+
+def test_accuracy_reward_rejects_mismatched_lengths_and_shapes():
+    with pytest.raises(ValueError, match="2 completions but 1 answers"):
+        accuracy_reward(["a", "b"], answer=["1"])
+    with pytest.raises(TypeError, match="list of messages"):
+        accuracy_reward([{"content": "x"}], answer=["1"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=-(10**30), max_value=10**30))
+def test_any_boxed_integer_matches_itself(n):
+    assert grade(f"\\boxed{{{n}}}", str(n)) == 1.0
+    assert grade(f"\\boxed{{{n + 1}}}", str(n)) == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=200))
+def test_arbitrary_text_never_raises(text):
+    assert grade(text, "7") in (0.0, 1.0)
+    assert grade(f"\\boxed{{{text}}}", "7") in (0.0, 1.0)
