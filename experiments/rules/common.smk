@@ -25,7 +25,7 @@ def launcher(stage):
     res = stage_resources(stage)
     gpus = res.get("gpu", 0)
     if gpus > 1:
-        accelerate_config = res["accelerate_config"]
+        accelerate_config = config["train"]["accelerate_config"]
         return f"accelerate launch --config_file {accelerate_config} --num_processes {gpus} -m rredcot.cli"
     return f"{PYTHON} -m rredcot.cli"
 

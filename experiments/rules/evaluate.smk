@@ -2,6 +2,12 @@ def policy_model(policy):
     return base_model_ref() if policy == "base" else f"{RESULTS}/train/{policy}/model"
 
 
+def evaluation_settings(split):
+    """The sampling settings plus this benchmark's own (n_samples, pass_k); other benchmarks left out."""
+    shared = {key: value for key, value in config["eval"].items() if key != "benchmarks"}
+    return {**shared, "benchmark": config["eval"]["benchmarks"][split]}
+
+
 def policy_inputs(wildcards):
     return base_model_inputs() if wildcards.policy == "base" else [policy_model(wildcards.policy)]
 
@@ -22,7 +28,7 @@ rule evaluate_policy:
         policy=r"base|[a-z_]+/seed\d+",
         split="|".join(EVAL_SPLITS),
     params:
-        eval=lambda wc: as_json({**config["eval"], "benchmark": config["eval"]["benchmarks"][wc.split]}),
+        eval=lambda wc: as_json(evaluation_settings(wc.split)),
         model=lambda wc: policy_model(wc.policy),
         random_init=config["base_model"].get("random_init", False),
         partial=lambda wc: f"{RESULTS}/eval/partial/{wc.policy}/{wc.split}.records.jsonl",
