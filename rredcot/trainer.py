@@ -1,0 +1,384 @@
+r"""RREDCoTTrainer: TRL's GRPOTrainer with segment-level redistributed token weights (PAPER.md §4).
+
+GRPO weighs every token of completion i uniformly, ``1/|o_i|``. RREDCoT replaces that weight by σ_i(t)
+(``Σ_t σ_i(t) = 1``), built from value differences across segments of the chain of thought, so that the
+policy gradient per completion is ``Σ_t σ_i(t) · A_i · ∇log π(o_t)`` with TRL's sequence advantage A_i.
+
+TRL 1.16's ``_compute_loss`` accepts ``(B, T)`` advantages, so the trainer only replaces ``advantages``
+after TRL has scored a generation batch: ``A_i·w_i(t)``, with ``w`` undoing the normaliser of the configured
+``loss_type``. On-policy (ratio 1, clipping inactive) each loss type's gradient is then exactly
+``-(1/B_step) Σ_i Σ_t σ_i(t) A_i ∇log π(o_t)``, B_step being the completions of one optimizer step over all
+processes: GRPO's own scale (σ = 1/|o| recovers ``loss_type="grpo"``).
+
+=====================  =========================================  =================================
+loss_type              TRL divides Σ_(i,t) mask·ℓ by                w_i(t)
+=====================  =========================================  =================================
+grpo, sapo             |o_i| per sequence, then mean over B_micro  |o_i| · σ_i(t)
+dr_grpo                B_micro · max_completion_length             max_completion_length · σ_i(t)
+bnpo †                 N_micro (loss tokens of the micro-batch)    (N_local / B_local) · σ_i(t)
+dapo, cispo, vespo     N_global / P · GA / steps_per_generation    (N_global / B_global) · σ_i(t)
+luspo ‡                (sequence-level importance ratio)           refused
+=====================  =========================================  =================================
+
+|o_i| and N count loss-mask tokens; N_global is TRL's ``num_items_in_batch`` (the whole generation batch over
+all P processes), B_global = local generation batch × P; GA = gradient accumulation steps. TRL further divides
+grpo/sapo/dr_grpo/bnpo by GA, and every process's gradient is averaged, which gives 1/B_step in all rows.
+† bnpo normalises by the micro-batch, unknown when a generation batch is shuffled and split over several
+steps, so it needs ``steps_per_generation=1`` (micro-batch = local generation batch). ‡ A sequence-level ratio
+(luspo, or ``importance_sampling_level="sequence"``) spreads its gradient uniformly over the tokens whatever
+the advantages, so σ cannot act: refused. cispo is exact when ``epsilon_high ≥ 1`` (TRL caps the ratio at
+``epsilon_high``, scaling GRPO alike); sapo's gate has slope 1 at ratio 1; vespo's φ(1) = 1. Options that
+multiply the per-token loss (``top_entropy_quantile``, off-policy masks, vLLM importance sampling, truncation
+masking) act on top of σ, as they do on GRPO's uniform weights. ``tests/test_trainer_gradients.py`` checks
+every row against autograd.
+
+Cost per generation batch, besides TRL's own passes: one no-grad forward for the token entropies (none when
+TRL computes ``old_per_token_logps``: that pass yields the entropies too) and one batched call of
+:func:`rredcot.values.estimate_values_batch`. Completions with zero advantage (groups with equal rewards) or
+no loss tokens are not segmented or scored: their weights cannot change the gradient.
+
+Logged (mean over the redistributed completions of all processes): ``rredcot/segments_mean`` (spans, answer
+span included), ``rredcot/sigma_max_mean``, ``rredcot/sigma_entropy`` (nats) and
+``rredcot/sigma_entropy_ratio`` (over log|o|; 1 = uniform), ``rredcot/value_start_mean`` /
+``rredcot/value_end_mean`` (first and last boundary value), ``rredcot/active_frac`` (share of completions
+redistributed), ``rredcot/value_time_s`` (value estimation) and ``rredcot/time_s`` (everything RREDCoT adds to
+a step).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from accelerate.utils import gather_object
+from trl import GRPOConfig, GRPOTrainer
+from trl.models.utils import disable_gradient_checkpointing
+
+from rredcot.redistribution import MODES, segment_rewards, token_weight_matrix
+from rredcot.rewards import grade
+from rredcot.segmentation import STRATEGIES, segment_completion, value_boundaries
+from rredcot.values import ESTIMATORS, SPACES, ValueRequest, estimate_values_batch, self_references
+
+SEQUENCE_NORMALISED = ("grpo", "sapo")
+TOKEN_NORMALISED_GLOBAL = ("dapo", "cispo", "vespo")
+SUPPORTED_LOSS_TYPES = (*SEQUENCE_NORMALISED, "dr_grpo", "bnpo", *TOKEN_NORMALISED_GLOBAL)
+
+
+@dataclass
+class RREDCoTConfig(GRPOConfig):
+    """``GRPOConfig`` plus every RREDCoT choice (PAPER.md §2–4); defaults are the project defaults."""
+
+    segmentation: str = field(default="hybrid", metadata={"help": f"Segmenter, one of {STRATEGIES}."})
+    max_segments: int | None = field(
+        default=40, metadata={"help": "K: reasoning segments per completion (entropy, hybrid)."}
+    )
+    segment_keywords: list[str] = field(
+        default_factory=lambda: ["\n"], metadata={"help": "Keywords that end a segment (keyword, hybrid)."}
+    )
+    segment_chunk_size: int | None = field(default=None, metadata={"help": "Tokens per segment (fixed)."})
+    value_estimator: str = field(
+        default="reference", metadata={"help": f"Value estimator, one of {ESTIMATORS}."}
+    )
+    value_space: str = field(default="log", metadata={"help": "Values as log v̂ or v̂ ('log' | 'linear')."})
+    end_of_thinking: str = field(
+        default="</think>", metadata={"help": "Marker that ends the reasoning, forced before each reference."}
+    )
+    exit_string: str = field(
+        default="The final answer is ", metadata={"help": "The continuation u of the answer_only estimator."}
+    )
+    answer_template: str = field(
+        default="\\boxed{{{answer}}}", metadata={"help": "Formats the answer y scored after u (str.format)."}
+    )
+    sigma_mode: str = field(default="clip", metadata={"help": f"Segment mass from rewards, one of {MODES}."})
+    sigma_mix: float = field(default=0.5, metadata={"help": "λ in σ = (1 − λ)/|o| + λ·σ_red."})
+    sigma_temperature: float = field(default=1.0, metadata={"help": "τ of sigma_mode='softmax'."})
+    value_batch_tokens: int = field(
+        default=65536, metadata={"help": "Token budget of one value-scoring forward (bounds its memory)."}
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name, allowed in (
+            ("segmentation", STRATEGIES),
+            ("value_estimator", ESTIMATORS),
+            ("value_space", SPACES),
+            ("sigma_mode", MODES),
+            ("loss_type", SUPPORTED_LOSS_TYPES),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if not 0.0 <= self.sigma_mix <= 1.0:
+            raise ValueError(f"sigma_mix must be in [0, 1], got {self.sigma_mix}")
+        if not self.sigma_temperature > 0:
+            raise ValueError(f"sigma_temperature must be > 0, got {self.sigma_temperature}")
+        if self.value_batch_tokens < 1:
+            raise ValueError(f"value_batch_tokens must be >= 1, got {self.value_batch_tokens}")
+        if self.importance_sampling_level != "token":
+            raise ValueError(
+                "RREDCoT needs importance_sampling_level='token': a sequence-level ratio gives every token "
+                "the same gradient weight, so the redistributed weights σ would have no effect"
+            )
+        if self.loss_type == "bnpo" and self.steps_per_generation != 1:
+            raise ValueError(
+                "loss_type='bnpo' normalises by the tokens of each micro-batch, which RREDCoT can only match "
+                "when a generation batch is one micro-batch: set steps_per_generation=1 "
+                f"(got {self.steps_per_generation})"
+            )
+
+
+# YAML keys of the RREDCoT section: the fields RREDCoTConfig adds to GRPOConfig.
+RREDCOT_FIELDS = tuple(
+    name for name in RREDCoTConfig.__dataclass_fields__ if name not in GRPOConfig.__dataclass_fields__
+)
+
+
+def token_advantages(
+    advantages: torch.Tensor,
+    sigma: torch.Tensor,
+    loss_mask: torch.Tensor,
+    *,
+    loss_type: str,
+    max_completion_length: int,
+    num_items_in_batch: torch.Tensor | float,
+    num_processes: int,
+) -> torch.Tensor:
+    """``(B, T)`` advantages ``A_i·w_i(t)`` that make TRL's ``loss_type`` yield ``Σ_t σ_i(t) A_i ∇log π``.
+
+    ``advantages`` (B,) is TRL's sequence advantage of this process's completions, ``sigma`` (B, T) the token
+    weights (rows sum to 1 over the loss tokens), ``loss_mask`` (B, T) TRL's completion (× tool) mask and
+    ``num_items_in_batch`` TRL's count of loss tokens in the whole generation batch. See the module table.
+    """
+    batch = advantages.shape[0]
+    if loss_type in SEQUENCE_NORMALISED:
+        scale = loss_mask.sum(dim=1, keepdim=True).clamp(min=1)
+    elif loss_type == "dr_grpo":
+        scale = max_completion_length
+    elif loss_type == "bnpo":
+        scale = loss_mask.sum().clamp(min=1) / batch
+    elif loss_type in TOKEN_NORMALISED_GLOBAL:
+        scale = num_items_in_batch / (batch * num_processes)
+    else:
+        raise ValueError(
+            f"loss_type {loss_type!r} is not supported by RREDCoT; use one of {SUPPORTED_LOSS_TYPES}"
+        )
+    return advantages[:, None] * sigma * loss_mask * scale
+
+
+class RREDCoTTrainer(GRPOTrainer):
+    """Drop-in ``GRPOTrainer`` that trains with redistributed token weights; takes an :class:`RREDCoTConfig`.
+
+    The dataset needs an ``answer`` column, and a ``solution`` column (the reference trace u) for the
+    ``reference`` estimator. Logs ``rredcot/*`` metrics alongside TRL's.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not isinstance(self.args, RREDCoTConfig):
+            raise TypeError(f"RREDCoTTrainer needs an RREDCoTConfig, got {type(self.args).__name__}")
+        # Decoded text of every token id, built once: segmentation matches keywords on token text.
+        self._token_table = self._tokenizer.batch_decode(
+            [[i] for i in range(len(self._tokenizer))],
+            skip_special_tokens=False,
+            clean_up_tokenization_spaces=False,
+        )
+        self._entropy_tap: list | None = None
+
+    def _get_per_token_logps_and_entropies(self, model, *args, compute_entropy=False, **kwargs):
+        # While armed, the first policy pass of a generation batch (TRL's old_per_token_logps pass, when it
+        # runs) also returns entropies; the fused LM head computes them anyway. Identity with the returned
+        # old_per_token_logps later proves which pass it was (a PEFT reference pass also uses self.model).
+        if self._entropy_tap == [] and model is self.model:
+            logps, entropies, aux = super()._get_per_token_logps_and_entropies(
+                model, *args, compute_entropy=True, **kwargs
+            )
+            self._entropy_tap.append((logps, entropies))
+            return logps, entropies if compute_entropy else None, aux
+        return super()._get_per_token_logps_and_entropies(
+            model, *args, compute_entropy=compute_entropy, **kwargs
+        )
+
+    def _generate_and_score_completions(self, inputs):
+        self._entropy_tap = []
+        try:
+            output = super()._generate_and_score_completions(inputs)
+            tapped = self._entropy_tap
+        finally:
+            self._entropy_tap = None
+        if "tool_mask" in output:
+            raise NotImplementedError(
+                "RREDCoTTrainer does not support tool calling (tool-masked completions)"
+            )
+        start = time.perf_counter()
+        old = output.get("old_per_token_logps")
+        if tapped and old is not None and tapped[0][0] is old:
+            entropies = tapped[0][1]
+        else:
+            entropies = self._entropies(output)
+        sigma, stats = self._redistribute(inputs, output, entropies)
+        output["advantages"] = token_advantages(
+            output["advantages"],
+            sigma,
+            output["completion_mask"],
+            loss_type=self.loss_type,
+            max_completion_length=self.max_completion_length,
+            num_items_in_batch=output["num_items_in_batch"],
+            num_processes=self.accelerator.num_processes,
+        )
+        stats["time_s"] = [time.perf_counter() - start]
+        self._log_means(stats)
+        return output
+
+    @torch.no_grad()
+    def _entropies(self, output) -> torch.Tensor:
+        """Token entropies of the policy (TRL's temperature-scaled distribution) in one no-grad pass."""
+        mode = "train" if self.model.training else "eval"
+        batch_size = (
+            self.args.per_device_train_batch_size if mode == "train" else self.args.per_device_eval_batch_size
+        )
+        with disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs):
+            _, entropies, _ = super()._get_per_token_logps_and_entropies(
+                self.model,
+                torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1),
+                torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1),
+                output["completion_ids"].size(1),
+                batch_size=batch_size,
+                compute_entropy=True,
+            )
+        return entropies
+
+    def _redistribute(self, inputs, output, entropies) -> tuple[torch.Tensor, dict[str, list[float]]]:
+        """σ (B, T) for this process's completions, and per-completion statistics for the logs."""
+        args = self.args
+        advantages = output["advantages"].tolist()
+        lengths = output["completion_mask"].sum(dim=1).tolist()
+        completion_ids = [ids[:n].tolist() for ids, n in zip(output["completion_ids"], lengths, strict=True)]
+        entropies = entropies.float().cpu().numpy()
+        active = [i for i, (a, n) in enumerate(zip(advantages, lengths, strict=True)) if a != 0 and n > 0]
+
+        segments = {
+            i: segment_completion(
+                completion_ids[i],
+                self._token_table,
+                entropies[i],
+                strategy=args.segmentation,
+                end_of_thinking=args.end_of_thinking,
+                keywords=args.segment_keywords,
+                max_segments=args.max_segments,
+                chunk_size=args.segment_chunk_size,
+            )
+            for i in active
+        }
+        start = time.perf_counter()
+        values = self._values(inputs, output, completion_ids, active, segments)
+        value_time = time.perf_counter() - start
+
+        rewards: list[Sequence[float]] = [[] for _ in advantages]
+        spans: list[Sequence[tuple[int, int]]] = [[] for _ in advantages]
+        for i in active:
+            answer_spans = len(segments[i].spans) - segments[i].n_reasoning_segments
+            rewards[i] = [*segment_rewards(values[i]), *[0.0] * answer_spans]  # the answer segment: reward 0
+            spans[i] = segments[i].spans
+        sigma = token_weight_matrix(
+            rewards,
+            spans,
+            [int(n) for n in lengths],
+            advantages,
+            width=output["completion_ids"].size(1),
+            mode=args.sigma_mode,
+            mix=args.sigma_mix,
+            temperature=args.sigma_temperature,
+            device=output["advantages"].device,
+        )
+        rows = sigma[active].double().cpu().numpy()
+        entropy = [-(row[row > 0] * np.log(row[row > 0])).sum() for row in rows]
+        stats = {
+            "active_frac": [len(active) / max(len(advantages), 1)],
+            "segments_mean": [len(spans[i]) for i in active],
+            "sigma_max_mean": [row.max() for row in rows],
+            "sigma_entropy": entropy,
+            "sigma_entropy_ratio": [
+                h / math.log(lengths[i]) for h, i in zip(entropy, active, strict=True) if lengths[i] > 1
+            ],
+            "value_start_mean": [values[i][0] for i in active],
+            "value_end_mean": [values[i][-1] for i in active],
+            "value_time_s": [value_time],
+        }
+        return sigma, stats
+
+    def _values(self, inputs, output, completion_ids, active, segments) -> dict[int, np.ndarray]:
+        """Values at the boundaries of every active completion, in one batched estimator call."""
+        args = self.args
+        # Before the early return: gathering the groups is a collective every process must join.
+        group_correct = (
+            self._group_correct(inputs, completion_ids) if args.value_estimator == "self" else None
+        )
+        if not active:
+            return {}
+        prompt_ids = [
+            ids[mask.bool()].tolist()
+            for ids, mask in zip(output["prompt_ids"], output["prompt_mask"], strict=True)
+        ]
+        references = {}  # a group shares its row: build each reference once
+        requests = []
+        for i in active:
+            solution, answer = inputs[i].get("solution"), inputs[i]["answer"]
+            # "self" falls back to the dataset reference only when the group has no correct completion.
+            needed = args.value_estimator == "reference" or (
+                args.value_estimator == "self" and not group_correct[i]
+            )
+            if needed and (solution, answer) not in references:
+                references[solution, answer] = self._reference(solution, answer)
+            requests.append(
+                ValueRequest(
+                    prompt_ids=prompt_ids[i],
+                    completion_ids=completion_ids[i],
+                    boundaries=value_boundaries(segments[i]),
+                    tokenizer=self._tokenizer,
+                    estimator=args.value_estimator,
+                    references=references.get((solution, answer)),
+                    group_correct=None if group_correct is None else group_correct[i],
+                    answer=answer,
+                    space=args.value_space,
+                    end_of_thinking=args.end_of_thinking,
+                    exit_string=args.exit_string,
+                    answer_template=args.answer_template,
+                )
+            )
+        model = self.accelerator.unwrap_model(self.model)
+        values = estimate_values_batch(model, requests, max_tokens=args.value_batch_tokens)
+        return {i: np.asarray(v, dtype=np.float64) for i, v in zip(active, values, strict=True)}
+
+    def _reference(self, solution: str | None, answer: str) -> list[tuple[str, str]]:
+        """The row's reference pair (u, y): u is the solution's reasoning, cut and cleaned like a correct
+        completion of the ``self`` estimator (text before ``end_of_thinking``, special tokens removed)."""
+        if not isinstance(solution, str):
+            raise ValueError(
+                f"value_estimator={self.args.value_estimator!r} needs a 'solution' column, got {solution!r}"
+            )
+        ids = self._tokenizer(solution, add_special_tokens=False)["input_ids"]
+        return self_references(self._tokenizer, [ids], answer, end_of_thinking=self.args.end_of_thinking)
+
+    def _group_correct(self, inputs, completion_ids) -> list[list[list[int]]]:
+        """For each local completion, the token ids of its group's correct completions (all processes)."""
+        texts = self._tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
+        correct = [grade(text, row["answer"]) == 1.0 for text, row in zip(texts, inputs, strict=True)]
+        everyone = gather_object([(ids, ok) for ids, ok in zip(completion_ids, correct, strict=True)])
+        offset = self.accelerator.process_index * len(inputs)
+        size = self.num_generations if self.model.training else self.num_generations_eval
+        starts = [(offset + i) // size * size for i in range(len(inputs))]  # first member of each group
+        return [[ids for ids, ok in everyone[start : start + size] if ok] for start in starts]
+
+    def _log_means(self, stats: dict[str, list[float]]) -> None:
+        """Log each statistic's mean over all processes' values as ``rredcot/<name>`` (NaN when none)."""
+        mode = "train" if self.model.training else "eval"
+        names = sorted(stats)
+        local = torch.tensor(
+            [[float(np.sum(stats[n])), float(len(stats[n]))] for n in names], device=self.accelerator.device
+        )
+        totals = self.accelerator.reduce(local, reduction="sum").tolist()
+        for name, (total, count) in zip(names, totals, strict=True):
+            self._metrics[mode][f"rredcot/{name}"].append(total / count if count else math.nan)

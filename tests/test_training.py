@@ -1,0 +1,256 @@
+"""Smoke runs of both methods on a tiny random policy: metrics, resume, SIGTERM, NaN loss, bad config."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+
+import pytest
+import torch
+from trl import GRPOTrainer
+
+import rredcot.train as train_module
+from rredcot.base_model import build_model
+from rredcot.data.synthetic import SplitSpec, generate_split
+from rredcot.io import append_jsonl, read_jsonl, write_jsonl
+from rredcot.tokenizer import build_char_tokenizer
+from rredcot.train import TrainingInterrupted, train_policy
+
+ARCHITECTURE = dict(
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    intermediate_size=64,
+    head_dim=16,
+    max_position_embeddings=512,
+    tie_word_embeddings=True,
+)
+TRL_ARGS = dict(
+    learning_rate=1e-3,
+    lr_scheduler_type="constant",
+    max_steps=3,
+    per_device_train_batch_size=8,
+    num_generations=4,
+    max_completion_length=32,
+    temperature=1.0,
+    beta=0.0,
+    epsilon=0.2,
+    loss_type="grpo",
+    scale_rewards="group",
+    save_steps=1,
+    logging_steps=1,
+    gradient_checkpointing=False,
+    bf16=False,
+)
+RREDCOT_ARGS = dict(
+    segmentation="hybrid",
+    max_segments=4,
+    segment_keywords=["\n", " "],
+    segment_chunk_size=None,
+    value_estimator="reference",
+    value_space="log",
+    end_of_thinking="</think>",
+    exit_string="The final answer is ",
+    answer_template="\\boxed{{{answer}}}",
+    sigma_mode="clip",
+    sigma_mix=0.5,
+    sigma_temperature=1.0,
+    value_batch_tokens=4096,
+)
+STEP_KEYS = {
+    "step",
+    "epoch",
+    "time",
+    "wall_s",
+    "generated_tokens",
+    "accuracy",
+    "loss",
+    "reward",
+    "reward_std",
+    "rewards/accuracy_reward/mean",
+    "completions/mean_length",
+    "entropy",
+    "step_time",
+}
+RREDCOT_KEYS = {
+    "rredcot/segments_mean",
+    "rredcot/sigma_max_mean",
+    "rredcot/sigma_entropy",
+    "rredcot/value_time_s",
+    "rredcot/value_start_mean",
+}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A saved tiny random policy and eight synthetic training rows."""
+    root = tmp_path_factory.mktemp("training")
+    tokenizer = build_char_tokenizer()
+    model = build_model(ARCHITECTURE, tokenizer, seed=0)
+    model.save_pretrained(root / "base")
+    tokenizer.save_pretrained(root / "base")
+    spec = SplitSpec(n=8, min_ops=1, max_ops=2, max_operand=9, max_value=50, check_prob=0.3)
+    write_jsonl(root / "train.jsonl", generate_split("train", spec, seed=0))
+    return root
+
+
+@pytest.fixture(autouse=True)
+def cpu_state():
+    """One thread (tiny models are fastest so) and no global determinism flag leaking into other tests."""
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(deterministic)
+
+
+@pytest.fixture
+def varied_reward(monkeypatch):
+    """A random policy never answers correctly; give some completions reward 1 so advantages are non-zero."""
+
+    def accuracy_reward(completions, answer, **kwargs):
+        return [float(len(c[0]["content"]) % 3 == 0) for c in completions]
+
+    monkeypatch.setattr(train_module, "accuracy_reward", accuracy_reward)
+    return accuracy_reward
+
+
+def run(workspace, out, method="grpo", **trl_overrides):
+    return train_policy(
+        method=method,
+        model_path=workspace / "base",
+        train_path=workspace / "train.jsonl",
+        output_dir=out,
+        seed=0,
+        trl_args={**TRL_ARGS, **trl_overrides},
+        rredcot_args=RREDCOT_ARGS if method == "rredcot" else None,
+        num_threads=1,
+    )
+
+
+@pytest.mark.parametrize("method", ["grpo", "rredcot"])
+def test_smoke_run_logs_one_line_per_step(workspace, tmp_path, varied_reward, method):
+    summary = run(workspace, tmp_path, method)
+    rows = read_jsonl(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    expected = STEP_KEYS | (RREDCOT_KEYS if method == "rredcot" else set())
+    for row in rows:
+        assert expected <= set(row), expected - set(row)
+        assert row["accuracy"] == row["rewards/accuracy_reward/mean"]
+    tokens = [r["generated_tokens"] for r in rows]
+    assert tokens[0] == rows[0]["completions/mean_length"] * TRL_ARGS["per_device_train_batch_size"]
+    assert tokens == sorted(tokens) and tokens[0] > 0
+    if method == "rredcot":
+        assert any(r["rredcot/active_frac"] > 0 and r["rredcot/segments_mean"] >= 1 for r in rows)
+    final = tmp_path / "final"
+    assert summary["final"] == str(final) and summary["global_step"] == 3
+    assert (final / "config.json").exists() and (final / "tokenizer.json").exists()
+    assert not any(p.name.startswith(".final") for p in tmp_path.iterdir())
+
+
+def test_resume_continues_from_checkpoint_and_matches_uninterrupted_run(workspace, tmp_path):
+    interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
+    run(workspace, interrupted, max_steps=2)
+    # A line for a step after the checkpoint, as if the job died after logging step 3 but before saving it.
+    append_jsonl(interrupted / "metrics.jsonl", {"step": 3, "generated_tokens": 1e9, "wall_s": 1e9})
+    summary = run(workspace, interrupted, max_steps=4)
+    assert summary["resumed_from"] == str(interrupted / "checkpoint-2")
+    state = json.loads((interrupted / "checkpoint-4" / "trainer_state.json").read_text())
+    assert state["global_step"] == 4
+
+    run(workspace, straight, max_steps=4)
+    resumed, reference = read_jsonl(interrupted / "metrics.jsonl"), read_jsonl(straight / "metrics.jsonl")
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4]
+    for key in ("reward", "loss", "grad_norm", "completions/mean_length", "generated_tokens"):
+        assert [r[key] for r in resumed] == [r[key] for r in reference], key
+
+
+def test_resume_refuses_a_metrics_log_missing_steps(workspace, tmp_path):
+    """Resuming without the lines up to the checkpoint would restart the cumulative columns: an error."""
+    run(workspace, tmp_path, max_steps=1)
+    (tmp_path / "metrics.jsonl").unlink()
+    with pytest.raises(ValueError, match="resuming at step 1 but the log ends at step 0"):
+        run(workspace, tmp_path, max_steps=2)
+
+
+def test_sigterm_checkpoints_stops_and_rerun_finishes(workspace, tmp_path, monkeypatch):
+    calls = []
+
+    def accuracy_reward(completions, answer, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # mid-way through step 2, while TRL scores its completions
+            os.kill(os.getpid(), signal.SIGTERM)
+        return [0.0] * len(completions)
+
+    monkeypatch.setattr(train_module, "accuracy_reward", accuracy_reward)
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted, match="step 2") as err:
+        run(workspace, tmp_path, max_steps=5, save_steps=100)
+    assert err.value.checkpoint == tmp_path / "checkpoint-2"
+    assert (tmp_path / "checkpoint-2" / "trainer_state.json").exists()
+    assert not (tmp_path / "final").exists()
+    assert signal.getsignal(signal.SIGTERM) is handler  # the previous handler is back
+
+    summary = run(workspace, tmp_path, max_steps=3, save_steps=100)
+    assert summary["resumed_from"] == str(tmp_path / "checkpoint-2")
+    assert (tmp_path / "final" / "config.json").exists()
+    assert [r["step"] for r in read_jsonl(tmp_path / "metrics.jsonl")] == [1, 2, 3]
+
+
+def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(workspace, tmp_path, monkeypatch):
+    class NaNAtStep3(GRPOTrainer):
+        def _compute_loss(self, model, inputs):
+            loss = super()._compute_loss(model, inputs)
+            return loss * math.nan if self.state.global_step == 2 else loss
+
+    monkeypatch.setattr(train_module, "GRPOTrainer", NaNAtStep3)
+    with pytest.raises(FloatingPointError, match="at step 3"):
+        run(workspace, tmp_path, max_steps=4)
+    assert (tmp_path / "checkpoint-2").exists() and not (tmp_path / "checkpoint-3").exists()
+    assert [r["step"] for r in read_jsonl(tmp_path / "metrics.jsonl")] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("method", "trl_overrides", "rredcot_args", "message"),
+    [
+        ("ppo", {}, None, "method"),
+        ("grpo", {"lerning_rate": 1e-3}, None, "unknown GRPOConfig field.*lerning_rate"),
+        ("grpo", {"seed": 1}, None, "set by train_policy.*seed"),
+        ("grpo", {"logging_steps": 5}, None, "logging_steps"),
+        ("grpo", {}, RREDCOT_ARGS, "only used with method='rredcot'"),
+        ("rredcot", {}, {**RREDCOT_ARGS, "sigma_mixx": 0.5}, "unknown field.*sigma_mixx"),
+        (
+            "rredcot",
+            {},
+            {k: v for k, v in RREDCOT_ARGS.items() if k != "sigma_mode"},
+            "missing field.*sigma_mode",
+        ),
+    ],
+)
+def test_bad_config_names_the_field(workspace, tmp_path, method, trl_overrides, rredcot_args, message):
+    with pytest.raises(ValueError, match=message):
+        train_policy(
+            method=method,
+            model_path=workspace / "base",
+            train_path=workspace / "train.jsonl",
+            output_dir=tmp_path,
+            seed=0,
+            trl_args={**TRL_ARGS, **trl_overrides},
+            rredcot_args=rredcot_args,
+        )
+    assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_missing_required_field_is_named(workspace, tmp_path):
+    args = {k: v for k, v in TRL_ARGS.items() if k != "beta"}
+    with pytest.raises(ValueError, match="missing required field.*beta"):
+        train_policy(
+            method="grpo",
+            model_path=workspace / "base",
+            train_path=workspace / "train.jsonl",
+            output_dir=tmp_path,
+            seed=0,
+            trl_args=args,
+        )
