@@ -1,0 +1,116 @@
+"""Monte Carlo values: the expensive, unbiased reference for RREDCoT's estimator (Fig. 3, 4, 7).
+
+The value of the state at boundary b is the probability that the policy, continuing from prompt +
+completion[:b], ends with a correct answer. It is estimated from ``n_samples`` sampled continuations per
+boundary, all boundaries and samples generated together in left-padded batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class MCResult:
+    """``outcomes[k, j]`` is the 0/1 grade of sample j from boundary k; ``means`` their per-boundary mean."""
+
+    outcomes: np.ndarray
+    means: np.ndarray
+    generated_tokens: int
+
+
+def mc_values(
+    model,
+    tokenizer,
+    prompt_ids: Sequence[int],
+    completion_ids: Sequence[int],
+    boundaries: Sequence[int],
+    reference_answer: str,
+    *,
+    n_samples: int = 5,
+    temperature: float = 1.0,
+    max_new_tokens: int = 256,
+    batch_size: int = 64,
+    grade_fn: Callable[[str, str], float] | None = None,
+    seed: int = 0,
+) -> MCResult:
+    """Sample ``n_samples`` continuations from every boundary (completion prefix length, 0 = prompt only).
+
+    Sampling is plain ancestral sampling at ``temperature`` (no top-k / top-p), so the estimate is of the
+    policy's own value. A sample is graded on the completed completion, ``completion[:b]`` + continuation,
+    decoded without special tokens: exactly what the reward function would see had the policy produced it,
+    so an answer already in the prefix counts unless the continuation gives another.
+    """
+    if grade_fn is None:
+        from rredcot.rewards import grade as grade_fn
+    bounds = [int(b) for b in boundaries]
+    if not bounds or any(b < 0 or b > len(completion_ids) for b in bounds):
+        raise ValueError(f"boundaries must be non-empty and lie in [0, {len(completion_ids)}], got {bounds}")
+    if not prompt_ids:
+        raise ValueError("mc_values needs a non-empty prompt")
+    if n_samples < 1 or batch_size < 1 or max_new_tokens < 1 or not temperature > 0:
+        raise ValueError("n_samples, batch_size, max_new_tokens must be >= 1 and temperature > 0")
+
+    completion = [int(t) for t in completion_ids]
+    rows = [b for b in bounds for _ in range(n_samples)]
+    device = next(model.parameters()).device
+    texts, generated = [], 0
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.inference_mode():
+        torch.manual_seed(seed)
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            prefixes = [[*prompt_ids, *completion[:b]] for b in chunk]
+            ids, mask = _left_pad(prefixes, tokenizer.pad_token_id, device)
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                do_sample=True,
+                temperature=temperature,
+                top_k=0,
+                top_p=1.0,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )[:, ids.shape[1] :]
+            generated += out.numel()
+            full = [completion[:b] + cont for b, cont in zip(chunk, out.tolist(), strict=True)]
+            texts += tokenizer.batch_decode(full, skip_special_tokens=True)
+    grades = np.asarray([float(grade_fn(text, reference_answer)) for text in texts])
+    outcomes = grades.reshape(len(bounds), n_samples)
+    return MCResult(outcomes=outcomes, means=outcomes.mean(axis=1), generated_tokens=generated)
+
+
+def _left_pad(sequences: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
+        mask[row, width - len(seq) :] = 1
+    return ids.to(device), mask.to(device)
+
+
+def bootstrap_sd(
+    outcomes: np.ndarray,
+    n_resamples: int = 1000,
+    sample_sizes: Sequence[int] = (1, 2, 5, 10, 20),
+    seed: int = 0,
+) -> np.ndarray:
+    """(n_boundaries, len(sample_sizes)) standard deviation of the MC mean of ``s`` outcomes per boundary,
+    resampling the observed outcomes with replacement (Fig. 7: how many rollouts a stable value needs)."""
+    outcomes = np.asarray(outcomes, dtype=np.float64)
+    if outcomes.ndim != 2 or outcomes.shape[1] == 0:
+        raise ValueError(f"outcomes must be (n_boundaries, n_samples >= 1), got shape {outcomes.shape}")
+    if n_resamples < 2 or any(int(s) < 1 for s in sample_sizes):
+        raise ValueError("n_resamples must be >= 2 and every sample size >= 1")
+    rng = np.random.default_rng(seed)
+    n_b, n = outcomes.shape
+    sds = np.empty((n_b, len(sample_sizes)))
+    for col, size in enumerate(sample_sizes):
+        picks = rng.integers(0, n, size=(n_b, n_resamples, int(size)))
+        sds[:, col] = outcomes[np.arange(n_b)[:, None, None], picks].mean(axis=2).std(axis=1, ddof=1)
+    return sds

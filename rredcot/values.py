@@ -1,0 +1,515 @@
+r"""Values at segment boundaries from the policy's own scoring of reference continuations (PAPER.md §3).
+
+For a state s = prompt + completion[:b] and reference pairs (u, y), the importance-sampling estimate is
+``v̂(s) = (1/N) Σ p(end_of_thinking + u + answer_template(y) | s)`` (ζ(y) = 1 for a reference pair). No
+generation: every value is a sum of log-probabilities of known tokens.
+
+Scoring reuses the trace's prefix. One forward over the trace fills a KV cache; then every (boundary,
+continuation) pair is a row of a batched forward over the continuation alone, attending to the cached prefix
+through a 4D mask that hides cache positions at or past its boundary, with explicit position ids. A pair costs
+its continuation's tokens, not its prefix's; :func:`score_continuations_naive` (one full forward per pair) is
+the test oracle. Supported: causal LMs with ``sdpa`` or ``eager`` attention and full (not sliding) attention
+layers, whose forward takes ``past_key_values``, ``position_ids`` and a 4D ``attention_mask`` (the Llama/Qwen
+family in ``transformers`` 5).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
+
+ESTIMATORS = ("reference", "answer_only", "self")
+SPACES = ("log", "linear")
+# Budget of one scoring forward in token slots (rows × (cached + new tokens)); bounds activations, the KV
+# copy and the logits. Small batches also keep each batch's cache length close to its rows' own cuts: on 2 CPU
+# cores 2k–8k slots ran fastest for the tiny model (benchmarks/value_scoring.py).
+DEFAULT_MAX_TOKENS = 8192
+
+
+def reference_continuations(
+    tokenizer,
+    references: Sequence[tuple[str, str]],
+    *,
+    end_of_thinking: str = "</think>",
+    answer_template: str = "\\boxed{{{answer}}}",
+) -> list[list[int]]:
+    """Token ids of ``end_of_thinking + u + answer_template(y)`` for each reference pair (u, y).
+
+    Pairs with a missing (``None``) solution or answer are an error, so a dataset without a solution column
+    fails loudly instead of silently scoring the answer alone.
+    """
+    for k, pair in enumerate(references):
+        if len(pair) != 2 or any(not isinstance(part, str) for part in pair):
+            raise ValueError(f"reference {k} must be a (solution, answer) pair of strings, got {pair!r}")
+    texts = [end_of_thinking + u + answer_template.format(answer=y) for u, y in references]
+    return [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+
+
+def answer_only_continuations(
+    tokenizer,
+    answer: str,
+    *,
+    end_of_thinking: str = "</think>",
+    exit_string: str = "The final answer is ",
+    answer_template: str = "\\boxed{{{answer}}}",
+) -> list[list[int]]:
+    """The one continuation ``end_of_thinking + exit_string + answer_template(answer)``: u is a fixed exit."""
+    if not isinstance(answer, str):
+        raise ValueError(f"the answer_only estimator needs the reference answer, got {answer!r}")
+    return reference_continuations(
+        tokenizer, [(exit_string, answer)], end_of_thinking=end_of_thinking, answer_template=answer_template
+    )
+
+
+def self_references(
+    tokenizer, completions: Sequence[Sequence[int]], answer: str, *, end_of_thinking: str = "</think>"
+) -> list[tuple[str, str]]:
+    """(u, y) pairs from the group's correct completions.
+
+    u is a completion's reasoning text (before ``end_of_thinking``, special tokens removed); y is the
+    reference answer, which a correct completion's answer matches.
+    """
+    specials = sorted(tokenizer.all_special_tokens, key=len, reverse=True)
+    pairs = []
+    for ids in completions:
+        reasoning = tokenizer.decode(list(ids), skip_special_tokens=False).split(end_of_thinking)[0]
+        for special in specials:
+            reasoning = reasoning.replace(special, "")
+        pairs.append((reasoning, answer))
+    return pairs
+
+
+def build_continuations(
+    tokenizer,
+    estimator: str = "reference",
+    *,
+    references: Sequence[tuple[str, str]] | None = None,
+    group_correct: Sequence | None = None,
+    answer: str | None = None,
+    end_of_thinking: str = "</think>",
+    exit_string: str = "The final answer is ",
+    answer_template: str = "\\boxed{{{answer}}}",
+) -> list[list[int]]:
+    """The continuations an estimator scores at every boundary.
+
+    ``group_correct`` holds the group's correct completions, each a (u, y) pair or its token ids; for
+    ``"self"`` they replace ``references`` unless there are none.
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    if estimator == "answer_only":
+        return answer_only_continuations(
+            tokenizer,
+            answer,
+            end_of_thinking=end_of_thinking,
+            exit_string=exit_string,
+            answer_template=answer_template,
+        )
+    pairs = list(references or [])
+    if estimator == "self" and group_correct:
+        token_ids = [c for c in group_correct if not _is_text_pair(c)]
+        pairs = [c for c in group_correct if _is_text_pair(c)]
+        if token_ids:
+            if answer is None:
+                raise ValueError(
+                    "the self estimator needs the answer to turn correct completions into (u, y)"
+                )
+            pairs += self_references(tokenizer, token_ids, answer, end_of_thinking=end_of_thinking)
+    if not pairs:
+        missing = "no correct completion in the group and no " if estimator == "self" else "no "
+        raise ValueError(f"{estimator} estimator: {missing}reference (solution, answer) pairs were given")
+    return reference_continuations(
+        tokenizer, pairs, end_of_thinking=end_of_thinking, answer_template=answer_template
+    )
+
+
+def _is_text_pair(item) -> bool:
+    return isinstance(item, tuple | list) and len(item) == 2 and all(isinstance(part, str) for part in item)
+
+
+@dataclass(frozen=True)
+class ValueRequest:
+    """One completion to value: the trainer builds one per completion of a generation batch.
+
+    ``boundaries`` are completion prefix lengths (0 = the prompt-only state), strictly increasing. Pass the
+    token ids to score as ``continuations``, or leave them ``None`` and give ``tokenizer`` plus the estimator
+    fields (see :func:`build_continuations`). ``space`` is the space of the returned values.
+    """
+
+    prompt_ids: Sequence[int]
+    completion_ids: Sequence[int]
+    boundaries: Sequence[int]
+    continuations: Sequence[Sequence[int]] | None = None
+    tokenizer: object = None
+    estimator: str = "reference"
+    references: Sequence[tuple[str, str]] | None = None
+    group_correct: Sequence | None = None
+    answer: str | None = None
+    space: str = "log"
+    end_of_thinking: str = "</think>"
+    exit_string: str = "The final answer is "
+    answer_template: str = "\\boxed{{{answer}}}"
+
+    def resolved_continuations(self) -> list[list[int]]:
+        if self.continuations is not None:
+            return [list(c) for c in self.continuations]
+        if self.tokenizer is None:
+            raise ValueError(
+                "ValueRequest needs continuations, or a tokenizer to build them from the estimator"
+            )
+        return build_continuations(
+            self.tokenizer,
+            self.estimator,
+            references=self.references,
+            group_correct=self.group_correct,
+            answer=self.answer,
+            end_of_thinking=self.end_of_thinking,
+            exit_string=self.exit_string,
+            answer_template=self.answer_template,
+        )
+
+
+def aggregate_values(logp: torch.Tensor, space: str = "log") -> np.ndarray:
+    """Per-boundary value from the (n_boundaries, N) continuation log-probs: mean over the N references.
+
+    ``"log"``: ``log v̂ = logsumexp_j logp_j − log N`` (stable when long references make v̂ underflow);
+    ``"linear"``: ``v̂ = mean_j exp(logp_j)``.
+    """
+    if space not in SPACES:
+        raise ValueError(f"space must be one of {SPACES}, got {space!r}")
+    logp = torch.as_tensor(logp).detach().to("cpu", torch.float64)
+    if logp.ndim != 2 or logp.shape[1] == 0:
+        raise ValueError(f"logp must be (n_boundaries, N >= 1), got shape {tuple(logp.shape)}")
+    log_v = torch.logsumexp(logp, dim=1) - math.log(logp.shape[1])
+    return (log_v if space == "log" else log_v.exp()).numpy()
+
+
+def estimate_values(
+    model,
+    tokenizer,
+    prompt_ids: Sequence[int],
+    completion_ids: Sequence[int],
+    boundaries: Sequence[int],
+    *,
+    estimator: str = "reference",
+    references: Sequence[tuple[str, str]] | None = None,
+    group_correct: Sequence | None = None,
+    answer: str | None = None,
+    space: str = "log",
+    end_of_thinking: str = "</think>",
+    exit_string: str = "The final answer is ",
+    answer_template: str = "\\boxed{{{answer}}}",
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+) -> np.ndarray:
+    """Values (log v̂ by default) at completion prefix lengths ``boundaries`` (0 = prompt only)."""
+    request = ValueRequest(
+        prompt_ids,
+        completion_ids,
+        boundaries,
+        tokenizer=tokenizer,
+        estimator=estimator,
+        references=references,
+        group_correct=group_correct,
+        answer=answer,
+        space=space,
+        end_of_thinking=end_of_thinking,
+        exit_string=exit_string,
+        answer_template=answer_template,
+    )
+    return estimate_values_batch(model, [request], max_tokens=max_tokens)[0]
+
+
+def estimate_values_batch(
+    model, items: Sequence[ValueRequest], *, max_tokens: int = DEFAULT_MAX_TOKENS
+) -> list[np.ndarray]:
+    """Values for every boundary of every request, all scored together (the trainer's entry point)."""
+    prefixes, absolute, continuations = [], [], []
+    for k, item in enumerate(items):
+        if item.space not in SPACES:
+            raise ValueError(f"request {k}: space must be one of {SPACES}, got {item.space!r}")
+        n_prompt, n_completion = len(item.prompt_ids), len(item.completion_ids)
+        bounds = _check_boundaries(item.boundaries, 0, n_completion, f"request {k} (completion coordinates)")
+        if n_prompt + bounds[0] < 1:
+            raise ValueError(f"request {k}: boundary 0 needs a non-empty prompt to condition on")
+        prefixes.append([*item.prompt_ids, *item.completion_ids])
+        absolute.append([n_prompt + b for b in bounds])
+        continuations.append(item.resolved_continuations())
+    logps = _score(model, prefixes, absolute, continuations, max_tokens)
+    return [aggregate_values(logp, item.space) for logp, item in zip(logps, items, strict=True)]
+
+
+def score_continuations(
+    model,
+    prefix_ids,
+    boundaries: Sequence[int],
+    continuations: Sequence[Sequence[int]],
+    *,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+) -> torch.Tensor:
+    """(len(boundaries), len(continuations)) ``log p(continuation | prefix_ids[:b])`` per boundary b.
+
+    Token log-probs are fp32; their sums are float64, because at |log p| ≈ 500 (a 100-token reference) an
+    fp32 step is 6e-5, as large as the value differences between close boundaries. ``prefix_ids`` is prompt +
+    completion (no padding); boundaries are absolute prefix lengths, strictly increasing, in
+    ``[1, len(prefix_ids)]``. One forward over the prefix, then batched continuation rows against its KV
+    cache, ``max_tokens`` token slots per forward.
+    """
+    return _score(model, [_as_list(prefix_ids)], [boundaries], [continuations], max_tokens)[0]
+
+
+def score_continuations_naive(
+    model, prefix_ids, boundaries: Sequence[int], continuations: Sequence[Sequence[int]]
+) -> torch.Tensor:
+    """The test oracle of :func:`score_continuations`: one full forward per (boundary, continuation)."""
+    prefix = _as_list(prefix_ids)
+    bounds = _check_boundaries(boundaries, 1, len(prefix), "boundaries")
+    conts = _check_continuations(continuations)
+    device = _device(model)
+    out = torch.empty(len(bounds), len(conts), dtype=torch.float64, device=device)
+    with torch.inference_mode(), eval_mode(model):
+        for i, b in enumerate(bounds):
+            for j, cont in enumerate(conts):
+                ids = torch.tensor([prefix[:b] + cont], device=device)
+                logits = model(ids, logits_to_keep=len(cont) + 1).logits[0, :-1].float()
+                target = ids[0, b:, None]
+                out[i, j] = logits.log_softmax(-1).gather(-1, target).double().sum()
+    return out
+
+
+def logprobs_and_entropies(
+    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, logits_to_keep: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token log-probs and entropies (B, logits_to_keep) of the last ``logits_to_keep`` tokens, from the
+    same logits of one no-grad forward, in fp32.
+
+    For segmentation outside a trainer (analyses, MC comparisons). Inside the trainer, TRL's
+    ``GRPOTrainer._get_per_token_logps_and_entropies`` already returns both from its own pass (with its
+    temperature scaling); use that instead of a second forward.
+    """
+    with torch.inference_mode(), eval_mode(model):
+        logits = model(input_ids, attention_mask=attention_mask, logits_to_keep=logits_to_keep + 1).logits
+        logp = logits[:, :-1].float().log_softmax(-1)
+        target = input_ids[:, -logits_to_keep:, None]
+        token_logp = logp.gather(-1, target).squeeze(-1)
+        entropy = -(logp.exp() * logp).sum(-1)
+    return token_logp, entropy
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """Score in eval mode: no dropout, and gradient checkpointing (which drops the cache) stays off."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One-pass scoring engine
+
+
+def _score(model, prefixes, boundaries, continuations, max_tokens: int) -> list[torch.Tensor]:
+    """Score every (boundary, continuation) pair of every item; one (n_b, n_c) tensor per item."""
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    _check_model(model)
+    device = _device(model)
+    bounds = [
+        _check_boundaries(b, 1, len(p), f"item {k} boundaries")
+        for k, (p, b) in enumerate(zip(prefixes, boundaries, strict=True))
+    ]
+    conts = [_check_continuations(c) for c in continuations]
+    results = [
+        torch.empty(len(b), len(c), dtype=torch.float64, device=device)
+        for b, c in zip(bounds, conts, strict=True)
+    ]
+    # Cache only what some boundary attends to: tokens before the last boundary's re-fed token.
+    contexts = [p[: max(b[-1] - 1, 1)] for p, b in zip(prefixes, bounds, strict=True)]
+    with torch.inference_mode(), eval_mode(model):
+        by_length = sorted(range(len(prefixes)), key=lambda k: len(contexts[k]))
+        for group in _chunks(by_length, [np.asarray([len(c) for c in contexts])], max_tokens):
+            keys, values = _prefix_cache(model, [contexts[k] for k in group], device)
+            pairs = _pairs(group, prefixes, bounds, conts)
+            _score_pairs(model, keys, values, pairs, results, max_tokens, device)
+    return results
+
+
+@dataclass
+class _Pairs:
+    """Flat arrays over the (boundary, continuation) pairs of a group of items."""
+
+    row: np.ndarray  # index of the item within the group's cache
+    cut: np.ndarray  # cache positions the pair attends to (= boundary − 1)
+    first: np.ndarray  # the prefix token at boundary − 1, re-fed as the first input of the row
+    cont: np.ndarray  # index into ``tokens``
+    length: np.ndarray  # continuation length
+    item: np.ndarray  # item index, for the output
+    out: np.ndarray  # flat index into that item's (n_b, n_c) result
+    tokens: torch.Tensor  # (n_continuations, max_len) padded continuation ids
+
+
+def _pairs(group, prefixes, bounds, conts) -> _Pairs:
+    rows, cuts, firsts, cont_idx, lengths, items, outs, tokens = [], [], [], [], [], [], [], []
+    for row, k in enumerate(group):
+        b = np.asarray(bounds[k])
+        lens = np.asarray([len(c) for c in conts[k]])
+        n_b, n_c = len(b), len(lens)
+        rows.append(np.full(n_b * n_c, row))
+        cuts.append(np.repeat(b - 1, n_c))
+        firsts.append(np.repeat(np.asarray(prefixes[k])[b - 1], n_c))
+        cont_idx.append(np.tile(np.arange(n_c) + len(tokens), n_b))
+        lengths.append(np.tile(lens, n_b))
+        items.append(np.full(n_b * n_c, k))
+        outs.append(np.arange(n_b * n_c))
+        tokens.extend(torch.tensor(c) for c in conts[k])
+    padded = torch.nn.utils.rnn.pad_sequence(tokens, batch_first=True)
+    cat = np.concatenate
+    return _Pairs(
+        cat(rows), cat(cuts), cat(firsts), cat(cont_idx), cat(lengths), cat(items), cat(outs), padded
+    )
+
+
+def _prefix_cache(model, contexts: list[list[int]], device) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Per-layer keys and values (n, kv_heads, max_len, head_dim) of right-padded contexts, one forward.
+
+    Right padding keeps positions 0..len−1; padded slots hold finite states that no pair attends to.
+    """
+    ids = torch.nn.utils.rnn.pad_sequence([torch.tensor(c) for c in contexts], batch_first=True).to(device)
+    lengths = torch.tensor([len(c) for c in contexts], device=device)
+    mask = (torch.arange(ids.shape[1], device=device) < lengths[:, None]).long()
+    cache = model(ids, attention_mask=mask, use_cache=True, logits_to_keep=1).past_key_values
+    return [layer.keys for layer in cache.layers], [layer.values for layer in cache.layers]
+
+
+def _score_pairs(model, keys, values, pairs: _Pairs, results, max_tokens: int, device) -> None:
+    """Batched forwards over continuation rows; each row attends to its item's cache below its cut."""
+    order = np.lexsort((pairs.cut, pairs.length))  # similar lengths and cuts share a batch: little padding
+    tokens = pairs.tokens.to(device)
+    blocked = torch.finfo(model.dtype).min
+    for batch in _chunks(order, (pairs.cut, pairs.length), max_tokens):
+        n_cache, width = int(pairs.cut[batch].max()), int(pairs.length[batch].max())
+        cut = torch.as_tensor(pairs.cut[batch], device=device)
+        target = tokens[torch.as_tensor(pairs.cont[batch], device=device), :width]
+        inputs = torch.cat(
+            [torch.as_tensor(pairs.first[batch], device=device)[:, None], target[:, :-1]], dim=1
+        )
+        positions = torch.arange(max(n_cache, width), device=device)
+        # Additive mask (rows, 1, width, n_cache + width), built once for all layers: cache slots below the
+        # cut, then causal attention within the row (padding sits at the end, so no real token sees it).
+        mask = torch.full((len(batch), 1, width, n_cache + width), blocked, dtype=model.dtype, device=device)
+        mask[..., :n_cache].masked_fill_((positions[:n_cache] < cut[:, None])[:, None, None, :], 0.0)
+        mask[..., n_cache:].masked_fill_(positions[:width, None] >= positions[None, :width], 0.0)
+        cache = _prefilled_cache(*(_rows_of(layers, pairs.row[batch], n_cache) for layers in (keys, values)))
+        logits = model(
+            inputs,
+            attention_mask=mask,
+            position_ids=cut[:, None] + positions[:width],
+            past_key_values=cache,
+            use_cache=True,
+        ).logits
+        # log p(target) = logit − logsumexp(logits), in fp32, without a full log-softmax copy of the logits.
+        logp = logits.gather(-1, target[..., None]).squeeze(-1).float() - torch.logsumexp(
+            logits.float(), dim=-1
+        )
+        valid = positions[:width] < torch.as_tensor(pairs.length[batch], device=device)[:, None]
+        totals = torch.where(valid, logp, 0.0).double().sum(-1)
+        for item in np.unique(pairs.item[batch]):
+            sel = np.flatnonzero(pairs.item[batch] == item)
+            out = torch.as_tensor(pairs.out[batch][sel], device=device)
+            results[item].view(-1)[out] = totals[torch.as_tensor(sel, device=device)]
+
+
+def _rows_of(layers: list[torch.Tensor], rows: np.ndarray, n_cache: int) -> list[torch.Tensor]:
+    """Each layer's cache for these rows, first ``n_cache`` slots. One item: a broadcast view, no copy."""
+    if (rows == rows[0]).all():
+        return [t[rows[0] : rows[0] + 1, :, :n_cache].expand(len(rows), -1, -1, -1) for t in layers]
+    index = torch.as_tensor(rows, device=layers[0].device)
+    return [t[:, :, :n_cache].index_select(0, index) for t in layers]
+
+
+def _prefilled_cache(keys: list[torch.Tensor], values: list[torch.Tensor]) -> DynamicCache:
+    """A DynamicCache holding these tensors as they are (``DynamicCache(ddp_cache_data=...)`` copies them);
+    the forward's concatenation with the new tokens makes the one copy."""
+    cache = DynamicCache()
+    for k, v in zip(keys, values, strict=True):
+        layer = DynamicLayer()
+        layer.lazy_initialization(k, v)
+        layer.keys, layer.values = k, v
+        cache.layers.append(layer)
+    return cache
+
+
+def _chunks(order, widths: Sequence[np.ndarray], budget: int):
+    """Consecutive runs of ``order`` whose rows × Σ max(width) stay within ``budget`` (at least one row).
+
+    A batch is padded to its widest row in each width (cache length, continuation length): that is its cost.
+    """
+    batch, widest = [], np.zeros(len(widths), dtype=np.int64)
+    for index in order:
+        wider = np.maximum(widest, [int(w[index]) for w in widths])
+        if batch and (len(batch) + 1) * int(wider.sum()) > budget:
+            yield np.asarray(batch)
+            batch, wider = [], np.asarray([int(w[index]) for w in widths])
+        batch.append(index)
+        widest = wider
+    if batch:
+        yield np.asarray(batch)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Input checks
+
+
+def _check_model(model) -> None:
+    config = model.config
+    if config._attn_implementation not in ("sdpa", "eager"):
+        raise ValueError(
+            "one-pass scoring needs sdpa or eager attention (custom 4D masks), "
+            f"got {config._attn_implementation!r}"
+        )
+    layer_types = set(getattr(config, "layer_types", None) or ["full_attention"])
+    if layer_types != {"full_attention"}:
+        raise ValueError(f"one-pass scoring supports full-attention layers only, got {sorted(layer_types)}")
+
+
+def _check_boundaries(boundaries: Sequence[int], low: int, high: int, what: str) -> list[int]:
+    bounds = [int(b) for b in boundaries]
+    if not bounds:
+        raise ValueError(f"{what}: no boundaries given")
+    if any(b < low or b > high for b in bounds):
+        raise ValueError(f"{what} must lie in [{low}, {high}], got {bounds}")
+    if any(a >= b for a, b in zip(bounds, bounds[1:], strict=False)):
+        raise ValueError(f"{what} must be strictly increasing, got {bounds}")
+    return bounds
+
+
+def _check_continuations(continuations: Sequence[Sequence[int]]) -> list[list[int]]:
+    conts = [_as_list(c) for c in continuations]
+    if not conts:
+        raise ValueError(
+            "no continuations to score: the estimator needs at least one reference (solution, answer)"
+        )
+    if any(not c for c in conts):
+        raise ValueError("every continuation needs at least one token")
+    return conts
+
+
+def _as_list(ids) -> list[int]:
+    if isinstance(ids, torch.Tensor):
+        if ids.ndim != 1:
+            raise ValueError(f"token ids must be 1-D, got shape {tuple(ids.shape)}")
+        return ids.tolist()
+    return [int(i) for i in ids]
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device

@@ -1,0 +1,200 @@
+"""Value estimation: one-pass scoring equals the per-boundary oracle; estimators score their continuations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_tiny_model
+
+from rredcot.values import (
+    ValueRequest,
+    aggregate_values,
+    answer_only_continuations,
+    build_continuations,
+    estimate_values,
+    estimate_values_batch,
+    logprobs_and_entropies,
+    reference_continuations,
+    score_continuations,
+    score_continuations_naive,
+    self_references,
+)
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+
+def random_ids(n: int, generator: torch.Generator) -> list[int]:
+    """Ids of ordinary (non-special) characters of the char tokenizer."""
+    return torch.randint(6, 102, (n,), generator=generator).tolist()
+
+
+@pytest.mark.parametrize(
+    ("seed", "n_boundaries", "max_tokens"),
+    [(0, 40, 65536), (1, 40, 300), (2, 8, 65536), (3, 1, 65536)],
+)
+def test_one_pass_matches_naive(tiny_random_model, seed, n_boundaries, max_tokens):
+    generator = torch.Generator().manual_seed(seed)
+    prefix = random_ids(200, generator)
+    continuations = [random_ids(n, generator) for n in (25, 1, 12)]
+    # 1 (one token of context) and 200 (the whole prefix) are the extreme boundaries.
+    inner = torch.randperm(198, generator=generator)[: n_boundaries - 2].add(2).tolist()
+    boundaries = sorted({1, 200, *inner}) if n_boundaries > 1 else [137]
+    fast = score_continuations(tiny_random_model, prefix, boundaries, continuations, max_tokens=max_tokens)
+    slow = score_continuations_naive(tiny_random_model, prefix, boundaries, continuations)
+    assert fast.shape == (len(boundaries), 3) and fast.dtype == torch.float64
+    torch.testing.assert_close(fast, slow, atol=1e-4, rtol=0)
+    if n_boundaries > 1:
+        assert slow.std(0).min() > 0.1  # values move with the boundary: agreement is not trivial
+
+
+def test_batch_of_requests_matches_each_alone(tiny_random_model):
+    """Prefixes of different lengths share padded forwards; every item must come out as if scored alone."""
+    generator = torch.Generator().manual_seed(7)
+    requests = [
+        ValueRequest(random_ids(p, generator), random_ids(c, generator), b, continuations=conts)
+        for p, c, b, conts in [
+            (5, 60, [0, 10, 59, 60], [random_ids(9, generator), random_ids(3, generator)]),
+            (30, 8, [2, 5], [random_ids(20, generator)]),
+            (1, 90, [0, 1, 45, 89], [random_ids(4, generator)]),
+        ]
+    ]
+    together = estimate_values_batch(tiny_random_model, requests, max_tokens=400)
+    for request, values in zip(requests, together, strict=True):
+        prefix = [*request.prompt_ids, *request.completion_ids]
+        absolute = [len(request.prompt_ids) + b for b in request.boundaries]
+        expected = aggregate_values(
+            score_continuations_naive(tiny_random_model, prefix, absolute, request.continuations)
+        )
+        np.testing.assert_allclose(values, expected, atol=1e-4, rtol=0)
+
+
+def test_eager_attention_matches_sdpa_oracle(char_tokenizer):
+    model = make_tiny_model(len(char_tokenizer), seed=3)
+    generator = torch.Generator().manual_seed(3)
+    prefix, conts = random_ids(50, generator), [random_ids(6, generator)]
+    expected = score_continuations_naive(model, prefix, [1, 20, 50], conts)
+    model.set_attn_implementation("eager")
+    torch.testing.assert_close(
+        score_continuations(model, prefix, [1, 20, 50], conts), expected, atol=1e-4, rtol=0
+    )
+
+
+def test_scoring_leaves_a_training_model_in_training_mode(char_tokenizer):
+    model = make_tiny_model(len(char_tokenizer), seed=4).train()
+    score_continuations(model, [7, 8, 9], [1, 3], [[10, 11]])
+    assert model.training
+
+
+def test_aggregate_values_by_hand():
+    logp = torch.tensor([[math.log(0.2), math.log(0.4)], [math.log(0.5), math.log(0.5)]])
+    np.testing.assert_allclose(aggregate_values(logp, "linear"), [0.3, 0.5])
+    np.testing.assert_allclose(aggregate_values(logp, "log"), np.log([0.3, 0.5]))
+    # Long references: the linear value underflows to 0, the log value stays exact.
+    deep = torch.tensor([[-2000.0, -2000.0 - math.log(3.0)]])
+    np.testing.assert_allclose(aggregate_values(deep, "log"), [-2000.0 + math.log(2.0 / 3.0)])
+    assert aggregate_values(deep, "linear")[0] == 0.0
+    with pytest.raises(ValueError, match="space"):
+        aggregate_values(logp, "logit")
+
+
+def test_continuations_are_marker_solution_and_boxed_answer(char_tokenizer):
+    (ids,) = reference_continuations(char_tokenizer, [("so 2+2=4. ", "4")])
+    assert ids[0] == char_tokenizer.convert_tokens_to_ids("</think>")
+    assert char_tokenizer.decode(ids) == "</think>so 2+2=4. \\boxed{4}"
+    (exit_ids,) = answer_only_continuations(
+        char_tokenizer, "4", end_of_thinking="", answer_template="[{answer}]"
+    )
+    assert char_tokenizer.decode(exit_ids) == "The final answer is [4]"
+
+
+def test_self_references_take_the_reasoning_of_correct_completions(char_tokenizer):
+    completion = char_tokenizer("<think>3 and 4 make 7</think>\\boxed{7}<|im_end|>")["input_ids"]
+    assert self_references(char_tokenizer, [completion], "7") == [("3 and 4 make 7", "7")]
+    from_ids = build_continuations(char_tokenizer, "self", group_correct=[completion], answer="7")
+    assert from_ids == reference_continuations(char_tokenizer, [("3 and 4 make 7", "7")])
+
+
+def test_estimators_score_their_continuations(tiny_random_model, char_tokenizer):
+    prompt = char_tokenizer("<|im_start|>user\nAdd 3 and 4.<|im_end|>\n<|im_start|>assistant\n")["input_ids"]
+    completion = char_tokenizer("<think>3 plus 4\nis 7\n</think>\\boxed{7}")["input_ids"]
+    boundaries = [0, 8, 13]
+    references = [("3+4=7", "7"), ("4+3 is 7", "7")]
+    prefix, absolute = prompt + completion, [len(prompt) + b for b in boundaries]
+
+    def oracle(continuations):
+        return aggregate_values(score_continuations_naive(tiny_random_model, prefix, absolute, continuations))
+
+    def values(**kwargs):
+        return estimate_values(tiny_random_model, char_tokenizer, prompt, completion, boundaries, **kwargs)
+
+    reference = values(references=references)
+    np.testing.assert_allclose(
+        reference, oracle(reference_continuations(char_tokenizer, references)), atol=1e-4
+    )
+    answer_only = values(estimator="answer_only", answer="7")
+    np.testing.assert_allclose(answer_only, oracle(answer_only_continuations(char_tokenizer, "7")), atol=1e-4)
+    # "self" without a correct completion falls back to the references.
+    np.testing.assert_allclose(values(estimator="self", group_correct=[], references=references), reference)
+    own = values(estimator="self", group_correct=[("3 plus 4 is 7", "7")], references=references)
+    np.testing.assert_allclose(
+        own, oracle(reference_continuations(char_tokenizer, [("3 plus 4 is 7", "7")])), atol=1e-4
+    )
+    np.testing.assert_allclose(
+        values(references=references, space="linear"), np.exp(reference), rtol=1e-6, atol=0
+    )
+
+
+@pytest.mark.parametrize(
+    ("boundaries", "message"),
+    [
+        ([0, 3], r"\[1, 6\]"),
+        ([2, 7], r"\[1, 6\]"),
+        ([4, 2], "increasing"),
+        ([3, 3], "increasing"),
+        ([], "no boundaries"),
+    ],
+)
+def test_bad_boundaries_are_rejected(tiny_random_model, boundaries, message):
+    for scorer in (score_continuations, score_continuations_naive):
+        with pytest.raises(ValueError, match=message):
+            scorer(tiny_random_model, [7, 8, 9, 10, 11, 12], boundaries, [[13]])
+
+
+def test_missing_references_are_rejected(tiny_random_model, char_tokenizer):
+    with pytest.raises(ValueError, match="reference"):
+        score_continuations(tiny_random_model, [7, 8], [1], [])
+    with pytest.raises(ValueError, match="no correct completion in the group and no reference"):
+        estimate_values(
+            tiny_random_model, char_tokenizer, [7], [8, 9], [0, 2], estimator="self", group_correct=[]
+        )
+    with pytest.raises(ValueError, match="no reference"):
+        estimate_values(tiny_random_model, char_tokenizer, [7], [8, 9], [0, 2], references=[])
+    with pytest.raises(ValueError, match="solution, answer"):  # a dataset without a solution column
+        estimate_values(tiny_random_model, char_tokenizer, [7], [8, 9], [0, 2], references=[(None, "7")])
+    with pytest.raises(ValueError, match="non-empty prompt"):
+        estimate_values(tiny_random_model, char_tokenizer, [], [8, 9], [0, 2], references=[("a", "7")])
+    with pytest.raises(ValueError, match="estimator"):
+        estimate_values(tiny_random_model, char_tokenizer, [7], [8, 9], [0, 2], estimator="mc")
+
+
+def test_logprobs_and_entropies_come_from_one_distribution(tiny_random_model):
+    generator = torch.Generator().manual_seed(5)
+    ids = torch.tensor([random_ids(30, generator), random_ids(30, generator)])
+    logps, entropies = logprobs_and_entropies(tiny_random_model, ids, torch.ones_like(ids), logits_to_keep=10)
+    with torch.no_grad():
+        logits = tiny_random_model(ids).logits[:, -11:-1]
+    dist = torch.distributions.Categorical(logits=logits)
+    torch.testing.assert_close(logps, dist.log_prob(ids[:, -10:]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(entropies, dist.entropy(), atol=1e-5, rtol=0)
+
+
+def test_one_token_of_context(tiny_random_model):
+    """Boundary 1 attends to no cached slot at all: the row sees only the re-fed first token."""
+    conts = [[40, 41, 42], [43]]
+    fast = score_continuations(tiny_random_model, [7, 8, 9], [1], conts)
+    torch.testing.assert_close(
+        fast, score_continuations_naive(tiny_random_model, [7, 8, 9], [1], conts), atol=1e-5, rtol=0
+    )
