@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
-
-import yaml
 
 from rredcot.io import atomic_path
 
@@ -36,6 +35,10 @@ def prepare_data(args) -> None:
         from rredcot.data.synthetic import generate_splits, write_split
 
         spec = data["synthetic"]
+        if set(spec["benchmarks"]) != set(args.benchmarks):
+            raise ValueError(
+                f"data.synthetic.benchmarks {sorted(spec['benchmarks'])} must equal eval.benchmarks {args.benchmarks}"
+            )
         splits = generate_splits(spec["train"], spec["benchmarks"], seed=data["seed"])
         for name, rows in splits.items():
             write_split(out / "train.jsonl" if name == "train" else out / "eval" / f"{name}.jsonl", rows)
@@ -45,13 +48,13 @@ def prepare_data(args) -> None:
     from rredcot.data.hub import load_hub_dataset, write_rows
 
     hub = data["hub"]
-    catalog = yaml.safe_load(Path(hub["catalog"]).read_text())["hub_datasets"]
     local_files = hub.get("data_files") or {}
-    wanted = {"train": hub["train"], **{name: name for name in hub["benchmarks"]}}
-    for split, name in wanted.items():
-        if name not in catalog:
-            raise ValueError(f"data.hub: dataset {name!r} is not in the catalog {hub['catalog']}")
-        result = load_hub_dataset(name, catalog[name], data_files=local_files.get(name))
+    if set(hub["benchmarks"]) != set(args.benchmarks):
+        raise ValueError(
+            f"data.hub.benchmarks {hub['benchmarks']} must equal eval.benchmarks {args.benchmarks}"
+        )
+    for split, name in [("train", hub["train"]), *((name, name) for name in hub["benchmarks"])]:
+        result = load_hub_dataset(name, hub["datasets"][name], data_files=local_files.get(name))
         rows = result.rows
         if split == "train" and hub.get("train_limit") is not None:
             rows = rows[: hub["train_limit"]]
@@ -68,7 +71,12 @@ def sft(args) -> None:
 
     base = args.base_json
     summary = train_base_model(
-        args.out, load_split(args.train), base["architecture"], base["sft"], seed=args.seed, num_threads=args.threads
+        args.out,
+        load_split(args.train),
+        base["architecture"],
+        base["sft"],
+        seed=args.seed,
+        num_threads=args.threads,
     )
     print(json.dumps(summary))
 
@@ -134,6 +142,290 @@ def evaluate(args) -> None:
     print(json.dumps(summary))
 
 
+VALUE_OPTION_FIELDS = ("end_of_thinking", "exit_string", "answer_template", "value_batch_tokens")
+
+
+def _analysis_settings(section: dict, n_mc_samples: int) -> dict:
+    """Keyword arguments shared by both analyses: sampling, value options, model loading."""
+    return {
+        "n_problems": section["n_problems"],
+        "n_mc_samples": n_mc_samples,
+        "temperature": section["temperature"],
+        "max_new_tokens": section["max_new_tokens"],
+        "mc_max_new_tokens": section["mc_max_new_tokens"],
+        "mc_batch_size": section["mc_batch_size"],
+        "self_group_size": section["self_group_size"],
+        "dtype": section["dtype"],
+        "device": section["device"],
+        **{field: section["value_options"][field] for field in VALUE_OPTION_FIELDS},
+    }
+
+
+def analyze_credit(args) -> None:
+    """MC values, RREDCoT values of each estimator variant and attributions of sampled traces (Fig. 3/4/7)."""
+    import torch
+
+    from rredcot.analysis import analyze_credit as run_analysis
+    from rredcot.data.synthetic import load_split
+
+    section = args.analysis_json
+    torch.set_num_threads(args.threads)
+    records = run_analysis(
+        args.model,
+        load_split(args.benchmark),
+        segmentation=section["segmentation"],
+        estimators=section["estimators"],
+        attribution_estimator=section["attribution_estimator"],
+        seed=args.seed,
+        partial_path=args.partial,
+        out_path=args.out,
+        random_init=args.random_init,
+        **_analysis_settings(section, section["n_mc_samples"]),
+    )
+    print(json.dumps({"problems": len(records), "correct": sum(r["correct"] for r in records)}))
+
+
+def analyze_segmentation(args) -> None:
+    """Segmentation ablation: MC and default-estimator values at each segmentation variant's boundaries."""
+    import torch
+
+    from rredcot.analysis import analyze_segmentations
+    from rredcot.data.synthetic import load_split
+
+    section = args.analysis_json
+    variants = section["segmentation_variants"]
+    torch.set_num_threads(args.threads)
+    results = analyze_segmentations(
+        args.model,
+        load_split(args.benchmark),
+        variants=variants,
+        keywords=section["segmentation"]["keywords"],
+        estimator=section["ablation_estimator"],
+        seed=args.seed,
+        partial_dir=args.partial_dir,
+        out_paths={name: Path(args.out_dir) / f"{name}.jsonl" for name in variants},
+        random_init=args.random_init,
+        **_analysis_settings(section, section["n_mc_samples_ablation"]),
+    )
+    print(json.dumps({name: len(records) for name, records in results.items()}))
+
+
+# --------------------------------------------------------------------------------- tables, figures, report
+# These read only logged data (results/<scale>/...) and the paper's numbers (paper_tables/paper/).
+def _out_args(p: argparse.ArgumentParser, kinds: tuple[str, ...]) -> None:
+    for kind in kinds:
+        p.add_argument(f"--out-{kind}", required=True)
+
+
+def table(args) -> None:
+    """Table 1 or Table 2 (mean ± SD over seeds, the paper's numbers beside) as CSV, LaTeX and Markdown."""
+    from rredcot.logs import load_eval
+    from rredcot.tables import build_comparison, read_paper_table, write_table
+
+    artifacts = args.artifacts_json
+    evals = load_eval(args.eval, metric=artifacts["metric"])
+    data, display, title, notes = build_comparison(
+        args.name,
+        evals,
+        methods=args.methods,
+        benchmarks=args.benchmarks,
+        paper=read_paper_table(args.paper_table),
+        paper_rows=artifacts["paper_rows"].get(args.name, {}),
+        scale=args.scale,
+        metric=artifacts["metric"],
+    )
+    write_table(
+        data,
+        display,
+        csv=args.out_csv,
+        tex=args.out_tex,
+        md=args.out_md,
+        title=title,
+        notes=notes,
+        label=f"tab:{args.name}-{args.scale}",
+    )
+
+
+def cost_table(args) -> None:
+    """Per-step wall time GRPO vs RREDCoT and value vs MC seconds per trace, from the logs."""
+    from rredcot.logs import load_credit, load_metrics
+    from rredcot.tables import cost_display, read_paper_claims, write_table
+    from rredcot.tables import cost_table as build
+
+    data = build(
+        load_metrics(args.metrics),
+        load_credit(args.credit) if args.credit else None,
+        variant=args.variant,
+        claims=read_paper_claims(args.paper_claims),
+    )
+    title = f"Compute cost ({args.scale} scale), from the training metrics and the credit-analysis log"
+    notes = [
+        "Medians over steps (all seeds) and over traces; `paper`: the paper's number where it gives one."
+    ]
+    write_table(
+        data,
+        cost_display(data),
+        csv=args.out_csv,
+        tex=args.out_tex,
+        md=args.out_md,
+        title=title,
+        notes=notes,
+        label=f"tab:cost-{args.scale}",
+    )
+
+
+def figure_training_curves(args) -> None:
+    """Accuracy and reward vs step and vs generated tokens, mean and CI over seeds."""
+    from rredcot.figures import training_curves
+    from rredcot.logs import load_metrics
+
+    a = args.artifacts_json
+    training_curves(
+        load_metrics(args.metrics),
+        pdf=args.out_pdf,
+        png=args.out_png,
+        threshold_fraction=a["threshold_fraction"],
+        smooth_window=a["smooth_window"],
+        final_window=a["final_window"],
+        ci_level=a["ci_level"],
+        scale=args.scale,
+    )
+
+
+def figure_mc_cost(args) -> None:
+    """Fig. 3: MC vs RREDCoT value seconds, vs segments and vs number of questions."""
+    from rredcot.figures import fig3_mc_cost
+    from rredcot.logs import load_credit
+    from rredcot.tables import read_paper_claims
+
+    extra = [trace for path in args.extra_credit for trace in load_credit(path)]
+    fig3_mc_cost(
+        load_credit(args.credit),
+        pdf=args.out_pdf,
+        png=args.out_png,
+        variant=args.variant,
+        extra_traces=extra,
+        claims=read_paper_claims(args.paper_claims),
+        scale=args.scale,
+    )
+
+
+def figure_mc_sd(args) -> None:
+    """Fig. 7: bootstrapped SD of MC values vs samples per boundary × boundary position."""
+    from rredcot.figures import fig7_mc_sd
+    from rredcot.logs import load_credit
+    from rredcot.tables import read_paper_claims
+
+    a, claims = args.artifacts_json, read_paper_claims(args.paper_claims)
+    fig7_mc_sd(
+        load_credit(args.credit),
+        pdf=args.out_pdf,
+        png=args.out_png,
+        max_samples=a["mc_sd_max_samples"],
+        n_resamples=a["bootstrap_resamples"],
+        n_bins=a["position_bins"],
+        threshold=claims["mc_sd_threshold"],
+        paper_samples=claims["mc_sd_samples"],
+        scale=args.scale,
+    )
+
+
+def figure_estimator_correlation(args) -> None:
+    """Fig. 4: Pearson / Spearman matrices of segment credits and agreement with MC by position."""
+    from rredcot.figures import fig4_estimator_correlation
+    from rredcot.logs import load_credit
+
+    fig4_estimator_correlation(
+        load_credit(args.credit),
+        pdf=args.out_pdf,
+        png=args.out_png,
+        n_bins=args.artifacts_json["position_bins"],
+        method=args.artifacts_json["correlation"],
+        scale=args.scale,
+    )
+
+
+def figure_ablation_segmentation(args) -> None:
+    """Agreement of RREDCoT credits with MC per segmentation variant (one credit log per variant)."""
+    from rredcot.figures import ablation_segmentation
+    from rredcot.logs import load_credit
+
+    variants = {Path(path).stem: load_credit(path) for path in args.credit}
+    ablation_segmentation(
+        variants,
+        pdf=args.out_pdf,
+        png=args.out_png,
+        variant=args.variant,
+        n_resamples=args.artifacts_json["bootstrap_resamples"],
+        scale=args.scale,
+    )
+
+
+def figure_ablation_estimator(args) -> None:
+    """Agreement with MC of every value-estimator variant in the credit log."""
+    from rredcot.figures import ablation_estimator
+    from rredcot.logs import load_credit
+
+    ablation_estimator(
+        load_credit(args.credit),
+        pdf=args.out_pdf,
+        png=args.out_png,
+        n_resamples=args.artifacts_json["bootstrap_resamples"],
+        scale=args.scale,
+    )
+
+
+def figure_ablation_training(args) -> None:
+    """Training accuracy of groups of runs: --group LABEL METRICS.jsonl [METRICS.jsonl ...], repeated."""
+    from rredcot.figures import ablation_training
+    from rredcot.logs import load_metrics
+
+    paths, labels = [], []
+    for label, *group in args.group:
+        paths += group
+        labels += [label] * len(group)
+    a = args.artifacts_json
+    ablation_training(
+        load_metrics(paths, labels=labels),
+        pdf=args.out_pdf,
+        png=args.out_png,
+        smooth_window=a["smooth_window"],
+        final_window=a["final_window"],
+        ci_level=a["ci_level"],
+        title=args.title,
+    )
+
+
+def report(args) -> None:
+    """REPLICATION.md of one scale: claims, paper vs ours, rule-based verdicts, assumptions, regeneration."""
+    from rredcot.io import write_text
+    from rredcot.logs import load_credit, load_eval, load_metrics
+    from rredcot.report import Logs, render
+    from rredcot.tables import read_paper_claims, read_paper_table
+
+    config = args.config_json
+    paper = Path(args.paper_dir)
+    logs = Logs(
+        config=config,
+        evals=load_eval(args.eval, metric=config["artifacts"]["metric"]),
+        metrics=load_metrics(args.metrics),
+        traces=load_credit(args.credit) if args.credit else None,
+        paper_tables={name: read_paper_table(paper / f"{name}.csv") for name in ("table1", "table2")},
+        paper_claims=read_paper_claims(paper / "claims.csv"),
+    )
+    for out in args.out:
+        text = render(
+            logs,
+            out=out,
+            tables_md=args.tables_md,
+            figures_png=args.figures_png,
+            targets=args.targets,
+            snakemake_command=args.snakemake_command,
+            benchmark_cost=args.benchmark_cost,
+        )
+        write_text(out, text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rredcot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("prepare-data", help=prepare_data.__doc__)
     p.add_argument("--data-json", type=_json, required=True)
     p.add_argument("--out-dir", required=True)
+    p.add_argument("--benchmarks", nargs="+", required=True, help="eval.benchmarks: the splits to write")
     p.set_defaults(func=prepare_data)
 
     p = commands.add_parser("sft", help=sft.__doc__)
@@ -175,12 +468,103 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--records-out", required=True)
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=evaluate)
+
+    p = commands.add_parser("analyze-credit", help=analyze_credit.__doc__)
+    p.add_argument("--model", required=True)
+    p.add_argument("--random-init", type=_flag, default=False)
+    p.add_argument("--benchmark", required=True, help="problems JSONL in the common schema")
+    p.add_argument("--analysis-json", type=_json, required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--partial", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=analyze_credit)
+
+    p = commands.add_parser("analyze-segmentation", help=analyze_segmentation.__doc__)
+    p.add_argument("--model", required=True)
+    p.add_argument("--random-init", type=_flag, default=False)
+    p.add_argument("--benchmark", required=True, help="problems JSONL in the common schema")
+    p.add_argument("--analysis-json", type=_json, required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--partial-dir", required=True)
+    p.add_argument("--out-dir", required=True, help="one <variant>.jsonl per segmentation variant")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=analyze_segmentation)
+
+    p = commands.add_parser("table", help=table.__doc__)
+    p.add_argument("--name", required=True, choices=("table1", "table2"))
+    p.add_argument(
+        "--eval", nargs="*", default=[], help="evaluation summaries eval/<policy>/<benchmark>.json"
+    )
+    p.add_argument("--paper-table", required=True)
+    p.add_argument("--methods", nargs="+", required=True)
+    p.add_argument("--benchmarks", nargs="+", required=True)
+    p.add_argument("--scale", required=True)
+    p.add_argument("--artifacts-json", type=_json, required=True)
+    _out_args(p, ("csv", "tex", "md"))
+    p.set_defaults(func=table)
+
+    p = commands.add_parser("cost-table", help=cost_table.__doc__)
+    p.add_argument("--metrics", nargs="*", default=[])
+    p.add_argument("--credit", default=None)
+    p.add_argument("--variant", required=True, help="value variant of the credit log, e.g. reference/log")
+    p.add_argument("--paper-claims", required=True)
+    p.add_argument("--scale", required=True)
+    _out_args(p, ("csv", "tex", "md"))
+    p.set_defaults(func=cost_table)
+
+    figure_commands = (
+        ("figure-training-curves", figure_training_curves, ("metrics",)),
+        ("figure-mc-cost", figure_mc_cost, ("credit", "extra_credit", "variant", "paper_claims")),
+        ("figure-mc-sd", figure_mc_sd, ("credit", "paper_claims")),
+        ("figure-estimator-correlation", figure_estimator_correlation, ("credit",)),
+        ("figure-ablation-segmentation", figure_ablation_segmentation, ("credits", "variant")),
+        ("figure-ablation-estimator", figure_ablation_estimator, ("credit",)),
+        ("figure-ablation-training", figure_ablation_training, ("group",)),
+    )
+    for name, func, inputs in figure_commands:
+        p = commands.add_parser(name, help=func.__doc__)
+        if "metrics" in inputs:
+            p.add_argument("--metrics", nargs="*", default=[], help="train/<method>/seed<seed>/metrics.jsonl")
+        if "credit" in inputs:
+            p.add_argument("--credit", required=True, help="analysis/credit.jsonl")
+        if "credits" in inputs:
+            p.add_argument("--credit", nargs="*", default=[], help="analysis/segmentation/<variant>.jsonl")
+        if "extra_credit" in inputs:
+            p.add_argument("--extra-credit", nargs="*", default=[])
+        if "variant" in inputs:
+            p.add_argument("--variant", required=True)
+        if "paper_claims" in inputs:
+            p.add_argument("--paper-claims", required=True)
+        if "group" in inputs:
+            p.add_argument("--group", nargs="+", action="append", required=True, metavar="LABEL_THEN_PATHS")
+            p.add_argument("--title", default="")
+        p.add_argument("--artifacts-json", type=_json, default={})
+        p.add_argument("--scale", default="")
+        _out_args(p, ("pdf", "png"))
+        p.set_defaults(func=func)
+
+    p = commands.add_parser("report", help=report.__doc__)
+    p.add_argument("--config-json", type=_json, required=True, help="the whole (validated) config")
+    p.add_argument("--eval", nargs="*", default=[])
+    p.add_argument("--metrics", nargs="*", default=[])
+    p.add_argument("--credit", default=None)
+    p.add_argument("--paper-dir", required=True)
+    p.add_argument("--tables-md", nargs="*", default=[])
+    p.add_argument("--figures-png", nargs="*", default=[])
+    p.add_argument("--targets", nargs="*", default=[], help="artifacts listed with their snakemake command")
+    p.add_argument("--snakemake-command", default="snakemake --cores 2")
+    p.add_argument("--benchmark-cost", default=None, help="benchmarks' compute_cost.csv, linked if it exists")
+    p.add_argument("--out", nargs="+", required=True)
+    p.set_defaults(func=report)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    # Provenance in every rule's log: which cluster job (if any) ran this stage.
+    logging.getLogger("rredcot").info("%s: SLURM_JOB_ID=%s", args.command, os.environ.get("SLURM_JOB_ID", "none"))
     args.func(args)
 
 

@@ -1,0 +1,82 @@
+# Names and helpers shared by figures.smk, tables.smk and report.smk (include this file before them). The
+# artifact rules read only logged data: training metrics, evaluation summaries and the credit-analysis logs.
+import os
+import shlex
+
+ARTIFACTS = config["artifacts"]
+FIGURES = f"figures/{SCALE}"
+PAPER_TABLES = f"paper_tables/{SCALE}"
+PAPER_NUMBERS = "paper_tables/paper"  # the paper's published numbers, transcribed from PAPER.md
+CREDIT_LOG = f"{RESULTS}/analysis/credit.jsonl"
+# The configured training estimator, as the credit log names its values (e.g. "reference/log").
+DEFAULT_VARIANT = "{value_estimator}/{value_space}".format(**config["train"]["rredcot"])
+FIGURE_NAMES = ["training_curves", "fig3_mc_cost", "fig7_mc_sd", "fig4_estimator_correlation"]
+TRAINING_ABLATIONS = ARTIFACTS["training_ablations"]
+ABLATION_NAMES = ["ablation_segmentation", "ablation_estimator"] + [
+    f"ablation_training_{name}" for name in TRAINING_ABLATIONS
+]
+TABLE_NAMES = ["table1", "table2", "compute_cost_logged"]
+REPORT_FILE = f"{PAPER_TABLES}/REPLICATION.md"
+PUBLISHED_REPORT = "REPLICATION.md"
+
+for _table, _rows in ARTIFACTS["paper_rows"].items():
+    if set(_rows) - set(EVAL_SPLITS):
+        raise ValueError(
+            f"artifacts.paper_rows.{_table}: {sorted(set(_rows) - set(EVAL_SPLITS))} are not evaluation "
+            f"benchmarks {EVAL_SPLITS}"
+        )
+
+
+def artifacts_json(*keys):
+    """Only the artifacts fields a rule uses, so changing another one does not rebuild it. (Rules pass it
+    through a lambda: Snakemake would read braces in a plain string param as wildcards.)"""
+    return as_json({key: ARTIFACTS[key] for key in keys})
+
+
+def training_metrics():
+    return expand(f"{RESULTS}/train/{{method}}/seed{{seed}}/metrics.jsonl", method=METHODS, seed=SEEDS)
+
+
+def segmentation_logs():
+    return expand(
+        f"{RESULTS}/analysis/segmentation/{{variant}}.jsonl", variant=config["analysis"]["segmentation_variants"]
+    )
+
+
+def figure_files(names):
+    return [f"{FIGURES}/{name}.{ext}" for name in names for ext in ("pdf", "png")]
+
+
+def table_files(names):
+    return [f"{PAPER_TABLES}/{name}.{ext}" for name in names for ext in ("csv", "tex", "md")]
+
+
+def training_ablation_metrics(name):
+    """label -> metrics files of artifacts.training_ablations[name] (run dirs under results/<scale>/train)."""
+    return {
+        label: [f"{RESULTS}/train/{run}/metrics.jsonl" for run in runs]
+        for label, runs in TRAINING_ABLATIONS[name].items()
+    }
+
+
+def training_ablation_groups(name):
+    """`--group LABEL PATH ...` arguments of one training ablation, shell-quoted."""
+    return " ".join(
+        f"--group {shlex.quote(label)} {' '.join(paths)}" for label, paths in training_ablation_metrics(name).items()
+    )
+
+
+def report_outputs():
+    """The scale's report and, where artifacts.publish_report (the tiny default), the top-level copy."""
+    return [REPORT_FILE] + ([PUBLISHED_REPORT] if ARTIFACTS["publish_report"] else [])
+
+
+def artifact_targets():
+    """Every figure, table and report of this scale, for `rule all`."""
+    return figure_files(FIGURE_NAMES) + figure_files(ABLATION_NAMES) + table_files(TABLE_NAMES) + report_outputs()
+
+
+def regenerate_command():
+    """The snakemake command line the report prints to rebuild one artifact of this scale."""
+    configfiles = [os.path.relpath(path) for path in workflow.overwrite_configfiles]
+    return " ".join(["snakemake --cores 2", *(f"--configfile {path}" for path in configfiles)])

@@ -1,0 +1,172 @@
+# Figures of the paper (PAPER.md §5) from logged data only (names from artifacts_common.smk). A figure rule
+# never trains or samples: `snakemake figures/<scale>/<name>.pdf` after a finished run only replots. Each
+# figure is written as PDF and PNG; the PNG is annotated for `snakemake --report report.html`.
+
+
+rule training_curves:
+    """Accuracy and reward vs step and vs generated tokens, mean and CI over seeds, steps to threshold."""
+    input:
+        metrics=training_metrics(),
+    output:
+        pdf=f"{FIGURES}/training_curves.pdf",
+        png=report(f"{FIGURES}/training_curves.png", caption="../report/training_curves.rst", category="Figures"),
+    params:
+        artifacts=lambda wc: artifacts_json("threshold_fraction", "smooth_window", "final_window", "ci_level"),
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/figures/training_curves.log",
+    localrule: True
+    shell:
+        "{PYTHON} -m rredcot.cli figure-training-curves --metrics {input.metrics}"
+        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
+        " --out-png {output.png} > {log} 2>&1"
+
+
+rule fig3_mc_cost:
+    """Fig. 3: MC value-estimation seconds vs segments and vs questions, beside RREDCoT's value seconds."""
+    input:
+        credit=CREDIT_LOG,
+        segmentation=segmentation_logs(),
+        claims=f"{PAPER_NUMBERS}/claims.csv",
+    output:
+        pdf=f"{FIGURES}/fig3_mc_cost.pdf",
+        png=report(f"{FIGURES}/fig3_mc_cost.png", caption="../report/fig3_mc_cost.rst", category="Figures"),
+    params:
+        variant=DEFAULT_VARIANT,
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/figures/fig3_mc_cost.log",
+    localrule: True
+    shell:
+        "{PYTHON} -m rredcot.cli figure-mc-cost --credit {input.credit} --extra-credit {input.segmentation}"
+        " --variant {params.variant:q} --paper-claims {input.claims} --scale {params.scale}"
+        " --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
+
+
+rule fig7_mc_sd:
+    """Fig. 7: bootstrapped SD of MC values vs samples per boundary × relative boundary position."""
+    input:
+        credit=CREDIT_LOG,
+        claims=f"{PAPER_NUMBERS}/claims.csv",
+    output:
+        pdf=f"{FIGURES}/fig7_mc_sd.pdf",
+        png=report(f"{FIGURES}/fig7_mc_sd.png", caption="../report/fig7_mc_sd.rst", category="Figures"),
+    params:
+        artifacts=lambda wc: artifacts_json("mc_sd_max_samples", "bootstrap_resamples", "position_bins"),
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/figures/fig7_mc_sd.log",
+    localrule: True
+    shell:
+        "{PYTHON} -m rredcot.cli figure-mc-sd --credit {input.credit} --paper-claims {input.claims}"
+        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
+        " --out-png {output.png} > {log} 2>&1"
+
+
+rule fig4_estimator_correlation:
+    """Fig. 4: Pearson and Spearman correlation of segment credits (MC, RREDCoT variants, gradient, LOO)."""
+    input:
+        credit=CREDIT_LOG,
+    output:
+        pdf=f"{FIGURES}/fig4_estimator_correlation.pdf",
+        png=report(
+            f"{FIGURES}/fig4_estimator_correlation.png",
+            caption="../report/fig4_estimator_correlation.rst",
+            category="Figures",
+        ),
+    params:
+        artifacts=lambda wc: artifacts_json("position_bins", "correlation"),
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/figures/fig4_estimator_correlation.log",
+    localrule: True
+    shell:
+        "{PYTHON} -m rredcot.cli figure-estimator-correlation --credit {input.credit}"
+        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
+        " --out-png {output.png} > {log} 2>&1"
+
+
+rule ablation_segmentation:
+    """Agreement of RREDCoT credits with MC credits per segmentation strategy and K."""
+    input:
+        segmentation_logs(),
+    output:
+        pdf=f"{FIGURES}/ablation_segmentation.pdf",
+        png=report(
+            f"{FIGURES}/ablation_segmentation.png",
+            caption="../report/ablation_segmentation.rst",
+            category="Ablations",
+        ),
+    params:
+        artifacts=lambda wc: artifacts_json("bootstrap_resamples"),
+        variant=config["analysis"]["ablation_estimator"],
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/figures/ablation_segmentation.log",
+    localrule: True
+    shell:
+        "{PYTHON} -m rredcot.cli figure-ablation-segmentation --credit {input} --variant {params.variant:q}"
+        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
+        " --out-png {output.png} > {log} 2>&1"
+
+
+rule ablation_estimator:
+    """Agreement with MC credits per value estimator (reference / answer-only / self × log / linear)."""
+    input:
+        credit=CREDIT_LOG,
+    output:
+        pdf=f"{FIGURES}/ablation_estimator.pdf",
+        png=report(
+            f"{FIGURES}/ablation_estimator.png", caption="../report/ablation_estimator.rst", category="Ablations"
+        ),
+    params:
+        artifacts=lambda wc: artifacts_json("bootstrap_resamples"),
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/figures/ablation_estimator.log",
+    localrule: True
+    shell:
+        "{PYTHON} -m rredcot.cli figure-ablation-estimator --credit {input.credit}"
+        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
+        " --out-png {output.png} > {log} 2>&1"
+
+
+if TRAINING_ABLATIONS:
+
+    rule ablation_training:
+        """Training accuracy of the runs of one training ablation (e.g. sigma mode and mix), grouped by label."""
+        input:
+            lambda wc: [path for paths in training_ablation_metrics(wc.name).values() for path in paths],
+        output:
+            pdf=f"{FIGURES}/ablation_training_{{name}}.pdf",
+            png=report(
+                f"{FIGURES}/ablation_training_{{name}}.png",
+                caption="../report/ablation_training.rst",
+                category="Ablations",
+            ),
+        wildcard_constraints:
+            name="|".join(TRAINING_ABLATIONS),
+        params:
+            artifacts=lambda wc: artifacts_json("smooth_window", "final_window", "ci_level"),
+            groups=lambda wc: training_ablation_groups(wc.name),
+            title=lambda wc: f"Training ablation ({wc.name}, {SCALE} scale)",
+        log:
+            f"{RESULTS}/logs/figures/ablation_training_{{name}}.log",
+        localrule: True
+        shell:
+            "{PYTHON} -m rredcot.cli figure-ablation-training {params.groups} --title {params.title:q}"
+            " --artifacts-json {params.artifacts:q} --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
+
+
+rule figures:
+    """Every paper figure of this scale."""
+    input:
+        figure_files(FIGURE_NAMES),
+    localrule: True
+
+
+rule ablations:
+    """Every ablation figure of this scale."""
+    input:
+        figure_files(ABLATION_NAMES),
+    localrule: True

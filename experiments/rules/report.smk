@@ -1,0 +1,40 @@
+# The replication report (names from artifacts_common.smk): paper_tables/<scale>/REPLICATION.md at every
+# scale and, where artifacts.publish_report is true (the tiny default), the same report with its links
+# relative to the repository root as the top-level REPLICATION.md that readers open first.
+
+
+rule replication_report:
+    """REPLICATION.md: each claim of the paper, the paper's number, ours, a rule-based verdict, the
+    assumptions table and the command that rebuilds each artifact."""
+    input:
+        evals=evaluation_targets(),
+        metrics=training_metrics(),
+        credit=CREDIT_LOG,
+        paper=expand(f"{PAPER_NUMBERS}/{{name}}.csv", name=["table1", "table2", "claims"]),
+        tables=[f"{PAPER_TABLES}/{name}.md" for name in TABLE_NAMES],
+        figures=[f"{FIGURES}/{name}.png" for name in FIGURE_NAMES + ABLATION_NAMES],
+    output:
+        report(REPORT_FILE, caption="../report/replication.rst", category="Report"),
+        *([PUBLISHED_REPORT] if ARTIFACTS["publish_report"] else []),
+    params:
+        config=lambda wc: as_json(config),
+        targets=[t for t in artifact_targets() if t not in report_outputs()],
+        command=regenerate_command(),
+        benchmark_cost=f"{PAPER_TABLES}/compute_cost.csv",
+        paper_dir=PAPER_NUMBERS,
+    log:
+        f"{RESULTS}/logs/report/replication_report.log",
+    localrule: True
+    shell:
+        "{PYTHON} -m rredcot.cli report --config-json {params.config:q} --eval {input.evals}"
+        " --metrics {input.metrics} --credit {input.credit} --paper-dir {params.paper_dir}"
+        " --tables-md {input.tables} --figures-png {input.figures} --targets {params.targets}"
+        " --snakemake-command {params.command:q} --benchmark-cost {params.benchmark_cost} --out {output}"
+        " > {log} 2>&1"
+
+
+rule report:
+    """The replication report of this scale (and the top-level copy where artifacts.publish_report)."""
+    input:
+        report_outputs(),
+    localrule: True

@@ -1,0 +1,83 @@
+# Tables of the paper from logged data only (names from artifacts_common.smk): Table 1 and Table 2 from the
+# evaluation summaries, with the paper's numbers (paper_tables/paper/) beside ours, and the compute-cost
+# table from the training metrics and the credit-analysis log. CSV (numbers), LaTeX and Markdown.
+
+
+rule table1:
+    """Table 1: base vs GRPO vs RREDCoT per benchmark, mean ± SD over seeds, the paper's Table 1 beside."""
+    input:
+        evals=evaluation_targets(),
+        paper=f"{PAPER_NUMBERS}/table1.csv",
+    output:
+        csv=report(f"{PAPER_TABLES}/table1.csv", caption="../report/table1.rst", category="Tables"),
+        tex=f"{PAPER_TABLES}/table1.tex",
+        md=f"{PAPER_TABLES}/table1.md",
+    params:
+        artifacts=lambda wc: artifacts_json("metric", "paper_rows"),
+        methods=METHODS,
+        benchmarks=EVAL_SPLITS,
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/tables/table1.log",
+    localrule: True
+    shell:
+        "{PYTHON} -m rredcot.cli table --name table1 --eval {input.evals} --paper-table {input.paper}"
+        " --methods {params.methods} --benchmarks {params.benchmarks} --scale {params.scale}"
+        " --artifacts-json {params.artifacts:q}"
+        " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
+
+
+rule table2:
+    """Table 2: GRPO baseline (Open-RS recipe at nano scale) vs RREDCoT, the paper's Table 2 beside."""
+    input:
+        evals=evaluation_targets(),
+        paper=f"{PAPER_NUMBERS}/table2.csv",
+    output:
+        csv=report(f"{PAPER_TABLES}/table2.csv", caption="../report/table2.rst", category="Tables"),
+        tex=f"{PAPER_TABLES}/table2.tex",
+        md=f"{PAPER_TABLES}/table2.md",
+    params:
+        artifacts=lambda wc: artifacts_json("metric", "paper_rows"),
+        methods=METHODS,
+        benchmarks=EVAL_SPLITS,
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/tables/table2.log",
+    localrule: True
+    shell:
+        "{PYTHON} -m rredcot.cli table --name table2 --eval {input.evals} --paper-table {input.paper}"
+        " --methods {params.methods} --benchmarks {params.benchmarks} --scale {params.scale}"
+        " --artifacts-json {params.artifacts:q}"
+        " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
+
+
+rule compute_cost_logged:
+    """Per-step wall time GRPO vs RREDCoT and value vs MC seconds per trace, from the logs. (The benchmark
+    scripts' side-by-side timings go to compute_cost.csv, which no rule writes.)"""
+    input:
+        metrics=training_metrics(),
+        credit=CREDIT_LOG,
+        claims=f"{PAPER_NUMBERS}/claims.csv",
+    output:
+        csv=report(
+            f"{PAPER_TABLES}/compute_cost_logged.csv", caption="../report/compute_cost_logged.rst", category="Tables"
+        ),
+        tex=f"{PAPER_TABLES}/compute_cost_logged.tex",
+        md=f"{PAPER_TABLES}/compute_cost_logged.md",
+    params:
+        variant=DEFAULT_VARIANT,
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/tables/compute_cost_logged.log",
+    localrule: True
+    shell:
+        "{PYTHON} -m rredcot.cli cost-table --metrics {input.metrics} --credit {input.credit}"
+        " --variant {params.variant:q} --paper-claims {input.claims} --scale {params.scale}"
+        " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
+
+
+rule tables:
+    """Every table of this scale."""
+    input:
+        table_files(TABLE_NAMES),
+    localrule: True

@@ -1,0 +1,662 @@
+"""Segment-credit analysis (PAPER.md §5 "Analyses"): the logged data behind Fig. 3, 4 and 7 and the
+segmentation / estimator agreement-with-MC ablations.
+
+For each problem, one trace is sampled from the policy and segmented as in training. At every value boundary
+the analysis records Monte Carlo outcomes (the unbiased, expensive reference), the RREDCoT values of every
+estimator variant, and the gradient and leave-one-out attributions of the reasoning segments, each with its
+measured cost. One JSON record per problem::
+
+    {"id", "correct": 0|1, "n_tokens", "completion",
+     "spans": [[s, e], ...]            reasoning spans, then the answer span (if the trace has one),
+     "boundaries": [0, e_1, ..., e_K]  value boundaries (completion prefix lengths),
+     "rel_position": [...]             per reasoning segment, its midpoint over the reasoning length,
+     "mc": {"outcomes": [[0/1] * n_samples per boundary], "seconds", "n_samples", "generated_tokens"},
+     "values": {"<estimator>/<space>": [per boundary]},
+     "value_seconds": {"<estimator>/<space>": seconds},
+     "attribution": {"gradient": [per reasoning segment], "loo": [per reasoning segment]},
+     "attribution_seconds": {"gradient": seconds, "loo": seconds},
+     "self_group": {"size", "n_correct", "fallback": null | "reference" | "answer_only"}
+                                       only when a "self/…" variant is analysed}
+
+The segmentation ablation (:func:`analyze_segmentations`) writes the same record per variant, with only the
+ablation estimator's values, empty ``attribution``/``attribution_seconds``, and MC outcomes shared between
+variants at common boundaries.
+
+Segment credits: MC credit of reasoning segment k is ``mean(outcomes[k]) − mean(outcomes[k−1])``; RREDCoT
+credit is ``segment_rewards(values[variant])``; the attribution arrays are credits already.
+
+Choices the paper leaves open (PAPER.md §3, §5), made here to match what training does:
+
+- The trace is the generated tokens before the first end-of-sequence token (``n_tokens`` counts them);
+  it is graded as the reward function grades it (decoded without special tokens).
+- Values use the trainer's continuations: ``reference`` scores the dataset solution's reasoning (text before
+  ``end_of_thinking``) + the boxed answer; ``self`` uses the correct completions of the trace's group (the
+  trace is the first of ``self_group_size`` completions sampled together, as in a GRPO group, which holds
+  the trace itself) and falls back to the dataset reference when none is correct, as the trainer does (to
+  the answer-only exit when the problem has no reference solution; ``self_group.fallback`` says which). Log
+  and linear space share one scoring pass; each variant's ``value_seconds`` is that pass plus its
+  aggregation, i.e. what computing that variant alone costs. Sampling the group is not a value cost
+  (training samples it anyway).
+- Attributions explain ``log p(continuation | prompt + reasoning)`` with the continuation of
+  ``attribution_estimator`` (default ``reference``): the default estimator's value at the last boundary, so
+  LOO and gradient credits are comparable with value differences. Only the reasoning tokens are attributed.
+- MC continuations get a fixed budget of ``mc_max_new_tokens`` from every boundary.
+
+Every random draw is seeded from (seed, problem id, purpose), so a problem's record does not depend on which
+other problems ran before it: a resumed run equals an uninterrupted one, and the segmentation ablation
+re-samples exactly the traces of the main analysis (same model, seed and sampling settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from rredcot.attribution import gradient_attribution, leave_one_out_attribution
+from rredcot.base_model import load_model_and_tokenizer
+from rredcot.data import prompt_messages
+from rredcot.io import append_jsonl, read_jsonl, write_jsonl
+from rredcot.mc import mc_values
+from rredcot.rewards import grade
+from rredcot.segmentation import CompletionSegments, segment_completion, value_boundaries
+from rredcot.values import (
+    DEFAULT_MAX_TOKENS,
+    ESTIMATORS,
+    SPACES,
+    aggregate_values,
+    build_continuations,
+    logprobs_and_entropies,
+    score_continuations,
+    self_references,
+)
+
+VARIANTS = tuple(f"{estimator}/{space}" for estimator in ESTIMATORS for space in SPACES)
+ATTRIBUTIONS = ("gradient", "loo")
+SEGMENTATION_FIELDS = ("strategy", "max_segments", "keywords", "chunk_size")
+
+
+@dataclass(frozen=True)
+class ValueOptions:
+    """How the value estimator builds its continuations (the trainer's fields of the same names)."""
+
+    end_of_thinking: str = "</think>"
+    exit_string: str = "The final answer is "
+    answer_template: str = "\\boxed{{{answer}}}"
+    value_batch_tokens: int = DEFAULT_MAX_TOKENS
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling of the analysed trace, the self-estimator group and the MC continuations."""
+
+    temperature: float = 1.0
+    max_new_tokens: int = 256
+    mc_max_new_tokens: int = 256
+    mc_batch_size: int = 64
+    self_group_size: int = 4
+
+
+@dataclass
+class Trace:
+    row: dict
+    prompt_ids: list[int]
+    completion_ids: list[int]  # generated tokens before the first end-of-sequence token
+    entropies: np.ndarray  # (len(completion_ids),) policy entropy at each completion token, nats
+    correct: int
+    text: str  # decoded with special tokens, for inspection
+    group: list[list[int]]  # the other members of its sampled group (self estimator), cut like the trace
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def analyze_credit(
+    model_path: str | os.PathLike,
+    rows: Sequence[dict],
+    *,
+    n_problems: int,
+    n_mc_samples: int,
+    segmentation: Mapping,
+    estimators: Sequence[str],
+    seed: int,
+    partial_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    end_of_thinking: str = "</think>",
+    exit_string: str = "The final answer is ",
+    answer_template: str = "\\boxed{{{answer}}}",
+    value_batch_tokens: int = DEFAULT_MAX_TOKENS,
+    temperature: float = 1.0,
+    max_new_tokens: int = 256,
+    mc_max_new_tokens: int = 256,
+    mc_batch_size: int = 64,
+    self_group_size: int = 4,
+    attribution_estimator: str = "reference",
+    random_init: bool = False,
+    dtype: str = "float32",
+    device: str = "cpu",
+) -> list[dict]:
+    """MC outcomes, RREDCoT values of every estimator variant and attributions for the first ``n_problems``.
+
+    ``segmentation`` holds ``strategy``, ``max_segments``, ``keywords``, ``chunk_size`` (see
+    :func:`rredcot.segmentation.segment`); ``estimators`` are ``"<estimator>/<space>"`` strings from
+    :data:`VARIANTS`. Each finished problem is appended to ``partial_path``; a rerun skips the ids found
+    there. The records, in row order, are written atomically to ``out_path`` and returned.
+    """
+    segmentation = _check_segmentation(segmentation)
+    estimators = _check_variants(estimators)
+    if attribution_estimator not in ("reference", "answer_only"):
+        raise ValueError(
+            f"attribution_estimator must be 'reference' or 'answer_only', got {attribution_estimator!r}"
+        )
+    options = ValueOptions(end_of_thinking, exit_string, answer_template, value_batch_tokens)
+    sampling = _check_sampling(
+        Sampling(temperature, max_new_tokens, mc_max_new_tokens, mc_batch_size, self_group_size), n_mc_samples
+    )
+    rows = _select(rows, n_problems)
+    _check_solutions(rows, [*estimators, attribution_estimator])
+    partial_path = Path(partial_path)
+    finished = _finished(partial_path, rows, n_mc_samples, estimators)
+    pending = [row for row in rows if row["id"] not in finished]
+    if pending:
+        model, tokenizer = load_model_and_tokenizer(
+            model_path, dtype=dtype, device=device, random_init=random_init
+        )
+        table = _token_table(tokenizer)
+        _warm_up(model, tokenizer, pending[0])
+        for row in tqdm(
+            pending, desc="credit analysis", unit="problem", initial=len(finished), total=len(rows)
+        ):
+            trace = sample_trace(model, tokenizer, row, sampling, seed)
+            segments = _segment(trace, table, segmentation, options.end_of_thinking)
+            record = _base_record(trace, segments)
+            record["mc"] = _mc(
+                model, tokenizer, trace, value_boundaries(segments), n_mc_samples, sampling, seed, "mc"
+            )
+            values, seconds, group = _values(model, tokenizer, trace, segments, estimators, options)
+            record["values"], record["value_seconds"] = values, seconds
+            if group is not None:
+                record["self_group"] = group
+            record["attribution"], record["attribution_seconds"] = _attributions(
+                model, tokenizer, trace, segments, attribution_estimator, options
+            )
+            append_jsonl(partial_path, record)
+            finished[row["id"]] = record
+    records = [finished[row["id"]] for row in rows]
+    write_jsonl(out_path, records)
+    return records
+
+
+def analyze_segmentations(
+    model_path: str | os.PathLike,
+    rows: Sequence[dict],
+    *,
+    n_problems: int,
+    n_mc_samples: int,
+    variants: Mapping[str, Mapping],
+    keywords: Sequence[str],
+    estimator: str,
+    seed: int,
+    partial_dir: str | os.PathLike,
+    out_paths: Mapping[str, str | os.PathLike],
+    end_of_thinking: str = "</think>",
+    exit_string: str = "The final answer is ",
+    answer_template: str = "\\boxed{{{answer}}}",
+    value_batch_tokens: int = DEFAULT_MAX_TOKENS,
+    temperature: float = 1.0,
+    max_new_tokens: int = 256,
+    mc_max_new_tokens: int = 256,
+    mc_batch_size: int = 64,
+    self_group_size: int = 4,
+    random_init: bool = False,
+    dtype: str = "float32",
+    device: str = "cpu",
+) -> dict[str, list[dict]]:
+    """The segmentation ablation: one trace per problem, segmented by every variant, MC and values at each
+    variant's boundaries.
+
+    ``variants`` maps a name to ``{strategy, max_segments, chunk_size}`` (``keywords`` is shared). The traces
+    are those of :func:`analyze_credit` with the same model, seed and sampling. MC is one call per problem
+    over the union of all variants' boundaries, so variants sharing a boundary share its outcomes (common
+    random numbers; hybrid boundaries are a subset of keyword boundaries); each record's ``mc.seconds`` and
+    ``mc.generated_tokens`` are the variant's share of that call, proportional to its number of boundaries.
+    Records have the credit analysis's format with only ``estimator``'s values and empty ``attribution``
+    dicts; one JSONL per variant goes to ``out_paths[name]``, finished problems to
+    ``partial_dir/<name>.jsonl``.
+    """
+    if set(out_paths) != set(variants):
+        raise ValueError(f"out_paths {sorted(out_paths)} must name exactly the variants {sorted(variants)}")
+    if not variants:
+        raise ValueError("no segmentation variants given")
+    specs = {
+        name: _check_segmentation({**spec, "keywords": keywords}, where=f"variant {name!r}")
+        for name, spec in variants.items()
+    }
+    estimators = _check_variants([estimator])
+    options = ValueOptions(end_of_thinking, exit_string, answer_template, value_batch_tokens)
+    sampling = _check_sampling(
+        Sampling(temperature, max_new_tokens, mc_max_new_tokens, mc_batch_size, self_group_size), n_mc_samples
+    )
+    rows = _select(rows, n_problems)
+    _check_solutions(rows, estimators)
+    partials = {name: Path(partial_dir) / f"{name}.jsonl" for name in specs}
+    finished = {name: _finished(partials[name], rows, n_mc_samples, estimators) for name in specs}
+    pending = [row for row in rows if any(row["id"] not in finished[name] for name in specs)]
+    if pending:
+        model, tokenizer = load_model_and_tokenizer(
+            model_path, dtype=dtype, device=device, random_init=random_init
+        )
+        table = _token_table(tokenizer)
+        _warm_up(model, tokenizer, pending[0])
+        for row in tqdm(pending, desc="segmentation ablation", unit="problem"):
+            trace = sample_trace(model, tokenizer, row, sampling, seed)
+            segments = {
+                name: _segment(trace, table, spec, options.end_of_thinking) for name, spec in specs.items()
+            }
+            # One MC call over the union of all variants' boundaries (all, not only the unfinished ones, so a
+            # resumed run draws the same outcomes); each variant takes the rows of its own boundaries.
+            union = sorted({b for seg in segments.values() for b in value_boundaries(seg)})
+            shared = _mc(model, tokenizer, trace, union, n_mc_samples, sampling, seed, "mc/segmentation")
+            for name in specs:
+                if row["id"] in finished[name]:
+                    continue
+                record = _base_record(trace, segments[name])
+                record["mc"] = _mc_share(shared, union, record["boundaries"])
+                values, seconds, summary = _values(
+                    model, tokenizer, trace, segments[name], estimators, options
+                )
+                record["values"], record["value_seconds"] = values, seconds
+                if summary is not None:
+                    record["self_group"] = summary
+                record["attribution"], record["attribution_seconds"] = {}, {}
+                append_jsonl(partials[name], record)
+                finished[name][row["id"]] = record
+    results = {}
+    for name in specs:
+        results[name] = [finished[name][row["id"]] for row in rows]
+        write_jsonl(out_paths[name], results[name])
+    return results
+
+
+def sample_trace(model, tokenizer, row: Mapping, sampling: Sampling, seed: int) -> Trace:
+    """The analysed trace of a problem, its entropies and grade.
+
+    As in a GRPO group, the trace is one of ``sampling.self_group_size`` completions sampled together (the
+    first); the others serve the ``self`` estimator. The trace therefore depends on the group size, never on
+    which estimators are analysed.
+    """
+    prompt_ids = prompt_token_ids(tokenizer, row["problem"])
+    completion, *group = _sample(
+        model,
+        tokenizer,
+        prompt_ids,
+        n=sampling.self_group_size,
+        temperature=sampling.temperature,
+        max_new_tokens=sampling.max_new_tokens,
+        seed=_seed(seed, row["id"], "trace"),
+    )
+    return Trace(
+        row=dict(row),
+        prompt_ids=prompt_ids,
+        completion_ids=completion,
+        entropies=_entropies(model, prompt_ids, completion),
+        correct=_grade(tokenizer, completion, row["answer"]),
+        text=tokenizer.decode(completion, skip_special_tokens=False),
+        group=group,
+    )
+
+
+def prompt_token_ids(tokenizer, problem: str) -> list[int]:
+    """The chat prompt of a problem, as evaluation and training build it."""
+    text = tokenizer.apply_chat_template(prompt_messages(problem), add_generation_prompt=True, tokenize=False)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One problem
+
+
+def _base_record(trace: Trace, segments: CompletionSegments) -> dict:
+    reasoning = segments.spans[: segments.n_reasoning_segments]
+    n_reasoning = segments.think_end if segments.think_end is not None else len(trace.completion_ids)
+    return {
+        "id": trace.row["id"],
+        "correct": trace.correct,
+        "n_tokens": len(trace.completion_ids),
+        "completion": trace.text,
+        "spans": [[int(s), int(e)] for s, e in segments.spans],
+        "boundaries": [int(b) for b in value_boundaries(segments)],
+        "rel_position": [(s + e) / 2 / n_reasoning for s, e in reasoning],
+    }
+
+
+def _segment(trace: Trace, table, spec: Mapping, end_of_thinking: str) -> CompletionSegments:
+    return segment_completion(
+        trace.completion_ids,
+        table,
+        trace.entropies,
+        strategy=spec["strategy"],
+        end_of_thinking=end_of_thinking,
+        keywords=spec["keywords"],
+        max_segments=spec["max_segments"],
+        chunk_size=spec["chunk_size"],
+    )
+
+
+def _mc(
+    model, tokenizer, trace: Trace, boundaries, n_samples: int, sampling: Sampling, seed: int, purpose: str
+):
+    start = time.perf_counter()
+    result = mc_values(
+        model,
+        tokenizer,
+        trace.prompt_ids,
+        trace.completion_ids,
+        boundaries,
+        trace.row["answer"],
+        n_samples=n_samples,
+        temperature=sampling.temperature,
+        max_new_tokens=sampling.mc_max_new_tokens,
+        batch_size=sampling.mc_batch_size,
+        seed=_seed(seed, trace.row["id"], purpose),
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "outcomes": [[int(round(o)) for o in row] for row in result.outcomes.tolist()],
+        "seconds": seconds,
+        "n_samples": n_samples,
+        "generated_tokens": int(result.generated_tokens),
+    }
+
+
+def _mc_share(shared: dict, union: Sequence[int], boundaries: Sequence[int]) -> dict:
+    """A variant's part of an MC call over ``union``: its boundaries' outcomes, and the share of the call's
+    time and generated tokens proportional to its number of boundaries."""
+    index = {b: k for k, b in enumerate(union)}
+    share = len(boundaries) / len(union)
+    return {
+        "outcomes": [shared["outcomes"][index[b]] for b in boundaries],
+        "seconds": shared["seconds"] * share,
+        "n_samples": shared["n_samples"],
+        "generated_tokens": int(round(shared["generated_tokens"] * share)),
+    }
+
+
+def _values(model, tokenizer, trace: Trace, segments, variants, options: ValueOptions):
+    """Values of every variant at the boundaries; their costs; the self group's summary (or ``None``)."""
+    row = trace.row
+    boundaries = [len(trace.prompt_ids) + b for b in value_boundaries(segments)]
+    prefix = [*trace.prompt_ids, *trace.completion_ids]
+    by_estimator: dict[str, list[str]] = {}
+    for variant in variants:
+        estimator, space = variant.split("/")
+        by_estimator.setdefault(estimator, []).append(space)
+    group = None
+    values, seconds = {}, {}
+    for estimator, spaces in by_estimator.items():
+        group_correct, scored = None, estimator
+        if estimator == "self":
+            group_correct, group = _self_group(tokenizer, trace)
+            scored = group["fallback"] or "self"
+        continuations = build_continuations(
+            tokenizer,
+            scored,
+            references=_reference_pairs(tokenizer, row, options.end_of_thinking)
+            if scored == "reference"
+            else None,
+            group_correct=group_correct or None,
+            answer=row["answer"],
+            end_of_thinking=options.end_of_thinking,
+            exit_string=options.exit_string,
+            answer_template=options.answer_template,
+        )
+        start = time.perf_counter()
+        logp = score_continuations(
+            model, prefix, boundaries, continuations, max_tokens=options.value_batch_tokens
+        )
+        scoring = time.perf_counter() - start
+        for space in spaces:
+            start = time.perf_counter()
+            values[f"{estimator}/{space}"] = [float(v) for v in aggregate_values(logp, space)]
+            seconds[f"{estimator}/{space}"] = scoring + time.perf_counter() - start
+    return values, seconds, group
+
+
+def _self_group(tokenizer, trace: Trace) -> tuple[list[list[int]], dict]:
+    """The correct completions of the trace's group (the trace included) and a summary for the record."""
+    members = [trace.completion_ids, *trace.group]
+    grades = [trace.correct] + [_grade(tokenizer, ids, trace.row["answer"]) for ids in trace.group]
+    correct = [ids for ids, ok in zip(members, grades, strict=True) if ok]
+    # No correct completion: the dataset reference is scored instead, as the trainer does; a problem without
+    # a reference solution (AIME-25, AMC-23) falls back further, to the answer-only exit.
+    fallback = None if correct else "reference" if _has_solution(trace.row) else "answer_only"
+    return correct, {"size": len(members), "n_correct": len(correct), "fallback": fallback}
+
+
+def _attributions(model, tokenizer, trace: Trace, segments: CompletionSegments, estimator: str, options):
+    """Gradient × input and LOO credits of the reasoning segments for the attribution continuation."""
+    spans = segments.spans[: segments.n_reasoning_segments]
+    if not spans:
+        return {name: [] for name in ATTRIBUTIONS}, {name: 0.0 for name in ATTRIBUTIONS}
+    n_reasoning = segments.think_end if segments.think_end is not None else len(trace.completion_ids)
+    reasoning = trace.completion_ids[:n_reasoning]
+    (continuation,) = build_continuations(
+        tokenizer,
+        estimator,
+        references=_reference_pairs(tokenizer, trace.row, options.end_of_thinking)
+        if estimator == "reference"
+        else None,
+        answer=trace.row["answer"],
+        end_of_thinking=options.end_of_thinking,
+        exit_string=options.exit_string,
+        answer_template=options.answer_template,
+    )
+    credits, seconds = {}, {}
+    for name, fn, kwargs in (
+        ("gradient", gradient_attribution, {}),
+        ("loo", leave_one_out_attribution, {"max_tokens": options.value_batch_tokens}),
+    ):
+        start = time.perf_counter()
+        result = fn(model, trace.prompt_ids, reasoning, spans, continuation, **kwargs)
+        seconds[name] = time.perf_counter() - start
+        credits[name] = [float(c) for c in result]
+    return credits, seconds
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _has_solution(row: Mapping) -> bool:
+    """Whether the problem ships a reference solution (hub evaluation sets without one hold ``""``)."""
+    return isinstance(row.get("solution"), str) and bool(row["solution"].strip())
+
+
+def _check_solutions(rows: Sequence[dict], estimators: Sequence[str]) -> None:
+    """The reference estimator needs every analysed problem's solution: stop before any model is loaded."""
+    if not any(e.startswith("reference") for e in estimators):
+        return
+    missing = [row["id"] for row in rows if not _has_solution(row)]
+    if missing:
+        needing = [e for e in estimators if e.startswith("reference")]
+        raise ValueError(
+            f"{len(missing)} of {len(rows)} problems have no reference solution (first: {missing[0]!r}), "
+            f"which {needing} need; analyse a benchmark with solutions or use the answer_only / self "
+            "estimators (and attribution_estimator answer_only)"
+        )
+
+
+def _reference_pairs(tokenizer, row: Mapping, end_of_thinking: str) -> list[tuple[str, str]]:
+    """The row's (u, y) pair as the trainer builds it: the solution's reasoning, cleaned, and the answer."""
+    solution = row.get("solution")
+    if not _has_solution(row):
+        raise ValueError(
+            f"problem {row.get('id')!r}: the reference estimator needs a 'solution', got {solution!r}"
+        )
+    ids = tokenizer(solution, add_special_tokens=False)["input_ids"]
+    return self_references(tokenizer, [ids], row["answer"], end_of_thinking=end_of_thinking)
+
+
+def _eos_ids(model, tokenizer) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    extra = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+    return {i for i in [tokenizer.eos_token_id, *extra] if i is not None}
+
+
+def _sample(model, tokenizer, prompt_ids, *, n: int, temperature: float, max_new_tokens: int, seed: int):
+    """``n`` completions of one prompt (plain ancestral sampling), each cut before its first EOS."""
+    if n < 1:
+        return []
+    device = next(model.parameters()).device
+    eos = _eos_ids(model, tokenizer)
+    ids = torch.tensor([prompt_ids], device=device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.inference_mode():
+        torch.manual_seed(seed)
+        out = model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=True,
+            temperature=temperature,
+            top_k=0,
+            top_p=1.0,
+            num_return_sequences=n,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=sorted(eos),
+        )[:, ids.shape[1] :]
+    completions = []
+    for tokens in out.tolist():
+        stop = next((i for i, t in enumerate(tokens) if t in eos), len(tokens))
+        completions.append(tokens[:stop])
+    return completions
+
+
+def _entropies(model, prompt_ids, completion_ids) -> np.ndarray:
+    if not completion_ids:
+        return np.zeros(0)
+    device = next(model.parameters()).device
+    ids = torch.tensor([[*prompt_ids, *completion_ids]], device=device)
+    _, entropy = logprobs_and_entropies(model, ids, torch.ones_like(ids), len(completion_ids))
+    return entropy[0].double().cpu().numpy()
+
+
+def _grade(tokenizer, completion_ids, answer: str) -> int:
+    return int(grade(tokenizer.decode(completion_ids, skip_special_tokens=True), answer) == 1.0)
+
+
+def _token_table(tokenizer) -> list[str]:
+    """Decoded text of every token id, as the trainer builds it for segmentation."""
+    return tokenizer.batch_decode(
+        [[i] for i in range(len(tokenizer))], skip_special_tokens=False, clean_up_tokenization_spaces=False
+    )
+
+
+def _warm_up(model, tokenizer, row) -> None:
+    """One greedy generation and one scoring pass, so the first problem's timings carry no one-off setup."""
+    prompt = prompt_token_ids(tokenizer, row["problem"])
+    device = next(model.parameters()).device
+    ids = torch.tensor([prompt], device=device)
+    with torch.inference_mode():
+        model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=False,
+            max_new_tokens=2,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    score_continuations(model, prompt, [len(prompt)], [prompt[:2]])
+
+
+def _seed(seed: int, problem_id: str, purpose: str) -> int:
+    """A seed for one (problem, purpose): independent of the order in which problems are run."""
+    digest = hashlib.sha256(f"{seed}/{problem_id}/{purpose}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def _select(rows: Sequence[dict], n_problems: int) -> list[dict]:
+    if n_problems < 1:
+        raise ValueError(f"n_problems must be >= 1, got {n_problems}")
+    rows = list(rows[:n_problems])
+    if not rows:
+        raise ValueError("no problems to analyse")
+    ids = [row["id"] for row in rows]
+    if len(set(ids)) != len(ids):
+        raise ValueError("problem ids are not unique")
+    return rows
+
+
+def _finished(partial_path: Path, rows: Sequence[dict], n_mc_samples: int, variants: Sequence[str]) -> dict:
+    """Records of an interrupted run with the same settings; a torn last line is dropped before appending."""
+    if not partial_path.exists():
+        return {}
+    records = read_jsonl(partial_path)
+    write_jsonl(partial_path, records)
+    ids = {row["id"] for row in rows}
+    for number, record in enumerate(records, start=1):
+        where = f"{partial_path}, record {number}"
+        if record.get("id") not in ids:
+            raise ValueError(f"{where}: id {record.get('id')!r} is not among the analysed problems")
+        samples = record.get("mc", {}).get("n_samples")
+        logged = sorted(record.get("values", {}))
+        if samples != n_mc_samples or logged != sorted(variants):
+            raise ValueError(
+                f"{where}: logged with {samples} MC samples and estimators {logged}, now {n_mc_samples} and "
+                f"{sorted(variants)}; delete the partial log to start over with the new settings"
+            )
+    return {record["id"]: record for record in records}
+
+
+def _check_segmentation(spec: Mapping, where: str = "segmentation") -> dict:
+    missing = sorted(set(SEGMENTATION_FIELDS) - set(spec))
+    unknown = sorted(set(spec) - set(SEGMENTATION_FIELDS))
+    if missing or unknown:
+        raise ValueError(f"{where}: missing fields {missing}, unknown fields {unknown}")
+    spec = dict(spec)
+    spec["keywords"] = list(spec["keywords"])
+    # Fail on a misconfiguration before any model is loaded: segment() validates on empty input too.
+    segment_completion(
+        [],
+        [],
+        np.zeros(0),
+        strategy=spec["strategy"],
+        keywords=spec["keywords"],
+        max_segments=spec["max_segments"],
+        chunk_size=spec["chunk_size"],
+    )
+    return spec
+
+
+def _check_variants(variants: Sequence[str]) -> list[str]:
+    variants = list(variants)
+    bad = [v for v in variants if v not in VARIANTS]
+    if bad or not variants or len(set(variants)) != len(variants):
+        raise ValueError(f"estimators must be distinct entries of {list(VARIANTS)}, got {variants}")
+    return variants
+
+
+def _check_sampling(sampling: Sampling, n_mc_samples: int) -> Sampling:
+    positive = {
+        "n_mc_samples": n_mc_samples,
+        "max_new_tokens": sampling.max_new_tokens,
+        "mc_max_new_tokens": sampling.mc_max_new_tokens,
+        "mc_batch_size": sampling.mc_batch_size,
+        "self_group_size": sampling.self_group_size,
+    }
+    for name, value in positive.items():
+        if int(value) < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    if not (math.isfinite(sampling.temperature) and sampling.temperature > 0):
+        raise ValueError(f"temperature must be finite and > 0, got {sampling.temperature}")
+    return sampling
+
+
+__all__ = ["VARIANTS", "Sampling", "ValueOptions", "analyze_credit", "analyze_segmentations", "sample_trace"]

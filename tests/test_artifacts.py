@@ -1,0 +1,783 @@
+"""Tables, figures and the replication report, built from small synthetic logs written into tmp_path.
+
+The logs follow the formats the pipeline writes (rredcot/metrics.py, rredcot/evaluate.py,
+rredcot/analysis.py); nothing here trains or samples. Tables are checked against numbers computed by hand
+from those logs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from matplotlib import pyplot as plt
+
+from rredcot import figures, report, tables
+from rredcot.cli import main as cli
+from rredcot.io import write_json, write_jsonl
+from rredcot.logs import (
+    MC,
+    correlation,
+    load_credit,
+    load_eval,
+    load_metrics,
+    pooled_credits,
+    sample_efficiency,
+    segment_credits,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+METHODS = ["grpo", "rredcot"]
+SEEDS = [0, 1, 2]
+BENCHMARKS = ["in_dist", "more_steps"]
+VARIANTS = [
+    "reference/log",
+    "reference/linear",
+    "answer_only/log",
+    "answer_only/linear",
+    "self/log",
+    "self/linear",
+]
+# Accuracy (avg@n) per policy and benchmark: the numbers the tables must reproduce.
+EVAL_VALUES = {
+    "base": {"in_dist": 0.30, "more_steps": 0.10},
+    "grpo/seed0": {"in_dist": 0.50, "more_steps": 0.20},
+    "grpo/seed1": {"in_dist": 0.60, "more_steps": 0.25},
+    "grpo/seed2": {"in_dist": 0.70, "more_steps": 0.30},
+    "rredcot/seed0": {"in_dist": 0.80, "more_steps": 0.40},
+    "rredcot/seed1": {"in_dist": 0.85, "more_steps": 0.45},
+    "rredcot/seed2": {"in_dist": 0.90, "more_steps": 0.35},
+}
+ARTIFACTS = {
+    "metric": "avg_at_n",
+    "paper_rows": {"table1": {}, "table2": {}},
+    "training_ablations": {},
+    "smooth_window": 3,
+    "final_window": 5,
+    "ci_level": 0.95,
+    "threshold_fraction": 0.9,
+    "position_bins": 4,
+    "late_position": 0.5,
+    "correlation": "spearman",
+    "bootstrap_resamples": 50,
+    "mc_sd_max_samples": 20,
+    "verdict_z": 2.0,
+    "min_seeds": 2,
+    "min_traces": 10,
+    "value_cost_tolerance": 2.0,
+    "publish_report": True,
+}
+
+
+# ------------------------------------------------------------------------------------------ synthetic logs
+def write_evals(root: Path, values=EVAL_VALUES, n_samples: int = 4) -> list[Path]:
+    paths = []
+    for policy, by_bench in values.items():
+        for bench, value in by_bench.items():
+            path = root / "eval" / policy / f"{bench}.json"
+            write_json(
+                path,
+                {
+                    "benchmark": bench,
+                    "num_problems": 10,
+                    "n_samples": n_samples,
+                    "avg_at_n": value,
+                    "pass_at_k": {"1": value, str(n_samples): min(1.0, 2 * value)},
+                    "mean_length": 30.0,
+                    "truncated_frac": 0.0,
+                },
+            )
+            paths.append(path)
+    return paths
+
+
+def write_metrics(root: Path, seeds=SEEDS, steps: int = 30, speed=None, accuracy=True) -> list[Path]:
+    """GRPO and RREDCoT runs; RREDCoT learns faster (``speed``) and its steps cost 1.1× GRPO's."""
+    speed = speed or {"grpo": 0.1, "rredcot": 0.25}
+    paths = []
+    for method in METHODS:
+        for seed in seeds:
+            rng = np.random.default_rng(100 * seed + len(method))
+            rows, tokens, wall = [], 0.0, 0.0
+            for step in range(1, steps + 1):
+                acc = float(np.clip(0.8 * (1 - math.exp(-speed[method] * step)) + rng.normal(0, 0.02), 0, 1))
+                step_time = (1.0 if method == "grpo" else 1.1) + 0.01 * (step % 3)
+                tokens += 32 * (40 - step / 2)
+                wall += step_time
+                row = {
+                    "step": step,
+                    "reward": acc,
+                    "reward_std": 0.3,
+                    "completions/mean_length": 40 - step / 2,
+                    "entropy": 1.0,
+                    "step_time": step_time,
+                    "generated_tokens": tokens,
+                    "wall_s": wall,
+                    "loss": 0.0,
+                }
+                if accuracy:
+                    row["accuracy"] = acc
+                if method == "rredcot":
+                    row.update(
+                        {
+                            "rredcot/value_time_s": 0.05,
+                            "rredcot/time_s": 0.08,
+                            "rredcot/segments_mean": 4.0,
+                            "rredcot/sigma_max_mean": 0.1,
+                        }
+                    )
+                rows.append(row)
+            path = root / "train" / method / f"seed{seed}" / "metrics.jsonl"
+            write_jsonl(path, rows)
+            paths.append(path)
+    return paths
+
+
+def make_trace(rng, index: int, n_seg: int, n_mc: int = 16, variants=VARIANTS, attributions=True) -> dict:
+    """A trace whose true value rises along the reasoning; MC samples it, RREDCoT sees it with noise, and the
+    two attributions share a signal unrelated to it (so they agree with each other, not with MC)."""
+    n_tokens = 10 * n_seg + 5
+    bounds = [10 * k for k in range(n_seg + 1)]
+    p = np.clip(0.05 + np.cumsum(rng.uniform(0, 1.8 / n_seg, n_seg + 1)) - 0.9 / n_seg, 0.03, 0.97)
+    outcomes = (rng.random((n_seg + 1, n_mc)) < p[:, None]).astype(int).tolist()
+    values = {}
+    for variant in variants:
+        if variant.endswith("/log"):
+            values[variant] = (np.log(p) + rng.normal(0, 0.02, n_seg + 1)).tolist()
+        else:
+            values[variant] = (p + rng.normal(0, 0.02, n_seg + 1)).tolist()
+    shared = rng.normal(0, 1, n_seg)
+    trace = {
+        "id": f"p{index}",
+        "correct": int(rng.random() < p[-1]),
+        "n_tokens": n_tokens,
+        "spans": [[10 * k, 10 * (k + 1)] for k in range(n_seg)] + [[10 * n_seg, n_tokens]],
+        "boundaries": bounds,
+        "rel_position": [(k + 0.5) / n_seg for k in range(n_seg)],
+        "mc": {
+            "outcomes": outcomes,
+            "seconds": 2.0 * (n_seg + 1),
+            "n_samples": n_mc,
+            "generated_tokens": 20 * n_mc * (n_seg + 1),
+        },
+        "values": values,
+        "value_seconds": dict.fromkeys(variants, 0.01 * (n_seg + 1)),
+        "attribution": {},
+        "attribution_seconds": {},
+    }
+    if attributions:
+        trace["attribution"] = {
+            "gradient": (shared + rng.normal(0, 0.2, n_seg)).tolist(),
+            "loo": (shared + rng.normal(0, 0.2, n_seg)).tolist(),
+        }
+        trace["attribution_seconds"] = {"gradient": 0.05, "loo": 0.04}
+    return trace
+
+
+def write_credit(root: Path, n_traces: int = 24, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    path = root / "analysis" / "credit.jsonl"
+    write_jsonl(path, [make_trace(rng, i, n_seg=3 + i % 4, n_mc=64) for i in range(n_traces)])
+    return path
+
+
+def write_segmentation(root: Path, names=("hybrid_K4", "keyword", "fixed_C16")) -> list[Path]:
+    paths = []
+    for j, name in enumerate(names):
+        rng = np.random.default_rng(10 + j)
+        traces = [
+            make_trace(rng, i, n_seg=2 + j + i % 3, variants=["reference/log"], attributions=False)
+            for i in range(12)
+        ]
+        path = root / "analysis" / "segmentation" / f"{name}.jsonl"
+        write_jsonl(path, traces)
+        paths.append(path)
+    return paths
+
+
+def config_for(artifacts=None) -> dict:
+    config = yaml.safe_load((REPO / "experiments" / "smoke.yaml").read_text())
+    config["train"]["seeds"] = SEEDS
+    config["eval"]["benchmarks"] = {b: {"n_samples": 4, "pass_k": [1, 4]} for b in BENCHMARKS}
+    config["artifacts"] = copy.deepcopy(artifacts or ARTIFACTS)
+    return config
+
+
+@pytest.fixture(autouse=True, scope="module")
+def low_resolution():
+    """Small PNGs: the tests check that figures are written, not how they look; this keeps them fast."""
+    with plt.rc_context({"savefig.dpi": 40}):
+        yield
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    return {
+        "root": root,
+        "evals": write_evals(root),
+        "metrics": write_metrics(root),
+        "credit": write_credit(root),
+        "segmentation": write_segmentation(root),
+    }
+
+
+def paper_logs(logs, config=None) -> report.Logs:
+    config = config or config_for()
+    return report.Logs(
+        config=config,
+        evals=load_eval(logs["evals"]),
+        metrics=load_metrics(logs["metrics"]),
+        traces=load_credit(logs["credit"]),
+        paper_tables={
+            n: tables.read_paper_table(REPO / "paper_tables/paper" / f"{n}.csv") for n in ("table1", "table2")
+        },
+        paper_claims=tables.read_paper_claims(REPO / "paper_tables/paper/claims.csv"),
+    )
+
+
+def assert_figure(pdf: Path, png: Path) -> None:
+    assert pdf.stat().st_size > 1000 and pdf.read_bytes().startswith(b"%PDF")
+    assert png.stat().st_size > 1000 and png.read_bytes().startswith(b"\x89PNG")
+
+
+# ------------------------------------------------------------------------------------------- paper numbers
+def _markdown_tables(text: str) -> list[list[list[str]]]:
+    found, current = [], []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not all(set(c) <= set("-: ") for c in cells):
+                current.append(cells)
+        elif current:
+            found.append(current)
+            current = []
+    if current:
+        found.append(current)
+    return found
+
+
+@pytest.mark.parametrize("name,header", [("table1", "benchmark | base | GRPO"), ("table2", "Open-RS")])
+def test_paper_tables_match_paper_md(name, header):
+    paper_md = REPO.parent / "shared" / "PAPER.md"
+    if not paper_md.exists():
+        pytest.skip("PAPER.md is not next to the repository")
+    tables_md = [t for t in _markdown_tables(paper_md.read_text()) if header.split(" | ")[-1] in t[0]]
+    assert len(tables_md) == 1
+    expected = tables_md[0]
+    csv = pd.read_csv(REPO / "paper_tables" / "paper" / f"{name}.csv", dtype=str)
+    assert list(csv.columns) == expected[0]
+    assert csv.values.tolist() == expected[1:]
+
+
+def test_paper_claims_are_quoted_from_paper_md():
+    paper_md = REPO.parent / "shared" / "PAPER.md"
+    if not paper_md.exists():
+        pytest.skip("PAPER.md is not next to the repository")
+    text = paper_md.read_text()
+    claims = pd.read_csv(REPO / "paper_tables" / "paper" / "claims.csv", dtype=str)
+    for row in claims.itertuples():
+        assert row.quote in text, row.key
+        assert row.as_written in row.quote, row.key
+        assert float(Fraction(row.as_written)) == pytest.approx(float(row.value)), row.key
+
+
+# -------------------------------------------------------------------------------------------------- tables
+def test_table1_numbers_equal_hand_computed_mean_and_sd(logs, tmp_path):
+    out = {ext: tmp_path / f"table1.{ext}" for ext in ("csv", "tex", "md")}
+    cli(
+        [
+            "table",
+            "--name",
+            "table1",
+            "--eval",
+            *map(str, logs["evals"]),
+            "--paper-table",
+            str(REPO / "paper_tables/paper/table1.csv"),
+            "--methods",
+            *METHODS,
+            "--benchmarks",
+            *BENCHMARKS,
+            "--scale",
+            "test",
+            "--artifacts-json",
+            json.dumps(ARTIFACTS),
+            "--out-csv",
+            str(out["csv"]),
+            "--out-tex",
+            str(out["tex"]),
+            "--out-md",
+            str(out["md"]),
+        ]
+    )
+    table = pd.read_csv(out["csv"]).set_index("benchmark")
+    # in_dist: GRPO 0.5, 0.6, 0.7 -> 0.6 ± 0.1; RREDCoT 0.8, 0.85, 0.9 -> 0.85 ± 0.05
+    assert table.loc["in_dist", "grpo_mean"] == pytest.approx(0.6)
+    assert table.loc["in_dist", "grpo_sd"] == pytest.approx(0.1)
+    assert table.loc["in_dist", "rredcot_mean"] == pytest.approx(0.85)
+    assert table.loc["in_dist", "rredcot_sd"] == pytest.approx(0.05)
+    assert table.loc["in_dist", "base"] == pytest.approx(0.30)
+    # more_steps: RREDCoT 0.40, 0.45, 0.35 -> 0.40 ± 0.05
+    assert table.loc["more_steps", "rredcot_mean"] == pytest.approx(0.40)
+    assert table.loc["more_steps", "rredcot_sd"] == pytest.approx(0.05)
+    assert table.loc["more_steps", "grpo_n"] == 3
+    # mean row: per seed the average over benchmarks, GRPO 0.35, 0.425, 0.5 -> 0.425 ± 0.075
+    assert table.loc["mean", "grpo_mean"] == pytest.approx(0.425)
+    assert table.loc["mean", "grpo_sd"] == pytest.approx(0.075)
+    assert table.loc["mean", "base"] == pytest.approx(0.20)
+    md = out["md"].read_text()
+    assert "0.600 ± 0.100" in md and "0.850 ± 0.050" in md and "not comparable" in md
+    assert r"\begin{tabular}" in out["tex"].read_text() and r"$\pm$" in out["tex"].read_text()
+
+
+def test_table2_with_paper_rows_shows_the_papers_numbers(logs, tmp_path):
+    evals = load_eval(logs["evals"])
+    rows = {"in_dist": "AMC23", "more_steps": "MATH500"}
+    data, display, title, _ = tables.build_comparison(
+        "table2",
+        evals,
+        methods=METHODS,
+        benchmarks=BENCHMARKS,
+        paper=tables.read_paper_table(REPO / "paper_tables/paper/table2.csv"),
+        paper_rows=rows,
+        scale="nano",
+        metric="avg_at_n",
+    )
+    data = data.set_index("benchmark")
+    assert "base" not in data.columns
+    assert data.loc["in_dist", "paper_grpo"] == pytest.approx(0.725)
+    assert data.loc["more_steps", "paper_rredcot"] == pytest.approx(0.858)
+    assert data.loc["mean", "paper_grpo"] == pytest.approx((0.725 + 0.848) / 2)
+    assert "paper Open-RS" in display.columns
+    with pytest.raises(ValueError, match="not a row"):
+        tables.build_comparison(
+            "table2",
+            evals,
+            methods=METHODS,
+            benchmarks=BENCHMARKS,
+            paper=tables.read_paper_table(REPO / "paper_tables/paper/table2.csv"),
+            paper_rows={"in_dist": "AIME99"},
+            scale="nano",
+            metric="avg_at_n",
+        )
+
+
+def test_single_seed_table_shows_no_sd(tmp_path):
+    values = {"base": {"in_dist": 0.1}, "grpo/seed0": {"in_dist": 0.4}, "rredcot/seed0": {"in_dist": 0.5}}
+    evals = load_eval(write_evals(tmp_path, values))
+    data, display, _, _ = tables.build_comparison(
+        "table1",
+        evals,
+        methods=METHODS,
+        benchmarks=["in_dist"],
+        paper=tables.read_paper_table(REPO / "paper_tables/paper/table1.csv"),
+        paper_rows={},
+        scale="t",
+        metric="avg_at_n",
+    )
+    assert math.isnan(data.loc[0, "grpo_sd"])
+    assert display.loc[0, "GRPO"] == "0.400 (1 seed)"
+
+
+def test_cost_table_numbers_equal_the_logs(logs, tmp_path):
+    out = {ext: tmp_path / f"cost.{ext}" for ext in ("csv", "tex", "md")}
+    cli(
+        [
+            "cost-table",
+            "--metrics",
+            *map(str, logs["metrics"]),
+            "--credit",
+            str(logs["credit"]),
+            "--variant",
+            "reference/log",
+            "--paper-claims",
+            str(REPO / "paper_tables/paper/claims.csv"),
+            "--scale",
+            "test",
+            "--out-csv",
+            str(out["csv"]),
+            "--out-tex",
+            str(out["tex"]),
+            "--out-md",
+            str(out["md"]),
+        ]
+    )
+    table = pd.read_csv(out["csv"], keep_default_na=False)
+    value = {(r.quantity, r.subject): float(r.value) for r in table.itertuples()}
+    # step times cycle 1.00/1.01/1.02 (GRPO) and 1.10/1.11/1.12 (RREDCoT): medians 1.01 and 1.11
+    assert value[("step time", "grpo")] == pytest.approx(1.01)
+    assert value[("step time", "rredcot")] == pytest.approx(1.11)
+    assert value[("step time ratio", "rredcot/grpo")] == pytest.approx(1.11 / 1.01)
+    assert value[("value estimation time per step", "rredcot")] == pytest.approx(0.05)
+    traces = load_credit(logs["credit"])
+    mc = sum(t["mc"]["seconds"] for t in traces)
+    ours = sum(t["value_seconds"]["reference/log"] for t in traces)
+    assert value[("value / MC time", "RREDCoT reference/log / MC")] == pytest.approx(ours / mc)
+    assert "1.5–2" in table["paper"].tolist()
+
+
+# ------------------------------------------------------------------------------------------------- figures
+def test_every_figure_is_written_as_pdf_and_png(logs, tmp_path):
+    traces = load_credit(logs["credit"])
+    metrics = load_metrics(logs["metrics"])
+    claims = tables.read_paper_claims(REPO / "paper_tables/paper/claims.csv")
+    out = lambda name: {"pdf": tmp_path / f"{name}.pdf", "png": tmp_path / f"{name}.png"}  # noqa: E731
+    figures.training_curves(
+        metrics, **out("curves"), threshold_fraction=0.9, smooth_window=3, final_window=5, scale="test"
+    )
+    figures.fig3_mc_cost(
+        traces,
+        **out("fig3"),
+        variant="reference/log",
+        extra_traces=[t for p in logs["segmentation"] for t in load_credit(p)],
+        claims=claims,
+    )
+    figures.fig7_mc_sd(traces, **out("fig7"), max_samples=20, n_resamples=50, n_bins=4, paper_samples=5)
+    figures.fig4_estimator_correlation(traces, **out("fig4"), n_bins=4)
+    figures.ablation_segmentation(
+        {Path(p).stem: load_credit(p) for p in logs["segmentation"]},
+        **out("seg"),
+        variant="reference/log",
+        n_resamples=20,
+    )
+    figures.ablation_estimator(traces, **out("est"), n_resamples=20)
+    for name in ("curves", "fig3", "fig7", "fig4", "seg", "est"):
+        assert_figure(**out(name))
+
+
+def test_figure_cli_and_training_ablation_groups(logs, tmp_path):
+    grpo = [str(p) for p in logs["metrics"] if "/grpo/" in str(p)]
+    ours = [str(p) for p in logs["metrics"] if "/rredcot/" in str(p)]
+    cli(
+        [
+            "figure-ablation-training",
+            "--group",
+            "plain",
+            *grpo,
+            "--group",
+            "sigma mix 0.5",
+            *ours,
+            "--artifacts-json",
+            json.dumps(ARTIFACTS),
+            "--out-pdf",
+            str(tmp_path / "a.pdf"),
+            "--out-png",
+            str(tmp_path / "a.png"),
+        ]
+    )
+    cli(
+        [
+            "figure-estimator-correlation",
+            "--credit",
+            str(logs["credit"]),
+            "--artifacts-json",
+            json.dumps(ARTIFACTS),
+            "--out-pdf",
+            str(tmp_path / "f.pdf"),
+            "--out-png",
+            str(tmp_path / "f.png"),
+        ]
+    )
+    assert_figure(tmp_path / "a.pdf", tmp_path / "a.png")
+    assert_figure(tmp_path / "f.pdf", tmp_path / "f.png")
+
+
+def test_degenerate_inputs_do_not_crash(tmp_path):
+    rng = np.random.default_rng(0)
+    flat = []
+    for i in range(5):
+        trace = make_trace(rng, i, n_seg=3)
+        trace["mc"]["outcomes"] = [[0] * 8 for _ in trace["mc"]["outcomes"]]  # constant MC credit
+        trace["values"] = {"reference/log": [-1.0] * 4, "reference/linear": [float("-inf")] * 4}
+        flat.append(trace)
+    one_segment = make_trace(rng, 9, n_seg=1, n_mc=1)
+    no_segment = make_trace(rng, 10, n_seg=1)
+    no_segment.update(boundaries=[0], rel_position=[], attribution={}, spans=[[0, 5]])
+    no_segment["values"] = {"reference/log": [-0.5]}
+    no_segment["mc"]["outcomes"] = [[1, 0]]
+    plots = {
+        "fig4": lambda traces, out: figures.fig4_estimator_correlation(traces, **out, n_bins=4),
+        "fig7": lambda traces, out: figures.fig7_mc_sd(
+            traces, **out, max_samples=20, n_resamples=20, n_bins=4
+        ),
+        "fig3": lambda traces, out: figures.fig3_mc_cost(traces, **out, variant="reference/log"),
+        "est": lambda traces, out: figures.ablation_estimator(traces, **out, n_resamples=10),
+        "seg": lambda traces, out: figures.ablation_segmentation(
+            {"only": traces}, **out, variant="reference/log", n_resamples=10
+        ),
+    }
+    cases = {
+        "flat": (flat, ["fig4", "fig7", "fig3", "est", "seg"]),
+        "tiny": ([one_segment, no_segment], ["fig4", "fig7"]),
+        "empty": ([], ["fig3", "seg"]),
+    }
+    for name, (traces, which) in cases.items():
+        for fig in which:
+            out = {"pdf": tmp_path / f"{name}_{fig}.pdf", "png": tmp_path / f"{name}_{fig}.png"}
+            plots[fig](traces, out)
+            assert_figure(**out)
+    credits = pooled_credits(flat)
+    assert math.isnan(correlation(credits[MC], credits["RREDCoT reference/log"]))
+    assert credits["RREDCoT reference/linear"].isna().all()  # -inf - -inf: undefined, not a crash
+    # training logs: one seed, no accuracy column, no runs at all
+    one = load_metrics(write_metrics(tmp_path / "one", seeds=[0]))
+    no_acc = load_metrics(write_metrics(tmp_path / "noacc", accuracy=False))
+    for name, metrics in {"one": one, "noacc": no_acc}.items():
+        figures.training_curves(
+            metrics,
+            pdf=tmp_path / f"c_{name}.pdf",
+            png=tmp_path / f"c_{name}.png",
+            threshold_fraction=0.9,
+            smooth_window=3,
+            final_window=5,
+        )
+        assert_figure(tmp_path / f"c_{name}.pdf", tmp_path / f"c_{name}.png")
+    # the report on degenerate logs: verdicts fall back to "not testable", never an exception
+    config = config_for()
+    degenerate = report.Logs(
+        config=config,
+        evals=load_eval(write_evals(tmp_path / "ev", {"grpo/seed0": {"in_dist": 0.1}})),
+        metrics=one,
+        traces=flat,
+        paper_tables={
+            n: tables.read_paper_table(REPO / "paper_tables/paper" / f"{n}.csv") for n in ("table1", "table2")
+        },
+        paper_claims=tables.read_paper_claims(REPO / "paper_tables/paper/claims.csv"),
+    )
+    claims = {c.key: c.verdict.verdict for c in report.evaluate_claims(degenerate)}
+    for key in ("table1", "rl_vs_base", "tracks_mc", "attributions_agree", "mc_sd", "sample_efficiency"):
+        assert claims[key] == report.NOT_TESTABLE, key
+
+
+def test_bad_credit_log_names_the_line(tmp_path):
+    trace = make_trace(np.random.default_rng(0), 0, n_seg=3)
+    trace["values"]["reference/log"] = trace["values"]["reference/log"][:-1]
+    write_jsonl(tmp_path / "bad.jsonl", [trace])
+    with pytest.raises(ValueError, match=r"line 1 \(id 'p0'\).*reference/log"):
+        load_credit(tmp_path / "bad.jsonl")
+
+
+def test_segment_credits_follow_their_definitions():
+    trace = make_trace(np.random.default_rng(1), 0, n_seg=4)
+    credits = segment_credits(trace)
+    means = [np.mean(o) for o in trace["mc"]["outcomes"]]
+    np.testing.assert_allclose(credits[MC], np.diff(means))
+    np.testing.assert_allclose(credits["RREDCoT reference/log"], np.diff(trace["values"]["reference/log"]))
+    np.testing.assert_allclose(credits["LOO"], trace["attribution"]["loo"])
+
+
+# -------------------------------------------------------------------------------------------------- verdicts
+def test_improvement_rule_on_hand_made_cases():
+    verdict, diff, se = report.verdict_improvement([0.8, 0.85, 0.9], [0.5, 0.6, 0.7], z=2, min_seeds=2)
+    assert verdict.verdict == report.REPRODUCED  # Δ = 0.25, SE = sqrt(0.0025/3 + 0.01/3) = 0.0645
+    assert diff == pytest.approx(0.25) and se == pytest.approx(math.sqrt(0.0125 / 3))
+    verdict, _, _ = report.verdict_improvement([0.62, 0.50, 0.74], [0.5, 0.6, 0.7], z=2, min_seeds=2)
+    assert verdict.verdict == report.NOT_REPRODUCED  # Δ = 0.02 within seed noise
+    verdict, _, _ = report.verdict_improvement([0.4, 0.5], [0.5, 0.6], z=2, min_seeds=2)
+    assert verdict.verdict == report.NOT_REPRODUCED  # Δ < 0
+    verdict, _, _ = report.verdict_improvement([0.9], [0.1], z=2, min_seeds=2)
+    assert verdict.verdict == report.NOT_TESTABLE  # one seed: no spread to compare against
+    verdict, _, _ = report.verdict_improvement([0.3, 0.32], 0.1, z=2, min_seeds=2)
+    assert verdict.verdict == report.REPRODUCED  # against a single evaluation
+    verdict, _, _ = report.verdict_improvement([0.0, 0.0], [0.0, 0.0], z=2, min_seeds=2, bounds=(0, 1))
+    assert verdict.verdict == report.NOT_TESTABLE  # nothing solved by either side: floor
+
+
+def test_threshold_and_interval_rules_on_hand_made_cases():
+    assert report.verdict_interval(0.3, 0.1, 0.5, n_traces=20, min_traces=10).verdict == report.REPRODUCED
+    assert (
+        report.verdict_interval(0.3, -0.1, 0.5, n_traces=20, min_traces=10).verdict == report.NOT_REPRODUCED
+    )
+    assert report.verdict_interval(0.3, 0.1, 0.5, n_traces=5, min_traces=10).verdict == report.NOT_TESTABLE
+    assert (
+        report.verdict_interval(math.nan, 0.1, 0.5, n_traces=20, min_traces=10).verdict == report.NOT_TESTABLE
+    )
+    assert report.verdict_below(0.08, 0.1, "sd").verdict == report.REPRODUCED
+    assert report.verdict_below(0.12, 0.1, "sd").verdict == report.NOT_REPRODUCED
+    assert report.verdict_in_range(1.7, 1.5, 2.0, "r").verdict == report.REPRODUCED
+    cheaper = report.verdict_in_range(1.1, 1.5, 2.0, "r")
+    assert cheaper.verdict == report.NOT_REPRODUCED and "cheaper" in cheaper.reason
+    assert report.verdict_at_most(0.02, 0.2, "r").verdict == report.REPRODUCED
+    assert report.verdict_at_most(0.5, 0.2, "r").verdict == report.NOT_REPRODUCED
+
+
+def test_claims_from_synthetic_logs(logs):
+    claims = {c.key: c for c in report.evaluate_claims(paper_logs(logs))}
+    verdict = {k: c.verdict.verdict for k, c in claims.items()}
+    assert verdict["table1"] == report.REPRODUCED  # RREDCoT seeds beat GRPO's by 0.225 ± 0.05
+    assert verdict["rl_vs_base"] == report.REPRODUCED
+    assert verdict["table2"] == report.NOT_TESTABLE  # no benchmark mapped to Table 2 at this scale
+    assert verdict["tracks_mc"] == report.REPRODUCED  # by construction of the synthetic credits
+    assert verdict["attributions_agree"] == report.REPRODUCED
+    assert verdict["value_cost"] == report.REPRODUCED  # 0.01 s vs 2 s per boundary
+    assert verdict["train_cost"] == report.NOT_REPRODUCED  # 1.1× is cheaper than the paper's 1.5–2×
+    assert verdict["sample_efficiency"] == report.REPRODUCED
+    assert all(v in report.VERDICTS for v in verdict.values())
+    assert "+0.023" in claims["table1"].paper  # the paper's mean gain over its five benchmarks
+
+
+def test_sample_efficiency_counts_steps_by_hand(tmp_path):
+    rows = {"grpo": [0.0, 0.2, 0.5, 0.9, 1.0, 1.0], "rredcot": [0.0, 0.95, 1.0, 1.0, 1.0, 1.0]}
+    paths = []
+    for method, accs in rows.items():
+        path = tmp_path / "train" / method / "seed0" / "metrics.jsonl"
+        write_jsonl(
+            path,
+            [{"step": i + 1, "accuracy": a, "generated_tokens": 10.0 * (i + 1)} for i, a in enumerate(accs)],
+        )
+        paths.append(path)
+    eff = sample_efficiency(load_metrics(paths), fraction=0.9, smooth_window=1, final_window=2)
+    assert eff.threshold == pytest.approx(0.9)  # 0.9 × GRPO's final (mean of the last two steps: 1.0)
+    assert eff.steps == {"grpo": [4.0], "rredcot": [2.0]}
+    assert eff.tokens == {"grpo": [40.0], "rredcot": [20.0]}
+
+
+# -------------------------------------------------------------------------------------------------- report
+def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
+    config = config_for()
+    config["analysis"] = {"n_mc_samples": 8, "segmentation_variants": ["hybrid_K4"]}
+    out_scale, out_top = tmp_path / "paper_tables" / "test" / "REPLICATION.md", tmp_path / "REPLICATION.md"
+    table_md = tmp_path / "paper_tables" / "test" / "table1.md"
+    table_md.parent.mkdir(parents=True)
+    table_md.write_text("**Table 1**\n\n| a |\n|---|\n| 1 |\n")
+    cli(
+        [
+            "report",
+            "--config-json",
+            json.dumps(config),
+            "--eval",
+            *map(str, logs["evals"]),
+            "--metrics",
+            *map(str, logs["metrics"]),
+            "--credit",
+            str(logs["credit"]),
+            "--paper-dir",
+            str(REPO / "paper_tables/paper"),
+            "--tables-md",
+            str(table_md),
+            "--figures-png",
+            str(tmp_path / "figures/test/fig4_estimator_correlation.png"),
+            "--targets",
+            "figures/test/fig4_estimator_correlation.pdf",
+            "--snakemake-command",
+            "snakemake --cores 2 --configfile experiments/test.yaml",
+            "--out",
+            str(out_scale),
+            str(out_top),
+        ]
+    )
+    text = out_scale.read_text()
+    for claim in (
+        "Table 1: RREDCoT improves on GRPO",
+        "MC value SD",
+        "1/10 of MC",
+        "1.5–2× vanilla GRPO",
+        "sample efficiency",
+        "Gradient and LOO",
+    ):
+        assert claim in text
+    verdicts = re.findall(r"\*\*(reproduced|not reproduced|not testable at this scale)\*\*", text)
+    assert len(verdicts) == 2 * len(report.evaluate_claims(paper_logs(logs, config)))  # summary + detail
+    assert "| `train.rredcot.sigma_mix` | `0.5` |" in text
+    assert "`eval.benchmarks.in_dist.n_samples` | `4`" in text
+    assert "`analysis.n_mc_samples` | `8`" in text
+    assert (
+        "`snakemake --cores 2 --configfile experiments/test.yaml figures/test/fig4_estimator_correlation.pdf`"
+        in text
+    )
+    assert "(../../figures/test/fig4_estimator_correlation.png)" in text
+    assert "(figures/test/fig4_estimator_correlation.png)" in out_top.read_text()
+
+
+# ------------------------------------------------------------------------------------------------ snakemake
+def test_snakemake_replots_without_retraining(logs, tmp_path):
+    """After a finished run, asking for a figure plans only that figure's rule (or nothing at all)."""
+    rules = REPO / "experiments" / "rules"
+    work = tmp_path / "work"
+    config = config_for()
+    config["scale"] = "test"
+    config["artifacts"]["training_ablations"] = {
+        "method": {"GRPO": ["grpo/seed0", "grpo/seed1"], "RREDCoT": ["rredcot/seed0"]}
+    }
+    config.setdefault(
+        "analysis",
+        {
+            "benchmark": BENCHMARKS[0],
+            "segmentation_variants": ["hybrid_K4"],
+            "ablation_estimator": "reference/log",
+        },
+    )
+    config["resources"].setdefault("analysis", {"cpus_per_task": 1, "mem_mb": 1000, "runtime": 10})
+    (work / "experiments").mkdir(parents=True)
+    (work / "paper_tables").mkdir()
+    (work / "paper_tables" / "paper").symlink_to(REPO / "paper_tables" / "paper")
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    includes = [
+        "common",
+        "data",
+        "base_model",
+        "train",
+        "evaluate",
+        "analysis",
+        "artifacts_common",
+        "figures",
+        "tables",
+        "report",
+    ]
+    (work / "Snakefile").write_text(
+        'configfile: "config.yaml"\n' + "".join(f'include: "{rules}/{name}.smk"\n' for name in includes)
+    )
+    results = work / "results" / "test"
+    # Every upstream output, oldest first: data, base model, trained models, evaluations, analysis logs.
+    for path in ["data/train.jsonl", *(f"data/eval/{b}.jsonl" for b in BENCHMARKS)]:
+        (results / path).parent.mkdir(parents=True, exist_ok=True)
+        (results / path).write_text("{}\n")
+    (results / "base_model").mkdir()
+    for method in METHODS:
+        for seed in SEEDS:
+            (results / "train" / method / f"seed{seed}" / "model").mkdir(parents=True)
+    write_metrics(results)
+    write_evals(results, {p: dict.fromkeys(BENCHMARKS, 0.5) for p in EVAL_VALUES})
+    write_credit(results, n_traces=4)
+    write_segmentation(results, names=tuple(config["analysis"]["segmentation_variants"]))
+    target = "figures/test/fig4_estimator_correlation.pdf"
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", target],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    planned = re.findall(r"^rule (\w+):", run.stdout, flags=re.M)
+    assert planned == ["fig4_estimator_correlation"], run.stdout
+    # the aggregate targets resolve too (every artifact rule has its inputs)
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "tables", "figures", "ablations", "report"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    planned = set(re.findall(r"^rule (\w+):", run.stdout, flags=re.M))
+    assert not planned & {
+        "train_policy",
+        "evaluate_policy",
+        "credit_analysis",
+        "segmentation_analysis",
+        "sft_base_model",
+        "prepare_data",
+    }, run.stdout
+    assert {"table1", "table2", "compute_cost_logged", "training_curves", "replication_report"} <= planned
+    assert "ablation_training" in planned  # configured training ablations are targets of `ablations`

@@ -1,0 +1,177 @@
+"""The synthetic task: deterministic, correct reference traces, disjoint splits, difficulty respected."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rredcot.data.synthetic import (
+    CHECK_PHRASES,
+    SplitSpec,
+    generate_split,
+    generate_splits,
+    load_split,
+    write_split,
+)
+from rredcot.rewards import grade
+
+IN_DIST = dict(n=60, min_ops=2, max_ops=3, max_operand=9, max_value=99, check_prob=0.3)
+TESTS = {
+    "in_dist": IN_DIST,
+    "more_steps": {**IN_DIST, "min_ops": 4, "max_ops": 5},
+    "larger_operands": {**IN_DIST, "max_operand": 30},
+}
+TRAIN = {**IN_DIST, "n": 300}
+STEP = re.compile(r"^(\d+)([+\-*/])(\d+)=(\d+)$")
+APPLY = {"+": int.__add__, "-": int.__sub__, "*": int.__mul__, "/": int.__floordiv__}
+
+
+def check_row(row: dict, spec: SplitSpec) -> None:
+    """Recompute the answer from the problem text and check every line of the reference trace."""
+    start, *ops = row["problem"].split(" ")
+    assert spec.min_ops <= len(ops) <= spec.max_ops
+    value = int(start)
+    assert 1 <= value <= spec.max_value
+    expected_steps = []
+    for op in ops:
+        symbol, operand = op[0], int(op[1:])
+        assert 1 <= operand <= spec.max_operand
+        if symbol == "/":
+            assert value % operand == 0
+        result = APPLY[symbol](value, operand)
+        assert 0 <= result <= spec.max_value
+        expected_steps.append(f"{value}{symbol}{operand}={result}")
+        value = result
+    assert row["answer"] == str(value)
+
+    thinking, boxed = row["solution"].split("\n</think>\n")
+    assert boxed == f"\\boxed{{{value}}}"
+    lines = thinking.split("\n")
+    assert lines[0] == "<think>"
+    assert lines[1] == row["problem"]
+    assert lines[-1] == f"Result: {value}"
+    steps = []
+    for line in lines[2:-1]:
+        if STEP.match(line):
+            steps.append(line)
+        else:  # a verification repeats the step just before it
+            assert line in {phrase.format(step=steps[-1]) for phrase in CHECK_PHRASES}
+    assert steps == expected_steps
+    assert grade(row["solution"], row["answer"]) == 1.0
+
+
+def test_same_seed_same_rows_and_other_seed_other_rows():
+    first = generate_splits(TRAIN, TESTS, seed=3)
+    assert first == generate_splits(TRAIN, TESTS, seed=3)
+    other = generate_splits(TRAIN, TESTS, seed=4)
+    assert all(first[name] != other[name] for name in first)
+
+
+def test_every_reference_solution_is_correct_and_respects_its_difficulty():
+    splits = generate_splits(TRAIN, TESTS, seed=0)
+    for name, config in [*TESTS.items(), ("train", TRAIN)]:
+        spec = SplitSpec.from_config(name, config)
+        assert len(splits[name]) == spec.n
+        for row in splits[name]:
+            assert row["source"] == f"synthetic/{name}"
+            check_row(row, spec)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    min_ops=st.integers(1, 4),
+    extra_ops=st.integers(0, 3),
+    max_operand=st.integers(1, 40),
+    max_value=st.integers(1, 300),
+    check_prob=st.floats(0.0, 1.0),
+)
+def test_references_are_correct_for_any_difficulty(
+    seed, min_ops, extra_ops, max_operand, max_value, check_prob
+):
+    spec = SplitSpec(2, min_ops, min_ops + extra_ops, max_operand, max_value, check_prob)
+    try:
+        rows = generate_split("any", spec, seed)
+    except ValueError as err:  # a tiny problem space (max_value=1, one op) may not hold two problems
+        assert "distinct problems" in str(err)
+        return
+    for row in rows:
+        check_row(row, spec)
+
+
+def test_splits_are_pairwise_disjoint_and_ids_unique():
+    splits = generate_splits(TRAIN, TESTS, seed=0)
+    problems = [row["problem"] for rows in splits.values() for row in rows]
+    ids = [row["id"] for rows in splits.values() for row in rows]
+    assert len(set(problems)) == len(problems)
+    assert len(set(ids)) == len(ids)
+
+
+def test_test_splits_do_not_depend_on_the_training_split():
+    small = generate_splits(TRAIN, TESTS, seed=0)
+    large = generate_splits({**TRAIN, "n": 600, "max_ops": 4}, TESTS, seed=0)
+    assert all(small[name] == large[name] for name in TESTS)
+
+
+def test_a_too_small_problem_space_stops_with_a_clear_error():
+    # Starting value 1 with one operation allows only "1 -1".
+    spec = SplitSpec(n=2, min_ops=1, max_ops=1, max_operand=9, max_value=1, check_prob=0.0)
+    with pytest.raises(ValueError, match=r"split 'tiny': found only 1 of 2 distinct problems"):
+        generate_split("tiny", spec, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({k: v for k, v in IN_DIST.items() if k != "max_value"}, r"missing fields \['max_value'\]"),
+        ({**IN_DIST, "max_operands": 3}, r"unknown fields \['max_operands'\]"),
+        ({**IN_DIST, "max_ops": 1}, r"field 'max_ops' out of range"),
+        ({**IN_DIST, "check_prob": 1.5}, r"field 'check_prob' out of range"),
+    ],
+)
+def test_bad_split_config_names_the_split_and_field(config, message):
+    with pytest.raises(ValueError, match=rf"split 'in_dist': .*{message}"):
+        SplitSpec.from_config("in_dist", config)
+
+
+def test_a_split_name_used_twice_is_rejected():
+    with pytest.raises(ValueError, match="'train' is used twice"):
+        generate_splits(TRAIN, {"train": IN_DIST}, seed=0)
+
+
+def test_write_and_load_round_trip(tmp_path):
+    rows = generate_split("in_dist", SplitSpec.from_config("in_dist", IN_DIST), seed=0)
+    path = tmp_path / "split.jsonl"
+    write_split(path, rows)
+    assert load_split(path) == rows
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            json.dumps({"id": "x", "problem": "1 +1", "solution": "s", "source": "t"}),
+            "missing required field 'answer'",
+        ),
+        (
+            json.dumps({"id": "x", "problem": "1 +1", "solution": "s", "answer": 2, "source": "t"}),
+            "field 'answer'",
+        ),
+        (
+            json.dumps({"id": "", "problem": "1 +1", "solution": "s", "answer": "2", "source": "t"}),
+            "field 'id'",
+        ),
+        ('{"id": "x", "problem"', "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+    ],
+)
+def test_loader_names_file_line_and_field(tmp_path, line, message):
+    good = generate_split("in_dist", SplitSpec.from_config("in_dist", IN_DIST), seed=0)[:2]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in good) + line + "\n")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}, line 3: .*{message}"):
+        load_split(path)
