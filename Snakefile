@@ -22,9 +22,16 @@ include: "experiments/rules/data.smk"
 include: "experiments/rules/base_model.smk"
 include: "experiments/rules/train.smk"
 include: "experiments/rules/evaluate.smk"
+include: "experiments/rules/analysis.smk"
+include: "experiments/rules/artifacts_common.smk"
+include: "experiments/rules/figures.smk"
+include: "experiments/rules/tables.smk"
+include: "experiments/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         evaluation_targets(),
+        analysis_targets(),
+        artifact_targets(),

@@ -227,8 +227,9 @@ def analyze_segmentations(
     ``variants`` maps a name to ``{strategy, max_segments, chunk_size}`` (``keywords`` is shared). The traces
     are those of :func:`analyze_credit` with the same model, seed and sampling. MC is one call per problem
     over the union of all variants' boundaries, so variants sharing a boundary share its outcomes (common
-    random numbers; hybrid boundaries are a subset of keyword boundaries); each record's ``mc.seconds`` and
-    ``mc.generated_tokens`` are the variant's share of that call, proportional to its number of boundaries.
+    random numbers; hybrid boundaries are a subset of keyword boundaries). Each record's ``mc.seconds`` and
+    ``mc.generated_tokens`` are that call's per-boundary cost times the variant's number of boundaries: what
+    MC at its boundaries alone would cost. Summed over variants they over-count the shared boundaries.
     Records have the credit analysis's format with only ``estimator``'s values and empty ``attribution``
     dicts; one JSONL per variant goes to ``out_paths[name]``, finished problems to
     ``partial_dir/<name>.jsonl``.
@@ -379,8 +380,8 @@ def _mc(
 
 
 def _mc_share(shared: dict, union: Sequence[int], boundaries: Sequence[int]) -> dict:
-    """A variant's part of an MC call over ``union``: its boundaries' outcomes, and the share of the call's
-    time and generated tokens proportional to its number of boundaries."""
+    """A variant's part of an MC call over ``union``: its boundaries' outcomes, and the call's time and
+    generated tokens per boundary times its number of boundaries."""
     index = {b: k for k, b in enumerate(union)}
     share = len(boundaries) / len(union)
     return {

@@ -514,13 +514,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cost_table)
 
     figure_commands = (
-        ("figure-training-curves", figure_training_curves, ("metrics",)),
+        ("figure-training-curves", figure_training_curves, ("metrics", "artifacts")),
         ("figure-mc-cost", figure_mc_cost, ("credit", "extra_credit", "variant", "paper_claims")),
-        ("figure-mc-sd", figure_mc_sd, ("credit", "paper_claims")),
-        ("figure-estimator-correlation", figure_estimator_correlation, ("credit",)),
-        ("figure-ablation-segmentation", figure_ablation_segmentation, ("credits", "variant")),
-        ("figure-ablation-estimator", figure_ablation_estimator, ("credit",)),
-        ("figure-ablation-training", figure_ablation_training, ("group",)),
+        ("figure-mc-sd", figure_mc_sd, ("credit", "paper_claims", "artifacts")),
+        ("figure-estimator-correlation", figure_estimator_correlation, ("credit", "artifacts")),
+        ("figure-ablation-segmentation", figure_ablation_segmentation, ("credits", "variant", "artifacts")),
+        ("figure-ablation-estimator", figure_ablation_estimator, ("credit", "artifacts")),
+        ("figure-ablation-training", figure_ablation_training, ("group", "artifacts")),
     )
     for name, func, inputs in figure_commands:
         p = commands.add_parser(name, help=func.__doc__)
@@ -539,7 +539,10 @@ def build_parser() -> argparse.ArgumentParser:
         if "group" in inputs:
             p.add_argument("--group", nargs="+", action="append", required=True, metavar="LABEL_THEN_PATHS")
             p.add_argument("--title", default="")
-        p.add_argument("--artifacts-json", type=_json, default={})
+        if "artifacts" in inputs:
+            p.add_argument(
+                "--artifacts-json", type=_json, required=True, help="the config's artifacts section"
+            )
         p.add_argument("--scale", default="")
         _out_args(p, ("pdf", "png"))
         p.set_defaults(func=func)
@@ -553,7 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tables-md", nargs="*", default=[])
     p.add_argument("--figures-png", nargs="*", default=[])
     p.add_argument("--targets", nargs="*", default=[], help="artifacts listed with their snakemake command")
-    p.add_argument("--snakemake-command", default="snakemake --cores 2")
+    p.add_argument(
+        "--snakemake-command", default="snakemake --cores 2 {target}", help="{target}: the artifact"
+    )
     p.add_argument("--benchmark-cost", default=None, help="benchmarks' compute_cost.csv, linked if it exists")
     p.add_argument("--out", nargs="+", required=True)
     p.set_defaults(func=report)
@@ -564,7 +569,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     # Provenance in every rule's log: which cluster job (if any) ran this stage.
-    logging.getLogger("rredcot").info("%s: SLURM_JOB_ID=%s", args.command, os.environ.get("SLURM_JOB_ID", "none"))
+    logging.getLogger("rredcot").info(
+        "%s: SLURM_JOB_ID=%s", args.command, os.environ.get("SLURM_JOB_ID", "none")
+    )
     args.func(args)
 
 

@@ -801,10 +801,11 @@ def render(
     tables_md: Sequence[str | Path] = (),
     figures_png: Sequence[str | Path] = (),
     targets: Sequence[str] = (),
-    snakemake_command: str = "snakemake --cores 2",
+    snakemake_command: str = "snakemake --cores 2 {target}",
     benchmark_cost: str | Path | None = None,
 ) -> str:
-    """The Markdown text of the report; links are relative to ``out``'s folder."""
+    """The Markdown text of the report; links are relative to ``out``'s folder. ``snakemake_command``: the
+    command that rebuilds one artifact, ``{target}`` standing for it (appended if absent)."""
     claims = evaluate_claims(logs)
     scale = logs.config["scale"]
     lines = [
@@ -882,5 +883,10 @@ def render(
         groups.setdefault(str(Path(target).with_suffix("")), []).append(target)
     for files in groups.values():
         links = ", ".join(f"[{Path(f).suffix[1:]}]({_rel(f, out)})" for f in files)
-        lines.append(f"| `{Path(files[0]).with_suffix('')}` ({links}) | `{snakemake_command} {files[0]}` |")
+        command = (
+            snakemake_command.replace("{target}", files[0])
+            if "{target}" in snakemake_command
+            else f"{snakemake_command} {files[0]}"
+        )
+        lines.append(f"| `{Path(files[0]).with_suffix('')}` ({links}) | `{command}` |")
     return "\n".join(lines).rstrip() + "\n"

@@ -670,7 +670,7 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
             "--targets",
             "figures/test/fig4_estimator_correlation.pdf",
             "--snakemake-command",
-            "snakemake --cores 2 --configfile experiments/test.yaml",
+            "snakemake --cores 2 {target} --configfile experiments/test.yaml",
             "--out",
             str(out_scale),
             str(out_top),
@@ -692,7 +692,7 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
     assert "`eval.benchmarks.in_dist.n_samples` | `4`" in text
     assert "`analysis.n_mc_samples` | `8`" in text
     assert (
-        "`snakemake --cores 2 --configfile experiments/test.yaml figures/test/fig4_estimator_correlation.pdf`"
+        "`snakemake --cores 2 figures/test/fig4_estimator_correlation.pdf --configfile experiments/test.yaml`"
         in text
     )
     assert "(../../figures/test/fig4_estimator_correlation.png)" in text

@@ -33,3 +33,8 @@ def test_torn_last_line_is_ignored_but_corruption_inside_raises(tmp_path):
     log.write_text('{"step": 1}\nnot json\n{"step": 3}\n')
     with pytest.raises(ValueError, match="line 2"):
         read_jsonl(log)
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    write_json(tmp_path / "summary.json", {})
+    assert (tmp_path / "summary.json").stat().st_mode & 0o044 == 0o044  # group and others may read

@@ -77,6 +77,7 @@ def artifact_targets():
 
 
 def regenerate_command():
-    """The snakemake command line the report prints to rebuild one artifact of this scale."""
+    """The snakemake command line the report prints to rebuild one artifact of this scale; `{target}` stands
+    for the artifact. The target goes before --configfile, which would take it for another config file."""
     configfiles = [os.path.relpath(path) for path in workflow.overwrite_configfiles]
-    return " ".join(["snakemake --cores 2", *(f"--configfile {path}" for path in configfiles)])
+    return " ".join(["snakemake --cores 2 {target}", *(f"--configfile {path}" for path in configfiles)])

@@ -19,7 +19,7 @@ rule replication_report:
     params:
         config=lambda wc: as_json(config),
         targets=[t for t in artifact_targets() if t not in report_outputs()],
-        command=regenerate_command(),
+        command=lambda wc: regenerate_command(),
         benchmark_cost=f"{PAPER_TABLES}/compute_cost.csv",
         paper_dir=PAPER_NUMBERS,
     log:
