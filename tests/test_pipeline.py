@@ -1,4 +1,4 @@
-"""The Snakemake pipeline end to end on the smoke config: locally, under a real SLURM, and on hub-schema data."""
+"""The Snakemake pipeline end to end on the smoke config: locally, under real SLURM, on hub-schema data."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_slurm import run_snakemake_slurm, slurm_cluster  # noqa: F401  (fixture)
 
 from rredcot.io import read_jsonl
-from tests.test_slurm import run_snakemake_slurm, slurm_cluster  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "experiments" / "smoke.yaml"
@@ -20,7 +20,15 @@ pytestmark = pytest.mark.slow
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+    ]
     return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=900)
 
 
@@ -32,7 +40,10 @@ def check_smoke_outputs(workdir: Path, config: dict) -> None:
             run = results / "train" / method / f"seed{seed}"
             assert (run / "model" / "config.json").is_file()
             assert [row["step"] for row in read_jsonl(run / "metrics.jsonl")] == list(range(1, steps + 1))
-    for policy in ["base", *(f"{m}/seed{s}" for m in config["train"]["methods"] for s in config["train"]["seeds"])]:
+    for policy in [
+        "base",
+        *(f"{m}/seed{s}" for m in config["train"]["methods"] for s in config["train"]["seeds"]),
+    ]:
         for benchmark, settings in config["eval"]["benchmarks"].items():
             summary = json.loads((results / "eval" / policy / f"{benchmark}.json").read_text())
             assert 0.0 <= summary["avg_at_n"] <= 1.0
@@ -70,18 +81,19 @@ def test_changed_eval_setting_reruns_only_evaluation(smoke_run):
 
 @pytest.mark.slurm
 def test_smoke_pipeline_under_slurm(slurm_cluster, tmp_path):  # noqa: F811
-    run_snakemake_slurm(ROOT / "Snakefile", tmp_path, configfile=SMOKE, timeout_s=900)
-    config = yaml.safe_load(SMOKE.read_text())
-    check_smoke_outputs(tmp_path, config)
+    """Data, SFT, one training run and its evaluation as sbatch jobs (the artifact rules are local rules)."""
+    target = "results/smoke/eval/rredcot/seed0/in_dist.json"
+    run_snakemake_slurm(ROOT / "Snakefile", tmp_path, configfile=SMOKE, targets=[target], timeout_s=900)
+    assert json.loads((tmp_path / target).read_text())["n_samples"] == 2
     logs = sorted((tmp_path / "results" / "smoke" / "logs").rglob("*.log"))
-    assert logs
+    assert len(logs) == 4  # prepare_data, sft_base_model, train_policy, evaluate_policy
     for log in logs:
         job = re.search(r"SLURM_JOB_ID=(\S+)", log.read_text())
         assert job and job.group(1).isdigit(), f"{log} did not run under SLURM"
 
 
 def test_hub_data_with_pretrained_random_init_policy(tmp_path, char_tokenizer):
-    """The nano/paper code path offline: hub-schema fixtures, a pretrained model dir built with random weights."""
+    """The nano/paper code path offline: hub-schema fixtures, a pretrained model dir with random weights."""
     from transformers import Qwen3Config
 
     model_dir = tmp_path / "hub_model"
@@ -114,13 +126,22 @@ def test_hub_data_with_pretrained_random_init_policy(tmp_path, char_tokenizer):
     config["train"]["methods"] = ["rredcot"]
     config["train"]["trl"].update(max_steps=1, per_device_train_batch_size=4, max_completion_length=24)
     config["eval"]["max_new_tokens"] = 16
-    config["eval"]["benchmarks"] = {"math500": {"n_samples": 1, "pass_k": [1]}, "aime24": {"n_samples": 1, "pass_k": [1]}}
+    config["eval"]["benchmarks"] = {
+        "math500": {"n_samples": 1, "pass_k": [1]},
+        "aime24": {"n_samples": 1, "pass_k": [1]},
+    }
+    config["analysis"].update(benchmark="math500", n_problems=1, n_mc_samples=2, n_mc_samples_ablation=1)
     configfile = tmp_path / "hub.yaml"
     configfile.write_text(yaml.safe_dump(config))
 
-    proc = snakemake(tmp_path, "--cores", "2", "--configfile", str(configfile))
-    assert proc.returncode == 0, proc.stderr[-6000:]
     results = tmp_path / "results" / "smoke_hub"
+    targets = [
+        f"results/smoke_hub/eval/{policy}/{name}.json"
+        for policy in ("base", "rredcot/seed0")
+        for name in ("math500", "aime24")
+    ]
+    proc = snakemake(tmp_path, "--cores", "2", *targets, "--configfile", str(configfile))
+    assert proc.returncode == 0, proc.stderr[-6000:]
     assert len(read_jsonl(results / "data" / "eval" / "aime24.jsonl")) == 3
     assert read_jsonl(results / "train" / "rredcot" / "seed0" / "metrics.jsonl")[0]["step"] == 1
     assert json.loads((results / "eval" / "rredcot" / "seed0" / "math500.json").read_text())["n_samples"] == 1

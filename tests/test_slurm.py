@@ -79,9 +79,9 @@ def run_snakemake_slurm(
         "--profile", str(profile),
         "--workflow-profile", "none",
     ]  # fmt: skip
+    cmd += [*targets, *extra_args]  # before --configfile, which would swallow them
     if configfile is not None:
         cmd += ["--configfile", str(configfile)]
-    cmd += [*extra_args, *targets]
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)

@@ -6,7 +6,7 @@ import shlex
 ARTIFACTS = config["artifacts"]
 FIGURES = f"figures/{SCALE}"
 PAPER_TABLES = f"paper_tables/{SCALE}"
-PAPER_NUMBERS = "paper_tables/paper"  # the paper's published numbers, transcribed from PAPER.md
+PAPER_NUMBERS = os.path.join(workflow.basedir, "paper_tables", "paper")  # published numbers, from PAPER.md
 CREDIT_LOG = f"{RESULTS}/analysis/credit.jsonl"
 # The configured training estimator, as the credit log names its values (e.g. "reference/log").
 DEFAULT_VARIANT = "{value_estimator}/{value_space}".format(**config["train"]["rredcot"])
