@@ -37,7 +37,8 @@ def prepare_data(args) -> None:
         spec = data["synthetic"]
         if set(spec["benchmarks"]) != set(args.benchmarks):
             raise ValueError(
-                f"data.synthetic.benchmarks {sorted(spec['benchmarks'])} must equal eval.benchmarks {args.benchmarks}"
+                f"data.synthetic.benchmarks {sorted(spec['benchmarks'])} must equal"
+                f" eval.benchmarks {args.benchmarks}"
             )
         splits = generate_splits(spec["train"], spec["benchmarks"], seed=data["seed"])
         for name, rows in splits.items():

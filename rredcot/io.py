@@ -62,7 +62,7 @@ def append_jsonl(path: str | os.PathLike, row: dict) -> None:
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Read a JSONL log; a torn last line (the process died mid-write) is ignored, any other bad line raises."""
+    """Read a JSONL log; a torn last line (the process died mid-write) is ignored, other bad lines raise."""
     path = Path(path)
     lines = path.read_text().splitlines()
     rows = []

@@ -175,3 +175,15 @@ def test_loader_names_file_line_and_field(tmp_path, line, message):
     path.write_text("".join(json.dumps(row) + "\n" for row in good) + line + "\n")
     with pytest.raises(ValueError, match=rf"{re.escape(str(path))}, line 3: .*{message}"):
         load_split(path)
+
+
+def test_load_split_accepts_benchmarks_without_worked_solutions(tmp_path):
+    from rredcot.data.synthetic import load_split
+    from rredcot.io import write_jsonl
+
+    row = {"id": "aime25/0", "problem": "p", "solution": "", "answer": "7", "source": "aime25"}
+    write_jsonl(tmp_path / "aime25.jsonl", [row])
+    assert load_split(tmp_path / "aime25.jsonl") == [row]
+    write_jsonl(tmp_path / "bad.jsonl", [{**row, "answer": ""}])
+    with pytest.raises(ValueError, match="line 1: field 'answer'"):
+        load_split(tmp_path / "bad.jsonl")

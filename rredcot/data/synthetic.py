@@ -170,7 +170,8 @@ def load_split(path: str | os.PathLike) -> list[dict]:
         for field in REQUIRED_FIELDS:
             if field not in row:
                 raise ValueError(f"{path}, line {number}: missing required field {field!r}")
-            if not isinstance(row[field], str) or not row[field]:
+            # Evaluation sets without worked solutions (AIME, AMC) carry solution="" by design.
+            if not isinstance(row[field], str) or (not row[field] and field != "solution"):
                 raise ValueError(f"{path}, line {number}: field {field!r} must be a non-empty string")
         rows.append(row)
     return rows
