@@ -35,6 +35,7 @@ rule credit_analysis:
     output:
         f"{RESULTS}/analysis/credit.jsonl",
     params:
+        python=PYTHON,
         analysis=lambda wc: analysis_settings(),  # a function: the JSON holds "{answer}" braces
         model=base_model_ref(),
         random_init=config["base_model"].get("random_init", False),
@@ -46,7 +47,7 @@ rule credit_analysis:
     resources:
         **stage_resources("analysis"),
     shell:
-        "{PYTHON} -m rredcot.cli analyze-credit --model {params.model} --random-init {params.random_init}"
+        "{params.python} -m rredcot.cli analyze-credit --model {params.model} --random-init {params.random_init}"
         " --benchmark {input.benchmark} --analysis-json {params.analysis:q} --partial {params.partial}"
         " --seed {params.seed} --out {output} --threads {threads} > {log} 2>&1"
 
@@ -61,6 +62,7 @@ rule segmentation_analysis:
     output:
         expand(f"{RESULTS}/analysis/segmentation/{{variant}}.jsonl", variant=SEGMENTATION_VARIANTS),
     params:
+        python=PYTHON,
         analysis=lambda wc: analysis_settings(),  # a function: the JSON holds "{answer}" braces
         model=base_model_ref(),
         random_init=config["base_model"].get("random_init", False),
@@ -73,7 +75,7 @@ rule segmentation_analysis:
     resources:
         **stage_resources("analysis"),
     shell:
-        "{PYTHON} -m rredcot.cli analyze-segmentation --model {params.model}"
+        "{params.python} -m rredcot.cli analyze-segmentation --model {params.model}"
         " --random-init {params.random_init} --benchmark {input.benchmark} --analysis-json {params.analysis:q}"
         " --partial-dir {params.partial_dir} --seed {params.seed} --out-dir {params.out_dir}"
         " --threads {threads} > {log} 2>&1"

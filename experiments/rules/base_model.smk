@@ -7,6 +7,7 @@ if config["base_model"]["kind"] == "sft":
         output:
             directory(f"{RESULTS}/base_model"),
         params:
+            python=PYTHON,
             base=as_json(config["base_model"]),
             seed=config["seed"],
         log:
@@ -15,5 +16,5 @@ if config["base_model"]["kind"] == "sft":
         resources:
             **stage_resources("sft"),
         shell:
-            "{PYTHON} -m rredcot.cli sft --base-json {params.base:q} --train {input.train}"
+            "{params.python} -m rredcot.cli sft --base-json {params.base:q} --train {input.train}"
             " --seed {params.seed} --out {output} --threads {threads} > {log} 2>&1"

@@ -26,11 +26,14 @@ rule prepare_data:
         train=f"{RESULTS}/data/train.jsonl",
         benchmarks=expand(f"{RESULTS}/data/eval/{{split}}.jsonl", split=EVAL_SPLITS),
     params:
+        python=PYTHON,
         data=as_json(data_section()),
+        out_dir=lambda wc, output: os.path.dirname(output.train),
+        benchmarks=EVAL_SPLITS,
     log:
         f"{RESULTS}/logs/prepare_data.log",
     resources:
         **stage_resources("prepare_data"),
     shell:
-        "{PYTHON} -m rredcot.cli prepare-data --data-json {params.data:q} --out-dir {RESULTS}/data"
-        " --benchmarks {EVAL_SPLITS} > {log} 2>&1"
+        "{params.python} -m rredcot.cli prepare-data --data-json {params.data:q} --out-dir {params.out_dir}"
+        " --benchmarks {params.benchmarks} > {log} 2>&1"

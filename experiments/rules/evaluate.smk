@@ -28,6 +28,7 @@ rule evaluate_policy:
         policy=r"base|[a-z_]+/seed\d+",
         split="|".join(EVAL_SPLITS),
     params:
+        python=PYTHON,
         eval=lambda wc: as_json(evaluation_settings(wc.split)),
         model=lambda wc: policy_model(wc.policy),
         random_init=config["base_model"].get("random_init", False),
@@ -39,7 +40,7 @@ rule evaluate_policy:
     resources:
         **stage_resources("evaluate"),
     shell:
-        "{PYTHON} -m rredcot.cli evaluate --model {params.model} --random-init {params.random_init}"
+        "{params.python} -m rredcot.cli evaluate --model {params.model} --random-init {params.random_init}"
         " --benchmark {input.benchmark} --eval-json {params.eval:q} --partial {params.partial}"
         " --seed {params.seed} --summary-out {output.summary} --records-out {output.records}"
         " --threads {threads} > {log} 2>&1"

@@ -11,13 +11,14 @@ rule training_curves:
         pdf=f"{FIGURES}/training_curves.pdf",
         png=report(f"{FIGURES}/training_curves.png", caption="../report/training_curves.rst", category="Figures"),
     params:
+        python=PYTHON,
         artifacts=lambda wc: artifacts_json("threshold_fraction", "smooth_window", "final_window", "ci_level"),
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/training_curves.log",
     localrule: True
     shell:
-        "{PYTHON} -m rredcot.cli figure-training-curves --metrics {input.metrics}"
+        "{params.python} -m rredcot.cli figure-training-curves --metrics {input.metrics}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
         " --out-png {output.png} > {log} 2>&1"
 
@@ -32,13 +33,14 @@ rule fig3_mc_cost:
         pdf=f"{FIGURES}/fig3_mc_cost.pdf",
         png=report(f"{FIGURES}/fig3_mc_cost.png", caption="../report/fig3_mc_cost.rst", category="Figures"),
     params:
+        python=PYTHON,
         variant=DEFAULT_VARIANT,
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/fig3_mc_cost.log",
     localrule: True
     shell:
-        "{PYTHON} -m rredcot.cli figure-mc-cost --credit {input.credit} --extra-credit {input.segmentation}"
+        "{params.python} -m rredcot.cli figure-mc-cost --credit {input.credit} --extra-credit {input.segmentation}"
         " --variant {params.variant:q} --paper-claims {input.claims} --scale {params.scale}"
         " --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
 
@@ -52,13 +54,14 @@ rule fig7_mc_sd:
         pdf=f"{FIGURES}/fig7_mc_sd.pdf",
         png=report(f"{FIGURES}/fig7_mc_sd.png", caption="../report/fig7_mc_sd.rst", category="Figures"),
     params:
+        python=PYTHON,
         artifacts=lambda wc: artifacts_json("mc_sd_max_samples", "bootstrap_resamples", "position_bins"),
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/fig7_mc_sd.log",
     localrule: True
     shell:
-        "{PYTHON} -m rredcot.cli figure-mc-sd --credit {input.credit} --paper-claims {input.claims}"
+        "{params.python} -m rredcot.cli figure-mc-sd --credit {input.credit} --paper-claims {input.claims}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
         " --out-png {output.png} > {log} 2>&1"
 
@@ -75,13 +78,14 @@ rule fig4_estimator_correlation:
             category="Figures",
         ),
     params:
+        python=PYTHON,
         artifacts=lambda wc: artifacts_json("position_bins", "correlation"),
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/fig4_estimator_correlation.log",
     localrule: True
     shell:
-        "{PYTHON} -m rredcot.cli figure-estimator-correlation --credit {input.credit}"
+        "{params.python} -m rredcot.cli figure-estimator-correlation --credit {input.credit}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
         " --out-png {output.png} > {log} 2>&1"
 
@@ -98,6 +102,7 @@ rule ablation_segmentation:
             category="Ablations",
         ),
     params:
+        python=PYTHON,
         artifacts=lambda wc: artifacts_json("bootstrap_resamples"),
         variant=config["analysis"]["ablation_estimator"],
         scale=SCALE,
@@ -105,7 +110,7 @@ rule ablation_segmentation:
         f"{RESULTS}/logs/figures/ablation_segmentation.log",
     localrule: True
     shell:
-        "{PYTHON} -m rredcot.cli figure-ablation-segmentation --credit {input} --variant {params.variant:q}"
+        "{params.python} -m rredcot.cli figure-ablation-segmentation --credit {input} --variant {params.variant:q}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
         " --out-png {output.png} > {log} 2>&1"
 
@@ -120,13 +125,14 @@ rule ablation_estimator:
             f"{FIGURES}/ablation_estimator.png", caption="../report/ablation_estimator.rst", category="Ablations"
         ),
     params:
+        python=PYTHON,
         artifacts=lambda wc: artifacts_json("bootstrap_resamples"),
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/ablation_estimator.log",
     localrule: True
     shell:
-        "{PYTHON} -m rredcot.cli figure-ablation-estimator --credit {input.credit}"
+        "{params.python} -m rredcot.cli figure-ablation-estimator --credit {input.credit}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
         " --out-png {output.png} > {log} 2>&1"
 
@@ -147,6 +153,7 @@ if TRAINING_ABLATIONS:
         wildcard_constraints:
             name="|".join(TRAINING_ABLATIONS),
         params:
+            python=PYTHON,
             artifacts=lambda wc: artifacts_json("smooth_window", "final_window", "ci_level"),
             groups=lambda wc: training_ablation_groups(wc.name),
             title=lambda wc: f"Training ablation ({wc.name}, {SCALE} scale)",
@@ -154,7 +161,7 @@ if TRAINING_ABLATIONS:
             f"{RESULTS}/logs/figures/ablation_training_{{name}}.log",
         localrule: True
         shell:
-            "{PYTHON} -m rredcot.cli figure-ablation-training {params.groups} --title {params.title:q}"
+            "{params.python} -m rredcot.cli figure-ablation-training {params.groups} --title {params.title:q}"
             " --artifacts-json {params.artifacts:q} --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
 
 

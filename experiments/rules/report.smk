@@ -17,6 +17,7 @@ rule replication_report:
         report(REPORT_FILE, caption="../report/replication.rst", category="Report"),
         *([PUBLISHED_REPORT] if ARTIFACTS["publish_report"] else []),
     params:
+        python=PYTHON,
         config=lambda wc: as_json(config),
         targets=[t for t in artifact_targets() if t not in report_outputs()],
         command=lambda wc: regenerate_command(),
@@ -26,7 +27,7 @@ rule replication_report:
         f"{RESULTS}/logs/report/replication_report.log",
     localrule: True
     shell:
-        "{PYTHON} -m rredcot.cli report --config-json {params.config:q} --eval {input.evals}"
+        "{params.python} -m rredcot.cli report --config-json {params.config:q} --eval {input.evals}"
         " --metrics {input.metrics} --credit {input.credit} --paper-dir {params.paper_dir}"
         " --tables-md {input.tables} --figures-png {input.figures} --targets {params.targets}"
         " --snakemake-command {params.command:q} --benchmark-cost {params.benchmark_cost} --out {output}"

@@ -13,6 +13,7 @@ rule table1:
         tex=f"{PAPER_TABLES}/table1.tex",
         md=f"{PAPER_TABLES}/table1.md",
     params:
+        python=PYTHON,
         artifacts=lambda wc: artifacts_json("metric", "paper_rows"),
         methods=METHODS,
         benchmarks=EVAL_SPLITS,
@@ -21,7 +22,7 @@ rule table1:
         f"{RESULTS}/logs/tables/table1.log",
     localrule: True
     shell:
-        "{PYTHON} -m rredcot.cli table --name table1 --eval {input.evals} --paper-table {input.paper}"
+        "{params.python} -m rredcot.cli table --name table1 --eval {input.evals} --paper-table {input.paper}"
         " --methods {params.methods} --benchmarks {params.benchmarks} --scale {params.scale}"
         " --artifacts-json {params.artifacts:q}"
         " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
@@ -37,6 +38,7 @@ rule table2:
         tex=f"{PAPER_TABLES}/table2.tex",
         md=f"{PAPER_TABLES}/table2.md",
     params:
+        python=PYTHON,
         artifacts=lambda wc: artifacts_json("metric", "paper_rows"),
         methods=METHODS,
         benchmarks=EVAL_SPLITS,
@@ -45,7 +47,7 @@ rule table2:
         f"{RESULTS}/logs/tables/table2.log",
     localrule: True
     shell:
-        "{PYTHON} -m rredcot.cli table --name table2 --eval {input.evals} --paper-table {input.paper}"
+        "{params.python} -m rredcot.cli table --name table2 --eval {input.evals} --paper-table {input.paper}"
         " --methods {params.methods} --benchmarks {params.benchmarks} --scale {params.scale}"
         " --artifacts-json {params.artifacts:q}"
         " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
@@ -65,13 +67,14 @@ rule compute_cost_logged:
         tex=f"{PAPER_TABLES}/compute_cost_logged.tex",
         md=f"{PAPER_TABLES}/compute_cost_logged.md",
     params:
+        python=PYTHON,
         variant=DEFAULT_VARIANT,
         scale=SCALE,
     log:
         f"{RESULTS}/logs/tables/compute_cost_logged.log",
     localrule: True
     shell:
-        "{PYTHON} -m rredcot.cli cost-table --metrics {input.metrics} --credit {input.credit}"
+        "{params.python} -m rredcot.cli cost-table --metrics {input.metrics} --credit {input.credit}"
         " --variant {params.variant:q} --paper-claims {input.claims} --scale {params.scale}"
         " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
 
