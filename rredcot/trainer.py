@@ -32,17 +32,19 @@ multiply the per-token loss (``top_entropy_quantile``, off-policy masks, vLLM im
 masking) act on top of σ, as they do on GRPO's uniform weights. ``tests/test_trainer_gradients.py`` checks
 every row against autograd.
 
-Cost per generation batch, besides TRL's own passes: one no-grad forward for the token entropies (none when
-TRL computes ``old_per_token_logps``: that pass yields the entropies too) and one batched call of
-:func:`rredcot.values.estimate_values_batch`. Completions with zero advantage (groups with equal rewards) or
-no loss tokens are not segmented or scored: their weights cannot change the gradient.
+Cost per generation batch, besides TRL's own passes: one call of :func:`rredcot.values.segment_and_estimate`.
+Its no-grad forward over each trace fills the KV cache that value scoring attends to and gives the token
+entropies the segmenter needs (of TRL's temperature-scaled distribution), so segmentation costs no pass of
+its own; then the reference continuations are scored at every boundary against that cache. Completions with
+zero advantage (groups with equal rewards) or no loss tokens are not segmented or scored: their weights
+cannot change the gradient.
 
 Logged (mean over the redistributed completions of all processes): ``rredcot/segments_mean`` (spans, answer
 span included), ``rredcot/sigma_max_mean``, ``rredcot/sigma_entropy`` (nats) and
 ``rredcot/sigma_entropy_ratio`` (over log|o|; 1 = uniform), ``rredcot/value_start_mean`` /
 ``rredcot/value_end_mean`` (first and last boundary value), ``rredcot/active_frac`` (share of completions
-redistributed), ``rredcot/value_time_s`` (value estimation) and ``rredcot/time_s`` (everything RREDCoT adds to
-a step).
+redistributed), ``rredcot/time_s`` (everything RREDCoT adds to a step) and ``rredcot/value_time_s`` (its
+part in :func:`rredcot.values.segment_and_estimate`: trace forward, segmentation, value scoring).
 """
 
 from __future__ import annotations
@@ -56,12 +58,11 @@ import numpy as np
 import torch
 from accelerate.utils import gather_object
 from trl import GRPOConfig, GRPOTrainer
-from trl.models.utils import disable_gradient_checkpointing
 
 from rredcot.redistribution import MODES, segment_rewards, token_weight_matrix
 from rredcot.rewards import grade
 from rredcot.segmentation import STRATEGIES, segment_completion, value_boundaries
-from rredcot.values import ESTIMATORS, SPACES, ValueRequest, estimate_values_batch, self_references
+from rredcot.values import ESTIMATORS, SPACES, ValueRequest, segment_and_estimate, self_references
 
 SEQUENCE_NORMALISED = ("grpo", "sapo")
 TOKEN_NORMALISED_GLOBAL = ("dapo", "cispo", "vespo")
@@ -185,40 +186,15 @@ class RREDCoTTrainer(GRPOTrainer):
             skip_special_tokens=False,
             clean_up_tokenization_spaces=False,
         )
-        self._entropy_tap: list | None = None
-
-    def _get_per_token_logps_and_entropies(self, model, *args, compute_entropy=False, **kwargs):
-        # While armed, the first policy pass of a generation batch (TRL's old_per_token_logps pass, when it
-        # runs) also returns entropies; the fused LM head computes them anyway. Identity with the returned
-        # old_per_token_logps later proves which pass it was (a PEFT reference pass also uses self.model).
-        if self._entropy_tap == [] and model is self.model:
-            logps, entropies, aux = super()._get_per_token_logps_and_entropies(
-                model, *args, compute_entropy=True, **kwargs
-            )
-            self._entropy_tap.append((logps, entropies))
-            return logps, entropies if compute_entropy else None, aux
-        return super()._get_per_token_logps_and_entropies(
-            model, *args, compute_entropy=compute_entropy, **kwargs
-        )
 
     def _generate_and_score_completions(self, inputs):
-        self._entropy_tap = []
-        try:
-            output = super()._generate_and_score_completions(inputs)
-            tapped = self._entropy_tap
-        finally:
-            self._entropy_tap = None
+        output = super()._generate_and_score_completions(inputs)
         if "tool_mask" in output:
             raise NotImplementedError(
                 "RREDCoTTrainer does not support tool calling (tool-masked completions)"
             )
         start = time.perf_counter()
-        old = output.get("old_per_token_logps")
-        if tapped and old is not None and tapped[0][0] is old:
-            entropies = tapped[0][1]
-        else:
-            entropies = self._entropies(output)
-        sigma, stats = self._redistribute(inputs, output, entropies)
+        sigma, stats = self._redistribute(inputs, output)
         output["advantages"] = token_advantages(
             output["advantages"],
             sigma,
@@ -232,48 +208,16 @@ class RREDCoTTrainer(GRPOTrainer):
         self._log_means(stats)
         return output
 
-    @torch.no_grad()
-    def _entropies(self, output) -> torch.Tensor:
-        """Token entropies of the policy (TRL's temperature-scaled distribution) in one no-grad pass."""
-        mode = "train" if self.model.training else "eval"
-        batch_size = (
-            self.args.per_device_train_batch_size if mode == "train" else self.args.per_device_eval_batch_size
-        )
-        with disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs):
-            _, entropies, _ = super()._get_per_token_logps_and_entropies(
-                self.model,
-                torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1),
-                torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1),
-                output["completion_ids"].size(1),
-                batch_size=batch_size,
-                compute_entropy=True,
-            )
-        return entropies
-
-    def _redistribute(self, inputs, output, entropies) -> tuple[torch.Tensor, dict[str, list[float]]]:
+    def _redistribute(self, inputs, output) -> tuple[torch.Tensor, dict[str, list[float]]]:
         """σ (B, T) for this process's completions, and per-completion statistics for the logs."""
         args = self.args
         advantages = output["advantages"].tolist()
         lengths = output["completion_mask"].sum(dim=1).tolist()
         completion_ids = [ids[:n].tolist() for ids, n in zip(output["completion_ids"], lengths, strict=True)]
-        entropies = entropies.float().cpu().numpy()
         active = [i for i, (a, n) in enumerate(zip(advantages, lengths, strict=True)) if a != 0 and n > 0]
 
-        segments = {
-            i: segment_completion(
-                completion_ids[i],
-                self._token_table,
-                entropies[i],
-                strategy=args.segmentation,
-                end_of_thinking=args.end_of_thinking,
-                keywords=args.segment_keywords,
-                max_segments=args.max_segments,
-                chunk_size=args.segment_chunk_size,
-            )
-            for i in active
-        }
         start = time.perf_counter()
-        values = self._values(inputs, output, completion_ids, active, segments)
+        segments, values = self._segment_and_value(inputs, output, completion_ids, active)
         value_time = time.perf_counter() - start
 
         rewards: list[Sequence[float]] = [[] for _ in advantages]
@@ -309,15 +253,15 @@ class RREDCoTTrainer(GRPOTrainer):
         }
         return sigma, stats
 
-    def _values(self, inputs, output, completion_ids, active, segments) -> dict[int, np.ndarray]:
-        """Values at the boundaries of every active completion, in one batched estimator call."""
+    def _segment_and_value(self, inputs, output, completion_ids, active) -> tuple[dict, dict]:
+        """Segments and boundary values of every active completion, from one batched pass over the traces."""
         args = self.args
         # Before the early return: gathering the groups is a collective every process must join.
         group_correct = (
             self._group_correct(inputs, completion_ids) if args.value_estimator == "self" else None
         )
         if not active:
-            return {}
+            return {}, {}
         prompt_ids = [
             ids[mask.bool()].tolist()
             for ids, mask in zip(output["prompt_ids"], output["prompt_mask"], strict=True)
@@ -336,7 +280,6 @@ class RREDCoTTrainer(GRPOTrainer):
                 ValueRequest(
                     prompt_ids=prompt_ids[i],
                     completion_ids=completion_ids[i],
-                    boundaries=value_boundaries(segments[i]),
                     tokenizer=self._tokenizer,
                     estimator=args.value_estimator,
                     references=references.get((solution, answer)),
@@ -348,9 +291,28 @@ class RREDCoTTrainer(GRPOTrainer):
                     answer_template=args.answer_template,
                 )
             )
+        segments = {}
+
+        def boundaries_of(k: int, entropies: np.ndarray) -> list[int]:
+            i = active[k]
+            segments[i] = segment_completion(
+                completion_ids[i],
+                self._token_table,
+                entropies,
+                strategy=args.segmentation,
+                end_of_thinking=args.end_of_thinking,
+                keywords=args.segment_keywords,
+                max_segments=args.max_segments,
+                chunk_size=args.segment_chunk_size,
+            )
+            return value_boundaries(segments[i])
+
         model = self.accelerator.unwrap_model(self.model)
-        values = estimate_values_batch(model, requests, max_tokens=args.value_batch_tokens)
-        return {i: np.asarray(v, dtype=np.float64) for i, v in zip(active, values, strict=True)}
+        results = segment_and_estimate(
+            model, requests, boundaries_of, temperature=self.temperature, max_tokens=args.value_batch_tokens
+        )
+        values = {i: np.asarray(v, dtype=np.float64) for i, (_, v) in zip(active, results, strict=True)}
+        return segments, values
 
     def _reference(self, solution: str | None, answer: str) -> list[tuple[str, str]]:
         """The row's reference pair (u, y): u is the solution's reasoning, cut and cleaned like a correct

@@ -8,16 +8,20 @@ Scoring reuses the trace's prefix. One forward over the trace fills a KV cache; 
 continuation) pair is a row of a batched forward over the continuation alone, attending to the cached prefix
 through a 4D mask that hides cache positions at or past its boundary, with explicit position ids. A pair costs
 its continuation's tokens, not its prefix's; :func:`score_continuations_naive` (one full forward per pair) is
-the test oracle. Supported: causal LMs with ``sdpa`` or ``eager`` attention and full (not sliding) attention
-layers, whose forward takes ``past_key_values``, ``position_ids`` and a 4D ``attention_mask`` (the Llama/Qwen
-family in ``transformers`` 5).
+the test oracle. :func:`segment_and_estimate` also takes the policy's token entropies from that same forward,
+so a trainer that segments by entropy needs no pass of its own for them. Supported: causal LMs with ``sdpa``
+or ``eager`` attention and full (not sliding) attention layers, whose forward takes ``past_key_values``,
+``position_ids`` and a 4D ``attention_mask``, and whose logits are ``get_output_embeddings()`` of the
+decoder's last hidden state (the Llama/Qwen family in ``transformers`` 5).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,14 +142,15 @@ def _is_text_pair(item) -> bool:
 class ValueRequest:
     """One completion to value: the trainer builds one per completion of a generation batch.
 
-    ``boundaries`` are completion prefix lengths (0 = the prompt-only state), strictly increasing. Pass the
-    token ids to score as ``continuations``, or leave them ``None`` and give ``tokenizer`` plus the estimator
-    fields (see :func:`build_continuations`). ``space`` is the space of the returned values.
+    ``boundaries`` are completion prefix lengths (0 = the prompt-only state), strictly increasing (``None``
+    for :func:`segment_and_estimate`, which picks them from the entropies). Pass the token ids to score as
+    ``continuations``, or leave them ``None`` and give ``tokenizer`` plus the estimator fields (see
+    :func:`build_continuations`). ``space`` is the space of the returned values.
     """
 
     prompt_ids: Sequence[int]
     completion_ids: Sequence[int]
-    boundaries: Sequence[int]
+    boundaries: Sequence[int] | None = None
     continuations: Sequence[Sequence[int]] | None = None
     tokenizer: object = None
     estimator: str = "reference"
@@ -229,20 +234,72 @@ def estimate_values(
 def estimate_values_batch(
     model, items: Sequence[ValueRequest], *, max_tokens: int = DEFAULT_MAX_TOKENS
 ) -> list[np.ndarray]:
-    """Values for every boundary of every request, all scored together (the trainer's entry point)."""
+    """Values for every boundary of every request, all scored together."""
+    for k, item in enumerate(items):
+        if item.boundaries is None:
+            raise ValueError(f"request {k}: no boundaries given")
+    prefixes, absolute, continuations = _prepare(items, lambda k, item: item.boundaries)
+    logps, _ = _score(model, prefixes, absolute, continuations, max_tokens)
+    return [aggregate_values(logp, item.space) for logp, item in zip(logps, items, strict=True)]
+
+
+def segment_and_estimate(
+    model,
+    items: Sequence[ValueRequest],
+    boundaries_of: Callable[[int, np.ndarray], Sequence[int]],
+    *,
+    temperature: float = 1.0,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(entropies, values) of every request from one forward per trace (the trainer's entry point).
+
+    The forward that fills a trace's KV cache also yields the entropy of every completion token (of the
+    policy's ``logits / temperature``, as TRL computes them, in fp32); ``boundaries_of(k, entropies)`` turns
+    request k's entropies into its boundaries (completion prefix lengths; the requests' own ``boundaries``
+    are not used), and the values are scored there against the same cache.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    for k, item in enumerate(items):
+        if not item.completion_ids:
+            raise ValueError(f"request {k}: an empty completion has no entropies to segment by")
+    n_prompts = [len(item.prompt_ids) for item in items]
+    prefixes, _, continuations = _prepare(items, None)
+
+    def absolute(k: int, entropies: np.ndarray) -> list[int]:
+        what = f"request {k} (completion coordinates)"
+        bounds = _check_boundaries(boundaries_of(k, entropies), 0, len(items[k].completion_ids), what)
+        return _absolute(k, n_prompts[k], bounds)
+
+    logps, entropies = _score(
+        model, prefixes, absolute, continuations, max_tokens, n_prompts=n_prompts, temperature=temperature
+    )
+    return [
+        (entropy, aggregate_values(logp, item.space))
+        for entropy, logp, item in zip(entropies, logps, items, strict=True)
+    ]
+
+
+def _prepare(items: Sequence[ValueRequest], boundaries_of) -> tuple[list, list | None, list]:
+    """Each request's prefix (prompt + completion), absolute boundaries (when known) and continuations."""
     prefixes, absolute, continuations = [], [], []
     for k, item in enumerate(items):
         if item.space not in SPACES:
             raise ValueError(f"request {k}: space must be one of {SPACES}, got {item.space!r}")
-        n_prompt, n_completion = len(item.prompt_ids), len(item.completion_ids)
-        bounds = _check_boundaries(item.boundaries, 0, n_completion, f"request {k} (completion coordinates)")
-        if n_prompt + bounds[0] < 1:
-            raise ValueError(f"request {k}: boundary 0 needs a non-empty prompt to condition on")
         prefixes.append([*item.prompt_ids, *item.completion_ids])
-        absolute.append([n_prompt + b for b in bounds])
+        if boundaries_of is not None:
+            bounds = _check_boundaries(
+                boundaries_of(k, item), 0, len(item.completion_ids), f"request {k} (completion coordinates)"
+            )
+            absolute.append(_absolute(k, len(item.prompt_ids), bounds))
         continuations.append(item.resolved_continuations())
-    logps = _score(model, prefixes, absolute, continuations, max_tokens)
-    return [aggregate_values(logp, item.space) for logp, item in zip(logps, items, strict=True)]
+    return prefixes, absolute if boundaries_of is not None else None, continuations
+
+
+def _absolute(k: int, n_prompt: int, bounds: list[int]) -> list[int]:
+    if n_prompt + bounds[0] < 1:
+        raise ValueError(f"request {k}: boundary 0 needs a non-empty prompt to condition on")
+    return [n_prompt + b for b in bounds]
 
 
 def score_continuations(
@@ -261,7 +318,7 @@ def score_continuations(
     ``[1, len(prefix_ids)]``. One forward over the prefix, then batched continuation rows against its KV
     cache, ``max_tokens`` token slots per forward.
     """
-    return _score(model, [_as_list(prefix_ids)], [boundaries], [continuations], max_tokens)[0]
+    return _score(model, [_as_list(prefix_ids)], [boundaries], [continuations], max_tokens)[0][0]
 
 
 def score_continuations_naive(
@@ -317,30 +374,63 @@ def eval_mode(model):
 # One-pass scoring engine
 
 
-def _score(model, prefixes, boundaries, continuations, max_tokens: int) -> list[torch.Tensor]:
-    """Score every (boundary, continuation) pair of every item; one (n_b, n_c) tensor per item."""
+def _score(
+    model, prefixes, boundaries, continuations, max_tokens: int, *, n_prompts=None, temperature: float = 1.0
+) -> tuple[list[torch.Tensor], list[np.ndarray | None]]:
+    """Score every (boundary, continuation) pair of every item: one (n_b, n_c) tensor per item.
+
+    ``boundaries`` holds each item's absolute boundaries, or is a callable ``(k, entropies) -> boundaries``:
+    then the cache covers the whole trace, and its forward also gives the entropies of the completion
+    tokens (the last ``len(prefix) − n_prompts[k]``), returned alongside (``None`` otherwise).
+    """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
     _check_model(model)
     device = _device(model)
-    bounds = [
-        _check_boundaries(b, 1, len(p), f"item {k} boundaries")
-        for k, (p, b) in enumerate(zip(prefixes, boundaries, strict=True))
-    ]
+    fused = callable(boundaries)
     conts = [_check_continuations(c) for c in continuations]
-    results = [
-        torch.empty(len(b), len(c), dtype=torch.float64, device=device)
-        for b, c in zip(bounds, conts, strict=True)
-    ]
-    # Cache only what some boundary attends to: tokens before the last boundary's re-fed token.
-    contexts = [p[: max(b[-1] - 1, 1)] for p, b in zip(prefixes, bounds, strict=True)]
+    if fused:
+        bounds = [None] * len(prefixes)
+        contexts = [p[:-1] for p in prefixes]  # the last token's prediction is never used
+    else:
+        bounds = [
+            _check_boundaries(b, 1, len(p), f"item {k} boundaries")
+            for k, (p, b) in enumerate(zip(prefixes, boundaries, strict=True))
+        ]
+        # Cache only what some boundary attends to: tokens before the last boundary's re-fed token.
+        contexts = [p[: max(b[-1] - 1, 1)] for p, b in zip(prefixes, bounds, strict=True)]
+    results: list[torch.Tensor | None] = [None] * len(prefixes)
+    entropies: list[np.ndarray | None] = [None] * len(prefixes)
+    first: dict[bytes, tuple[int, int]] = {}  # pair digest → (item, flat index) of its first occurrence
+    copies: list[tuple[int, int, int, int]] = []
     with torch.inference_mode(), eval_mode(model):
         by_length = sorted(range(len(prefixes)), key=lambda k: len(contexts[k]))
         for group in _chunks(by_length, [np.asarray([len(c) for c in contexts])], max_tokens):
-            keys, values = _prefix_cache(model, [contexts[k] for k in group], device)
+            keys, values, hidden = _prefix_cache(model, [contexts[k] for k in group], device)
+            for row, k in enumerate(group):
+                if fused:
+                    states = hidden[row, n_prompts[k] - 1 : len(contexts[k])]
+                    entropies[k] = _entropies(model, states, temperature)
+                    bounds[k] = boundaries(k, entropies[k])
+                results[k] = torch.empty(len(bounds[k]), len(conts[k]), dtype=torch.float64, device=device)
             pairs = _pairs(group, prefixes, bounds, conts)
-            _score_pairs(model, keys, values, pairs, results, max_tokens, device)
-    return results
+            unique = _first_occurrences(pairs, group, prefixes, bounds, conts, first, copies)
+            _score_pairs(model, keys, values, pairs.subset(unique), results, max_tokens, device)
+        for item, out, source_item, source_out in copies:
+            results[item].view(-1)[out] = results[source_item].view(-1)[source_out]
+    return results, entropies
+
+
+def _entropies(model, hidden: torch.Tensor, temperature: float) -> np.ndarray:
+    """Entropy (nats, fp32) of ``softmax(lm_head(hidden) / temperature)`` per position, in chunks that keep
+    the logits of a large vocabulary to about 256 MiB."""
+    head = model.get_output_embeddings()
+    step = max(1, 2**26 // head.weight.shape[0])
+    out = []
+    for start in range(0, hidden.shape[0], step):
+        logp = (head(hidden[start : start + step]).float() / temperature).log_softmax(-1)
+        out.append(-(logp.exp() * logp).sum(-1))
+    return torch.cat(out).cpu().numpy()
 
 
 @dataclass
@@ -355,6 +445,45 @@ class _Pairs:
     item: np.ndarray  # item index, for the output
     out: np.ndarray  # flat index into that item's (n_b, n_c) result
     tokens: torch.Tensor  # (n_continuations, max_len) padded continuation ids
+
+    def subset(self, keep: np.ndarray) -> _Pairs:
+        arrays = ("row", "cut", "first", "cont", "length", "item", "out")
+        return _Pairs(**{name: getattr(self, name)[keep] for name in arrays}, tokens=self.tokens)
+
+
+def _first_occurrences(
+    pairs: _Pairs, group, prefixes, bounds, conts, first: dict, copies: list
+) -> np.ndarray:
+    """Mask of the pairs to score: a pair whose (prefix up to its boundary, continuation) was already met is
+    recorded in ``copies`` instead. A group's completions share the prompt-only state, and often their first
+    lines, with the same references: those values are scored once."""
+    keys = itertools.chain.from_iterable(_pair_digests(prefixes[k], bounds[k], conts[k]) for k in group)
+    keep = np.ones(len(pairs.item), dtype=bool)
+    for p, key in enumerate(keys):
+        here = (int(pairs.item[p]), int(pairs.out[p]))
+        source = first.setdefault(key, here)
+        if source != here:
+            keep[p] = False
+            copies.append((*here, *source))
+    return keep
+
+
+def _pair_digests(prefix, bounds, conts) -> list[bytes]:
+    """Digest of (prefix[:b], continuation) for each pair of one item, in :func:`_pairs` order; the prefix is
+    hashed incrementally, so an item costs O(its length), not O(length × boundaries)."""
+    ids = np.asarray(prefix, dtype=np.int64)
+    cont_digests = [_digest(np.asarray(c, dtype=np.int64).tobytes()) for c in conts]
+    running, done, out = hashlib.blake2b(digest_size=16), 0, []
+    for b in bounds:
+        running.update(ids[done:b].tobytes())
+        done = b
+        state = running.copy().digest()
+        out.extend(state + c for c in cont_digests)
+    return out
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def _pairs(group, prefixes, bounds, conts) -> _Pairs:
@@ -378,16 +507,18 @@ def _pairs(group, prefixes, bounds, conts) -> _Pairs:
     )
 
 
-def _prefix_cache(model, contexts: list[list[int]], device) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Per-layer keys and values (n, kv_heads, max_len, head_dim) of right-padded contexts, one forward.
+def _prefix_cache(model, contexts: list[list[int]], device) -> tuple[list, list, torch.Tensor]:
+    """Per-layer keys and values (n, kv_heads, max_len, head_dim) of right-padded contexts, and the last
+    hidden states (n, max_len, hidden), from one forward of the decoder (no logits).
 
     Right padding keeps positions 0..len−1; padded slots hold finite states that no pair attends to.
     """
     ids = torch.nn.utils.rnn.pad_sequence([torch.tensor(c) for c in contexts], batch_first=True).to(device)
     lengths = torch.tensor([len(c) for c in contexts], device=device)
     mask = (torch.arange(ids.shape[1], device=device) < lengths[:, None]).long()
-    cache = model(ids, attention_mask=mask, use_cache=True, logits_to_keep=1).past_key_values
-    return [layer.keys for layer in cache.layers], [layer.values for layer in cache.layers]
+    out = model.get_decoder()(input_ids=ids, attention_mask=mask, use_cache=True)
+    layers = out.past_key_values.layers
+    return [layer.keys for layer in layers], [layer.values for layer in layers], out.last_hidden_state
 
 
 def _score_pairs(model, keys, values, pairs: _Pairs, results, max_tokens: int, device) -> None:

@@ -241,23 +241,16 @@ def scoring_trainer(tmp_path, tokenizer, per_device: int = 8, **overrides) -> RR
 GENERATION_BATCH = [SCORED_ROWS[0]] * 4 + [SCORED_ROWS[1]] * 4
 
 
-@pytest.mark.parametrize(("steps_per_generation", "entropy_passes"), [(None, 1), (2, 0)])
-def test_scored_batch_carries_redistributed_token_advantages(
-    tmp_path, char_tokenizer, steps_per_generation, entropy_passes
-):
+@pytest.mark.parametrize("steps_per_generation", [None, 2])
+def test_scored_batch_carries_redistributed_token_advantages(tmp_path, char_tokenizer, steps_per_generation):
     """End to end through TRL's scoring: Σ_t of the (B, T) advantages is A·|o| under loss_type='grpo'.
 
-    With ``steps_per_generation=2`` TRL computes ``old_per_token_logps`` and its pass supplies the entropies,
-    so the trainer runs no entropy pass of its own.
+    With ``steps_per_generation=2`` TRL also computes ``old_per_token_logps`` (off-policy ratios).
     """
     per_device = 8 if steps_per_generation is None else 4
     trainer = scoring_trainer(tmp_path, char_tokenizer, per_device, steps_per_generation=steps_per_generation)
-    passes = []
-    entropies = trainer._entropies
-    trainer._entropies = lambda output: passes.append(1) or entropies(output)
     output = trainer._generate_and_score_completions(GENERATION_BATCH)
 
-    assert len(passes) == entropy_passes
     mask = output["completion_mask"]
     advantages = output["advantages"]
     sequence = torch.tensor(list(trainer._logs["advantages"]))
@@ -273,16 +266,46 @@ def test_scored_batch_carries_redistributed_token_advantages(
     assert metrics["rredcot/segments_mean"][0] >= 2
 
 
+def test_segmentation_sees_trls_temperature_scaled_entropies(tmp_path, char_tokenizer, monkeypatch):
+    """Entropies from the value pass equal those of TRL's own log-prob pass at the sampling temperature."""
+    trainer = scoring_trainer(tmp_path, char_tokenizer, temperature=0.7)
+    seen = []
+    segment = trainer_module.segment_completion
+    monkeypatch.setattr(
+        trainer_module,
+        "segment_completion",
+        lambda ids, table, entropies, **kw: (
+            seen.append((ids, entropies)) or segment(ids, table, entropies, **kw)
+        ),
+    )
+    output = trainer._generate_and_score_completions(GENERATION_BATCH)
+
+    with torch.no_grad():
+        _, expected, _ = trainer._get_per_token_logps_and_entropies(
+            trainer.model,
+            torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1),
+            torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1),
+            output["completion_ids"].size(1),
+            compute_entropy=True,
+        )
+    assert seen
+    for ids, entropies in seen:
+        row = next(i for i, c in enumerate(output["completion_ids"].tolist()) if c[: len(ids)] == ids)
+        torch.testing.assert_close(torch.as_tensor(entropies), expected[row, : len(ids)], atol=1e-4, rtol=0)
+
+
 def test_self_estimator_scores_the_groups_correct_completions(tmp_path, char_tokenizer, monkeypatch):
     """``value_estimator="self"``: each request carries the correct completions of its own group."""
     trainer = scoring_trainer(tmp_path, char_tokenizer, value_estimator="self")
     monkeypatch.setattr(trainer_module, "grade", lambda text, reference: float(len(text) % 2))
     requests = []
-    estimate = trainer_module.estimate_values_batch
+    estimate = trainer_module.segment_and_estimate
     monkeypatch.setattr(
         trainer_module,
-        "estimate_values_batch",
-        lambda model, items, **kwargs: requests.extend(items) or estimate(model, items, **kwargs),
+        "segment_and_estimate",
+        lambda model, items, *args, **kwargs: (
+            requests.extend(items) or estimate(model, items, *args, **kwargs)
+        ),
     )
     output = trainer._generate_and_score_completions(GENERATION_BATCH)
 

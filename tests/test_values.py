@@ -20,6 +20,7 @@ from rredcot.values import (
     reference_continuations,
     score_continuations,
     score_continuations_naive,
+    segment_and_estimate,
     self_references,
 )
 
@@ -67,6 +68,90 @@ def test_batch_of_requests_matches_each_alone(tiny_random_model):
         absolute = [len(request.prompt_ids) + b for b in request.boundaries]
         expected = aggregate_values(
             score_continuations_naive(tiny_random_model, prefix, absolute, request.continuations)
+        )
+        np.testing.assert_allclose(values, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.6])
+def test_segment_and_estimate_gives_the_policys_entropies_and_the_same_values(tiny_random_model, temperature):
+    """One pass for both: entropies of logits / T at every completion token, values as if scored alone."""
+    generator = torch.Generator().manual_seed(11)
+    requests = [
+        ValueRequest(
+            random_ids(p, generator), random_ids(c, generator), continuations=[random_ids(7, generator)]
+        )
+        for p, c in [(6, 40), (20, 9), (1, 25)]
+    ]
+    seen = {}
+
+    def boundaries_of(k, entropies):
+        seen[k] = entropies
+        n = len(requests[k].completion_ids)
+        return [0, int(np.argmax(entropies)) + 1, n] if np.argmax(entropies) + 1 < n else [0, n]
+
+    out = segment_and_estimate(
+        tiny_random_model, requests, boundaries_of, temperature=temperature, max_tokens=300
+    )
+    for k, (request, (entropies, values)) in enumerate(zip(requests, out, strict=True)):
+        ids = torch.tensor([[*request.prompt_ids, *request.completion_ids]])
+        n = len(request.completion_ids)
+        with torch.no_grad():
+            logits = tiny_random_model(ids).logits[0, -n - 1 : -1] / temperature
+        np.testing.assert_allclose(
+            entropies, torch.distributions.Categorical(logits=logits).entropy(), atol=1e-5
+        )
+        assert seen[k] is entropies
+        alone = ValueRequest(
+            request.prompt_ids,
+            request.completion_ids,
+            boundaries_of(k, entropies),
+            continuations=request.continuations,
+        )
+        np.testing.assert_allclose(
+            values, estimate_values_batch(tiny_random_model, [alone])[0], atol=1e-4, rtol=0
+        )
+
+
+def test_segment_and_estimate_rejects_bad_boundaries_and_empty_completions(tiny_random_model):
+    request = ValueRequest([5, 6], [7, 8, 9], continuations=[[10]])
+    with pytest.raises(ValueError, match="request 0 .*strictly increasing"):
+        segment_and_estimate(tiny_random_model, [request], lambda k, e: [2, 1])
+    with pytest.raises(ValueError, match="request 0 .*must lie in \\[0, 3\\]"):
+        segment_and_estimate(tiny_random_model, [request], lambda k, e: [0, 4])
+    with pytest.raises(ValueError, match="empty completion"):
+        segment_and_estimate(
+            tiny_random_model, [ValueRequest([5], [], continuations=[[10]])], lambda k, e: [0]
+        )
+    with pytest.raises(ValueError, match="no boundaries"):
+        estimate_values_batch(tiny_random_model, [request])
+
+
+def test_shared_states_are_scored_once(tiny_random_model, monkeypatch):
+    """A group shares its prompt and here its first 10 tokens: those states' pairs are scored once, and
+    every request still gets the values it would get alone."""
+    import rredcot.values as values_module
+
+    generator = torch.Generator().manual_seed(4)
+    prompt, shared = random_ids(8, generator), random_ids(10, generator)
+    refs = [random_ids(5, generator), random_ids(6, generator)]
+    requests = [
+        ValueRequest(prompt, shared + random_ids(12, generator), [0, 10, 16, 22], continuations=refs)
+        for _ in range(3)
+    ]
+    scored = []
+    score_pairs = values_module._score_pairs
+    monkeypatch.setattr(
+        values_module,
+        "_score_pairs",
+        lambda model, k, v, pairs, *a: scored.append(len(pairs.item)) or score_pairs(model, k, v, pairs, *a),
+    )
+    together = estimate_values_batch(tiny_random_model, requests, max_tokens=100)
+    # 3 requests × 4 boundaries × 2 references; boundaries 0 and 10 are shared by all three.
+    assert sum(scored) == (2 + 3 * 2) * 2
+    for request, values in zip(requests, together, strict=True):
+        prefix = [*request.prompt_ids, *request.completion_ids]
+        expected = aggregate_values(
+            score_continuations_naive(tiny_random_model, prefix, [8 + b for b in request.boundaries], refs)
         )
         np.testing.assert_allclose(values, expected, atol=1e-4, rtol=0)
 

@@ -1,0 +1,52 @@
+"""The long-format CSV every benchmark appends to: ``paper_tables/<scale>/compute_cost.csv``.
+
+One row per measured quantity, so benchmarks with different settings share one file and a reader can pivot
+it: ``benchmark`` (which script), ``setting`` (e.g. ``K=16`` or ``method=rredcot``), ``quantity`` (e.g.
+``one_pass_wall_s``), its ``min`` and ``median`` over ``repeats``, and the machine and versions it ran on.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import os
+import platform
+import sys
+from pathlib import Path
+
+import torch
+import transformers
+
+FIELDS = (
+    "benchmark", "setting", "quantity", "min", "median", "repeats", "model", "params", "machine", "versions",
+    "recorded_at",
+)  # fmt: skip
+
+
+def machine(threads: int) -> str:
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()}, {os.cpu_count()} cores"
+    return f"{platform.machine()} {platform.processor() or 'cpu'}, {os.cpu_count()} cores, {threads} threads"
+
+
+def versions() -> str:
+    import trl
+
+    return (
+        f"python {sys.version.split()[0]}, torch {torch.__version__},"
+        f" transformers {transformers.__version__}, trl {trl.__version__}"
+    )
+
+
+def append_rows(path: Path, benchmark: str, rows, *, model: str, params: int, threads: int) -> None:
+    """Append ``rows`` of (setting, quantity, min, median, repeats), writing the header to a new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists() or path.stat().st_size == 0
+    stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    context = [model, params, machine(threads), versions(), stamp]
+    with path.open("a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(FIELDS)
+        for setting, quantity, low, mid, repeats in rows:
+            writer.writerow([benchmark, setting, quantity, f"{low:.6g}", f"{mid:.6g}", repeats, *context])
