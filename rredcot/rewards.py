@@ -75,10 +75,16 @@ def _parse_boxed(answer: str) -> list:
 def parse_reference(answer: str) -> tuple:
     """Parse a reference answer once (cached: training grades every group against the same few references).
 
-    Raises ``ValueError`` when math-verify extracts nothing usable, so loaders can reject the row.
+    Raises ``ValueError`` when math-verify extracts nothing usable, or when the reference is longer than
+    ``MAX_ANSWER_CHARS`` (no completion could match it: all would score 0), so loaders can reject the row.
     """
     if not answer.strip():
         raise ValueError("reference answer is empty")
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise ValueError(
+            f"reference answer has {len(answer)} characters, more than MAX_ANSWER_CHARS={MAX_ANSWER_CHARS}: "
+            f"no completion could match it ({answer[:40]!r}...)"
+        )
     parsed = _parse_boxed(answer)
     # With fallback_mode="first_match" a failed parse still returns the raw string; require a sympy object.
     if not any(not isinstance(item, str) for item in parsed):

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from rredcot.data import REQUIRED_FIELDS
 from rredcot.io import write_jsonl
+from rredcot.rewards import parse_reference
 
 CHECK_PHRASES = ("Wait, let me check: {step}", "Check: {step}")
 # Give up on a split after this many draws per requested problem: its difficulty admits too few problems.
@@ -155,7 +156,12 @@ def write_split(path: str | os.PathLike, rows: list[dict]) -> None:
 
 
 def load_split(path: str | os.PathLike) -> list[dict]:
-    """Read a split back; a bad line or a missing or empty required field stops with file, line and field."""
+    """Read a split back; a bad line or a missing or empty required field stops with file, line and field.
+
+    Every answer must be a reference the grader can use (:func:`rredcot.rewards.parse_reference`): a bad one
+    stops here, naming its line, not when training or evaluation first grades against it. A file without
+    rows is an error too: no stage has anything to do with an empty split.
+    """
     path = Path(path)
     rows = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
@@ -173,5 +179,11 @@ def load_split(path: str | os.PathLike) -> list[dict]:
             # Evaluation sets without worked solutions (AIME, AMC) carry solution="" by design.
             if not isinstance(row[field], str) or (not row[field] and field != "solution"):
                 raise ValueError(f"{path}, line {number}: field {field!r} must be a non-empty string")
+        try:
+            parse_reference(row["answer"])
+        except ValueError as err:
+            raise ValueError(f"{path}, line {number}: field 'answer': {err}") from err
         rows.append(row)
+    if not rows:
+        raise ValueError(f"{path}: no rows")
     return rows
