@@ -15,9 +15,7 @@ length a rollout that finishes the trace would have.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from statistics import median as med
 
 import numpy as np
 import torch
-import transformers
+from cost_log import append_rows, machine, versions
 from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
 from rredcot.mc import mc_values
@@ -121,29 +119,16 @@ def timed(fns: dict, repeats: int) -> dict[str, tuple[Timing, object]]:
     return {name: (timings[name], results[name]) for name in fns}
 
 
-CSV_FIELDS = (
-    "benchmark", "k", "slow_wall_min_s", "slow_wall_median_s", "slow_cpu_min_s", "fast_wall_min_s",
-    "fast_wall_median_s", "fast_cpu_min_s", "max_abs_diff", "model", "params", "machine", "versions",
-)  # fmt: skip
-
-
-def _append_csv(path: Path, rows, model: str, n_params: int, machine: str, versions: str) -> None:
-    new = not path.exists()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", newline="") as f:
-        writer = csv.writer(f)
-        if new:
-            writer.writerow(CSV_FIELDS)
-        for name, k, slow, fast, diff in rows:
-            cells = [
-                min(slow.wall),
-                med(slow.wall),
-                min(slow.cpu),
-                min(fast.wall),
-                med(fast.wall),
-                min(fast.cpu),
-            ]
-            writer.writerow([name, k, *cells, diff, model, n_params, machine, versions])
+def cost_rows(setting: str, slow_name: str, slow: Timing, fast_name: str, fast: Timing) -> list[tuple]:
+    """compute_cost.csv rows: both timings (wall and CPU) and the per-repeat speed-up, min and median."""
+    speedup = [a / b for a, b in zip(slow.wall, fast.wall, strict=True)]
+    return [
+        (setting, f"{slow_name}_wall_s", min(slow.wall), med(slow.wall), len(slow.wall)),
+        (setting, f"{slow_name}_cpu_s", min(slow.cpu), med(slow.cpu), len(slow.cpu)),
+        (setting, f"{fast_name}_wall_s", min(fast.wall), med(fast.wall), len(fast.wall)),
+        (setting, f"{fast_name}_cpu_s", min(fast.cpu), med(fast.cpu), len(fast.cpu)),
+        (setting, f"{slow_name}_over_{fast_name}", min(speedup), med(speedup), len(speedup)),
+    ]
 
 
 def main(argv=None) -> int:
@@ -180,11 +165,10 @@ def main(argv=None) -> int:
     references = REFERENCES[: args.n_refs]
     continuations = reference_continuations(tokenizer, references)
     n_params = sum(p.numel() for p in model.parameters())
-    machine = f"{platform.machine()} {platform.node()}, {os.cpu_count()} cores, {args.threads} threads"
-    versions = (
-        f"torch {torch.__version__}, transformers {transformers.__version__}, python {sys.version.split()[0]}"
+    print(
+        f"model: {args.model or 'tiny random Qwen3'} ({n_params / 1e6:.2f}M params); "
+        f"{machine(args.threads)}; {versions()}"
     )
-    print(f"model: {args.model or 'tiny random Qwen3'} ({n_params / 1e6:.2f}M params); {machine}; {versions}")
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     print(
         f"trace: prompt {len(prompt)} + completion {len(completion)} tokens; "
@@ -209,7 +193,8 @@ def main(argv=None) -> int:
         )
         (naive, slow), (fast, quick) = out["naive"], out["fast"]
         diff = (quick - slow).abs().max().item()
-        rows.append(("naive_vs_one_pass", k, naive, fast, diff))
+        rows += cost_rows(f"K={k}", "naive", naive, "one_pass", fast)
+        rows.append((f"K={k}", "max_abs_diff", diff, diff, 1))
         print(
             f"{k:>3}  naive: {naive.cells()}  one-pass: {fast.cells()}  speed-up: {naive.ratios(fast)}"
             f"  {diff:.1e}"
@@ -243,7 +228,8 @@ def main(argv=None) -> int:
         print(f"{f'MC, {n_samples} samples/boundary':<36} {mc.cells()}")
         for name, (timing, _) in out.items():
             print(f"{'  RREDCoT ' + name:<36} {timing.cells()}              {mc.ratios(timing)}")
-            rows.append((f"mc{n_samples}_vs_{name.split()[0]}", len(bounds), mc, timing, float("nan")))
+            setting = f"boundaries={len(bounds)}, mc_samples={n_samples}"
+            rows += cost_rows(setting, "mc", mc, name.split()[0], timing)
 
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
@@ -257,7 +243,8 @@ def main(argv=None) -> int:
         )
 
     if args.csv:
-        _append_csv(args.csv, rows, args.model or "tiny-random", n_params, machine, versions)
+        model_name = args.model or "tiny-random"
+        append_rows(args.csv, "value_scoring", rows, model=model_name, params=n_params, threads=args.threads)
     return 0
 
 
