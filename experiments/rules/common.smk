@@ -7,12 +7,28 @@ RESULTS = f"results/{SCALE}"
 PYTHON = sys.executable
 METHODS = config["train"]["methods"]
 SEEDS = config["train"]["seeds"]
+VARIANTS = config["train"]["variants"]
 EVAL_SPLITS = list(config["eval"]["benchmarks"])
 
 
 def as_json(section):
     """A config section as one shell-quotable JSON argument (rules pass only what they use)."""
     return json.dumps(section, sort_keys=True)
+
+
+def run_method(run):
+    """The training method of a run name: a method itself, or an ablation variant's method."""
+    return run if run in METHODS else VARIANTS[run]["method"]
+
+
+def run_settings(run):
+    """The train section a run trains with: the variant's trl/rredcot fields over the shared ones."""
+    train = config["train"]
+    variant = VARIANTS.get(run, {})
+    settings = {key: train[key] for key in ("trl", "method_overrides", "rredcot")}
+    for key in ("trl", "rredcot"):
+        settings[key] = {**settings[key], **variant.get(key, {})}
+    return settings
 
 
 def stage_resources(stage):

@@ -1,5 +1,6 @@
 rule train_policy:
-    """RL fine-tuning of the base policy with plain GRPO (TRL) or RREDCoT, one seed.
+    """RL fine-tuning of the base policy with plain GRPO (TRL) or RREDCoT, one seed; {method} is a method or
+    an ablation variant of train.variants.
 
     Checkpoints live in checkpoints/, which is not a declared output: Snakemake never deletes it, so a rerun of
     an interrupted job (SLURM time limit, preemption) resumes from the latest checkpoint.
@@ -11,10 +12,11 @@ rule train_policy:
         model=directory(f"{RESULTS}/train/{{method}}/seed{{seed}}/model"),
         metrics=f"{RESULTS}/train/{{method}}/seed{{seed}}/metrics.jsonl",
     wildcard_constraints:
-        method="|".join(METHODS),
+        method="|".join(METHODS + list(VARIANTS)),
         seed=r"\d+",
     params:
-        train=lambda wc: as_json(config["train"]),
+        base_method=lambda wc: run_method(wc.method),
+        train=lambda wc: as_json(run_settings(wc.method)),
         base=base_model_ref(),
         run_dir=lambda wc: f"{RESULTS}/train/{wc.method}/seed{wc.seed}/checkpoints",
         random_init=config["base_model"].get("random_init", False),
@@ -25,7 +27,7 @@ rule train_policy:
     resources:
         **stage_resources("train"),
     shell:
-        "{params.launch} train --method {wildcards.method} --seed {wildcards.seed} --model {params.base}"
+        "{params.launch} train --method {params.base_method} --seed {wildcards.seed} --model {params.base}"
         " --random-init {params.random_init} --train {input.train} --train-json {params.train:q}"
         " --run-dir {params.run_dir} --model-out {output.model} --metrics-out {output.metrics}"
         " --threads {threads} > {log} 2>&1"
