@@ -40,14 +40,12 @@ import torch
 import transformers
 import yaml
 from cost_log import append_rows
-from trl import GRPOTrainer
 
 import rredcot.trainer
 import rredcot.values
 from rredcot.base_model import load_model_and_tokenizer
 from rredcot.data.synthetic import load_split
-from rredcot.rewards import accuracy_reward
-from rredcot.train import _config, deterministic_cpu, rl_dataset
+from rredcot.train import _config, deterministic_cpu, make_trainer, rl_dataset
 from rredcot.trainer import RREDCoTTrainer
 
 COMPONENTS = (
@@ -84,14 +82,7 @@ def build_trainer(method: str, config: dict, model, tokenizer, dataset, output_d
     trl_args = {**train["trl"], **train["method_overrides"].get(method, {})}
     rredcot_args = train["rredcot"] if method == "rredcot" else None
     args = _config(method, Path(output_dir) / method, 0, trl_args, rredcot_args)
-    trainer_cls = RREDCoTTrainer if method == "rredcot" else GRPOTrainer
-    trainer = trainer_cls(
-        model=model,
-        reward_funcs=[accuracy_reward],
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-    )
+    trainer = make_trainer(method, args, model, tokenizer, dataset)
     trainer.current_gradient_accumulation_steps = args.gradient_accumulation_steps  # set by train() otherwise
     clock = Clock()
     clock.wrap(trainer, "_prepare_inputs", "prepare")

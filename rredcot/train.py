@@ -166,15 +166,8 @@ def train_policy(
     output_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = latest_checkpoint(output_dir)
     preemption = PreemptionCallback()
-    trainer_cls = RREDCoTTrainer if method == "rredcot" else GRPOTrainer
-    trainer = trainer_cls(
-        model=model,
-        reward_funcs=[accuracy_reward],
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        callbacks=[NonFiniteLossGuard(), MetricsLogger(output_dir / METRICS_FILE), preemption],
-    )
+    callbacks = [NonFiniteLossGuard(), MetricsLogger(output_dir / METRICS_FILE), preemption]
+    trainer = make_trainer(method, args, model, tokenizer, dataset, callbacks)
     start = time.perf_counter()
     with preemption:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -200,6 +193,19 @@ def train_policy(
         "resumed_from": str(checkpoint) if checkpoint else None,
         "wall_s": time.perf_counter() - start,
     }
+
+
+def make_trainer(method: str, args: GRPOConfig, model, tokenizer, dataset: Dataset, callbacks=None):
+    """TRL's ``GRPOTrainer`` (``"grpo"``) or :class:`RREDCoTTrainer`, rewarded by answer accuracy."""
+    trainer_cls = RREDCoTTrainer if method == "rredcot" else GRPOTrainer
+    return trainer_cls(
+        model=model,
+        reward_funcs=[accuracy_reward],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
 
 
 def rl_dataset(rows: list[dict]) -> Dataset:
