@@ -8,6 +8,18 @@ from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from rredcot.tokenizer import build_char_tokenizer
 
+# The smoke-size architecture of build_model (seconds of training on two cores, no accuracy target).
+SMOKE_ARCHITECTURE = dict(
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    intermediate_size=64,
+    head_dim=16,
+    max_position_embeddings=256,
+    tie_word_embeddings=True,
+)
+
 
 @pytest.fixture(scope="session")
 def char_tokenizer():

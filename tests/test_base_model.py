@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 import torch
+from conftest import SMOKE_ARCHITECTURE
 from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3ForCausalLM
 
 from rredcot.base_model import (
@@ -20,16 +21,6 @@ from rredcot.io import read_jsonl
 from rredcot.tokenizer import build_char_tokenizer
 
 # The smoke setting: seconds on two cores, no accuracy target.
-SMOKE_ARCHITECTURE = dict(
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    num_key_value_heads=1,
-    intermediate_size=64,
-    head_dim=16,
-    max_position_embeddings=256,
-    tie_word_embeddings=True,
-)
 SMOKE_SFT = dict(
     max_steps=20,
     per_device_train_batch_size=8,

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from conftest import SMOKE_ARCHITECTURE
 
 import rredcot.evaluate as evaluate_module
 from rredcot.base_model import build_model, load_model_and_tokenizer
@@ -15,16 +16,7 @@ from rredcot.evaluate import Completion, evaluate, hf_sampler, pass_at_k, summar
 from rredcot.io import read_json, read_jsonl
 from rredcot.tokenizer import build_char_tokenizer
 
-ARCHITECTURE = dict(
-    hidden_size=32,
-    num_hidden_layers=1,
-    num_attention_heads=2,
-    num_key_value_heads=1,
-    intermediate_size=64,
-    head_dim=16,
-    max_position_embeddings=256,
-    tie_word_embeddings=True,
-)
+ARCHITECTURE = {**SMOKE_ARCHITECTURE, "num_hidden_layers": 1}
 SETTINGS = dict(
     n_samples=2, pass_k=[1, 2], temperature=1.0, top_p=1.0, max_new_tokens=6, batch_size=2, seed=0
 )

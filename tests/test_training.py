@@ -9,6 +9,7 @@ import signal
 
 import pytest
 import torch
+from conftest import SMOKE_ARCHITECTURE
 from trl import GRPOTrainer
 
 import rredcot.train as train_module
@@ -18,16 +19,7 @@ from rredcot.io import append_jsonl, read_jsonl, write_jsonl
 from rredcot.tokenizer import build_char_tokenizer
 from rredcot.train import TrainingInterrupted, train_policy
 
-ARCHITECTURE = dict(
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    num_key_value_heads=1,
-    intermediate_size=64,
-    head_dim=16,
-    max_position_embeddings=512,
-    tie_word_embeddings=True,
-)
+ARCHITECTURE = {**SMOKE_ARCHITECTURE, "max_position_embeddings": 512}
 TRL_ARGS = dict(
     learning_rate=1e-3,
     lr_scheduler_type="constant",
