@@ -53,6 +53,7 @@ COMPONENTS = (
     "backward", "other",
 )  # fmt: skip
 RREDCOT_PARTS = ("trace_pass", "segmentation", "value_scoring")
+QUANTITIES = (*COMPONENTS, "total", "peak_mem_mib", "generation_tokens_per_s")
 METHODS = ("grpo", "rredcot")
 
 
@@ -219,9 +220,9 @@ def main(argv=None) -> int:
         rows = [
             (f"method={m}", q, min(r[q] for r in results[m]), median(r[q] for r in results[m]), args.repeats)
             for m in METHODS
-            for q in (*COMPONENTS, "total", "peak_mem_mib", "generation_tokens_per_s")
+            for q in QUANTITIES
         ]
-        ratio = [results["rredcot"][i]["total"] / results["grpo"][i]["total"] for i in range(args.repeats)]
+        ratio = step_time_ratios(results)
         rows.append(("rredcot/grpo", "step_time_ratio", min(ratio), median(ratio), args.repeats))
         append_rows(args.csv, "step_time", rows, model=str(args.model), params=n_params, threads=args.threads)
     return 0
@@ -229,16 +230,21 @@ def main(argv=None) -> int:
 
 def report(results: dict[str, list[dict]]) -> str:
     lines = [f"{'component':<24}" + "".join(f"{m + ' min':>14}{m + ' med':>14}" for m in METHODS)]
-    for q in (*COMPONENTS, "total", "peak_mem_mib", "generation_tokens_per_s", "completion_tokens"):
+    for q in (*QUANTITIES, "completion_tokens"):
         cells = "".join(
             f"{min(r[q] for r in results[m]):>14.3f}{median(r[q] for r in results[m]):>14.3f}"
             for m in METHODS
         )
         lines.append(f"{q:<24}{cells}")
-    ratio = sorted(a["total"] / b["total"] for a, b in zip(results["rredcot"], results["grpo"], strict=True))
+    ratio = sorted(step_time_ratios(results))
     lines.append(f"\nstep time RREDCoT / GRPO, per repeat: {', '.join(f'{r:.3f}' for r in ratio)}")
     lines.append(f"median {median(ratio):.3f}")
     return "\n".join(lines)
+
+
+def step_time_ratios(results: dict[str, list[dict]]) -> list[float]:
+    """RREDCoT / GRPO step time of each repeat (the two steps of a repeat share generations)."""
+    return [a["total"] / b["total"] for a, b in zip(results["rredcot"], results["grpo"], strict=True)]
 
 
 def profile_step(trainer, clock, batch, base_state) -> None:

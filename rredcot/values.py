@@ -238,7 +238,8 @@ def estimate_values_batch(
     for k, item in enumerate(items):
         if item.boundaries is None:
             raise ValueError(f"request {k}: no boundaries given")
-    prefixes, absolute, continuations = _prepare(items, lambda k, item: item.boundaries)
+    prefixes, continuations = _prepare(items)
+    absolute = [_absolute(k, item, item.boundaries) for k, item in enumerate(items)]
     logps, _ = _score(model, prefixes, absolute, continuations, max_tokens)
     return [aggregate_values(logp, item.space) for logp, item in zip(logps, items, strict=True)]
 
@@ -263,16 +264,15 @@ def segment_and_estimate(
     for k, item in enumerate(items):
         if not item.completion_ids:
             raise ValueError(f"request {k}: an empty completion has no entropies to segment by")
-    n_prompts = [len(item.prompt_ids) for item in items]
-    prefixes, _, continuations = _prepare(items, None)
-
-    def absolute(k: int, entropies: np.ndarray) -> list[int]:
-        what = f"request {k} (completion coordinates)"
-        bounds = _check_boundaries(boundaries_of(k, entropies), 0, len(items[k].completion_ids), what)
-        return _absolute(k, n_prompts[k], bounds)
-
+    prefixes, continuations = _prepare(items)
     logps, entropies = _score(
-        model, prefixes, absolute, continuations, max_tokens, n_prompts=n_prompts, temperature=temperature
+        model,
+        prefixes,
+        lambda k, entropies: _absolute(k, items[k], boundaries_of(k, entropies)),
+        continuations,
+        max_tokens,
+        n_prompts=[len(item.prompt_ids) for item in items],
+        temperature=temperature,
     )
     return [
         (entropy, aggregate_values(logp, item.space))
@@ -280,26 +280,23 @@ def segment_and_estimate(
     ]
 
 
-def _prepare(items: Sequence[ValueRequest], boundaries_of) -> tuple[list, list | None, list]:
-    """Each request's prefix (prompt + completion), absolute boundaries (when known) and continuations."""
-    prefixes, absolute, continuations = [], [], []
+def _prepare(items: Sequence[ValueRequest]) -> tuple[list[list[int]], list[list[list[int]]]]:
+    """Each request's prefix (prompt + completion) and continuations."""
     for k, item in enumerate(items):
         if item.space not in SPACES:
             raise ValueError(f"request {k}: space must be one of {SPACES}, got {item.space!r}")
-        prefixes.append([*item.prompt_ids, *item.completion_ids])
-        if boundaries_of is not None:
-            bounds = _check_boundaries(
-                boundaries_of(k, item), 0, len(item.completion_ids), f"request {k} (completion coordinates)"
-            )
-            absolute.append(_absolute(k, len(item.prompt_ids), bounds))
-        continuations.append(item.resolved_continuations())
-    return prefixes, absolute if boundaries_of is not None else None, continuations
+    prefixes = [[*item.prompt_ids, *item.completion_ids] for item in items]
+    return prefixes, [item.resolved_continuations() for item in items]
 
 
-def _absolute(k: int, n_prompt: int, bounds: list[int]) -> list[int]:
-    if n_prompt + bounds[0] < 1:
+def _absolute(k: int, item: ValueRequest, boundaries: Sequence[int]) -> list[int]:
+    """Request k's boundaries, checked in completion coordinates, as prefix lengths of prompt + completion."""
+    bounds = _check_boundaries(
+        boundaries, 0, len(item.completion_ids), f"request {k} (completion coordinates)"
+    )
+    if len(item.prompt_ids) + bounds[0] < 1:
         raise ValueError(f"request {k}: boundary 0 needs a non-empty prompt to condition on")
-    return [n_prompt + b for b in bounds]
+    return [len(item.prompt_ids) + b for b in bounds]
 
 
 def score_continuations(
