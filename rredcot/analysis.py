@@ -29,12 +29,13 @@ Choices the paper leaves open (PAPER.md §3, §5), made here to match what train
 
 - The trace is the generated tokens before the first end-of-sequence token (``n_tokens`` counts them);
   it is graded as the reward function grades it (decoded without special tokens).
-- Values use the trainer's continuations: ``reference`` scores the dataset solution's reasoning (text before
-  ``end_of_thinking``) + the boxed answer; ``self`` uses the correct completions of the trace's group (the
-  trace is the first of ``self_group_size`` completions sampled together, as in a GRPO group, which holds
-  the trace itself) and falls back to the dataset reference when none is correct, as the trainer does (to
-  the answer-only exit when the problem has no reference solution; ``self_group.fallback`` says which). Log
-  and linear space share one scoring pass; each variant's ``value_seconds`` is that pass plus its
+- Values use the trainer's continuations: ``reference`` scores the marker + the dataset's worked solution as
+  it stands (its own ``\\boxed{}`` included); ``self`` uses the other correct completions of the trace's
+  group (the trace is the first of ``self_group_size`` completions sampled together, as in a GRPO group),
+  ``self_inclusive`` the trace itself too (the copying ablation), each scoring what those completions wrote
+  after the marker; with no such completion they fall back to the dataset reference, as the trainer does
+  (to the answer-only exit when the problem has no reference solution; ``self_group.fallback`` says which).
+  Log and linear space share one scoring pass; each variant's ``value_seconds`` is that pass plus its
   aggregation, i.e. what computing that variant alone costs. Sampling the group is not a value cost
   (training samples it anyway).
 - Attributions explain ``log p(continuation | prompt + reasoning)`` with the continuation of
@@ -71,12 +72,12 @@ from rredcot.segmentation import CompletionSegments, segment_completion, value_b
 from rredcot.values import (
     DEFAULT_MAX_TOKENS,
     ESTIMATORS,
+    SELF_ESTIMATORS,
     SPACES,
     aggregate_values,
     build_continuations,
     logprobs_and_entropies,
     score_continuations,
-    self_references,
 )
 
 VARIANTS = tuple(f"{estimator}/{space}" for estimator in ESTIMATORS for space in SPACES)
@@ -405,15 +406,13 @@ def _values(model, tokenizer, trace: Trace, segments, variants, options: ValueOp
     values, seconds = {}, {}
     for estimator, spaces in by_estimator.items():
         group_correct, scored = None, estimator
-        if estimator == "self":
-            group_correct, group = _self_group(tokenizer, trace)
-            scored = group["fallback"] or "self"
+        if estimator in SELF_ESTIMATORS:
+            group_correct, group = _self_group(tokenizer, trace, include_own=estimator == "self_inclusive")
+            scored = group["fallback"] or estimator
         continuations = build_continuations(
             tokenizer,
             scored,
-            references=_reference_pairs(tokenizer, row, options.end_of_thinking)
-            if scored == "reference"
-            else None,
+            references=_reference_pairs(row) if scored == "reference" else None,
             group_correct=group_correct or None,
             answer=row["answer"],
             end_of_thinking=options.end_of_thinking,
@@ -432,15 +431,15 @@ def _values(model, tokenizer, trace: Trace, segments, variants, options: ValueOp
     return values, seconds, group
 
 
-def _self_group(tokenizer, trace: Trace) -> tuple[list[list[int]], dict]:
-    """The correct completions of the trace's group (the trace included) and a summary for the record."""
-    members = [trace.completion_ids, *trace.group]
-    grades = [trace.correct] + [_grade(tokenizer, ids, trace.row["answer"]) for ids in trace.group]
-    correct = [ids for ids, ok in zip(members, grades, strict=True) if ok]
+def _self_group(tokenizer, trace: Trace, *, include_own: bool) -> tuple[list[list[int]], dict]:
+    """The other correct completions of the trace's group (with the trace itself when ``include_own``: the
+    copying ablation) and a summary for the record."""
+    others = [ids for ids in trace.group if _grade(tokenizer, ids, trace.row["answer"])]
+    correct = [trace.completion_ids, *others] if include_own and trace.correct else others
     # No correct completion: the dataset reference is scored instead, as the trainer does; a problem without
     # a reference solution (AIME-25, AMC-23) falls back further, to the answer-only exit.
     fallback = None if correct else "reference" if _has_solution(trace.row) else "answer_only"
-    return correct, {"size": len(members), "n_correct": len(correct), "fallback": fallback}
+    return correct, {"size": 1 + len(trace.group), "n_correct": len(correct), "fallback": fallback}
 
 
 def _attributions(model, tokenizer, trace: Trace, segments: CompletionSegments, estimator: str, options):
@@ -453,9 +452,7 @@ def _attributions(model, tokenizer, trace: Trace, segments: CompletionSegments, 
     (continuation,) = build_continuations(
         tokenizer,
         estimator,
-        references=_reference_pairs(tokenizer, trace.row, options.end_of_thinking)
-        if estimator == "reference"
-        else None,
+        references=_reference_pairs(trace.row) if estimator == "reference" else None,
         answer=trace.row["answer"],
         end_of_thinking=options.end_of_thinking,
         exit_string=options.exit_string,
@@ -496,15 +493,14 @@ def _check_solutions(rows: Sequence[dict], estimators: Sequence[str]) -> None:
         )
 
 
-def _reference_pairs(tokenizer, row: Mapping, end_of_thinking: str) -> list[tuple[str, str]]:
-    """The row's (u, y) pair as the trainer builds it: the solution's reasoning, cleaned, and the answer."""
+def _reference_pairs(row: Mapping) -> list[tuple[str, str]]:
+    """The row's (u, y) pair as the trainer builds it: the worked solution as it stands, and the answer."""
     solution = row.get("solution")
     if not _has_solution(row):
         raise ValueError(
             f"problem {row.get('id')!r}: the reference estimator needs a 'solution', got {solution!r}"
         )
-    ids = tokenizer(solution, add_special_tokens=False)["input_ids"]
-    return self_references(tokenizer, [ids], row["answer"], end_of_thinking=end_of_thinking)
+    return [(solution, row["answer"])]
 
 
 def _eos_ids(model, tokenizer) -> set[int]:

@@ -82,12 +82,21 @@ def build_model(architecture: Mapping, tokenizer, seed: int) -> Qwen3ForCausalLM
 
 
 def sft_dataset(rows: list[dict]) -> Dataset:
-    """Conversational prompt/completion pairs: TRL applies the chat template and masks the prompt's loss."""
+    """Conversational prompt/completion pairs: TRL applies the chat template and masks the prompt's loss.
+
+    The target is a row's whole ``trace`` (thinking, marker, write-up), what the base model should write.
+    """
+    for number, row in enumerate(rows):
+        if not isinstance(row.get("trace"), str) or not row["trace"]:
+            raise ValueError(
+                f"SFT row {number} ({row.get('id')!r}): needs a 'trace' (thinking + solution write-up), "
+                f"got {row.get('trace')!r}"
+            )
     return Dataset.from_list(
         [
             {
                 "prompt": prompt_messages(row["problem"]),
-                "completion": [{"role": "assistant", "content": row["solution"]}],
+                "completion": [{"role": "assistant", "content": row["trace"]}],
             }
             for row in rows
         ]

@@ -32,7 +32,7 @@ def prepare_data(args) -> None:
     data = args.data_json
     out = Path(args.out_dir)
     if data["kind"] == "synthetic":
-        from rredcot.data.synthetic import generate_splits, write_split
+        from rredcot.data.synthetic import VALIDATION, generate_splits, write_split
 
         spec = data["synthetic"]
         if set(spec["benchmarks"]) != set(args.benchmarks):
@@ -40,9 +40,12 @@ def prepare_data(args) -> None:
                 f"data.synthetic.benchmarks {sorted(spec['benchmarks'])} must equal"
                 f" eval.benchmarks {args.benchmarks}"
             )
-        splits = generate_splits(spec["train"], spec["benchmarks"], seed=data["seed"])
+        # The validation split (recipe choices, never the test splits) is held out like a benchmark.
+        held_out = {**spec["benchmarks"], VALIDATION: spec[VALIDATION]}
+        splits = generate_splits(spec["train"], held_out, seed=data["seed"])
         for name, rows in splits.items():
-            write_split(out / "train.jsonl" if name == "train" else out / "eval" / f"{name}.jsonl", rows)
+            top_level = name in ("train", VALIDATION)
+            write_split(out / f"{name}.jsonl" if top_level else out / "eval" / f"{name}.jsonl", rows)
             print(f"{name}: {len(rows)} problems")
         return
 

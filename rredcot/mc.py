@@ -23,6 +23,16 @@ class MCResult:
     generated_tokens: int
 
 
+@dataclass(frozen=True)
+class MCRequest:
+    """One completion whose boundary states (completion prefix lengths, 0 = prompt only) need MC values."""
+
+    prompt_ids: Sequence[int]
+    completion_ids: Sequence[int]
+    boundaries: Sequence[int]
+    reference_answer: str
+
+
 def mc_values(
     model,
     tokenizer,
@@ -30,6 +40,17 @@ def mc_values(
     completion_ids: Sequence[int],
     boundaries: Sequence[int],
     reference_answer: str,
+    **options,
+) -> MCResult:
+    """MC values at the boundaries of one completion: :func:`mc_values_batch` of one request."""
+    request = MCRequest(prompt_ids, completion_ids, boundaries, reference_answer)
+    return mc_values_batch(model, tokenizer, [request], **options)[0]
+
+
+def mc_values_batch(
+    model,
+    tokenizer,
+    requests: Sequence[MCRequest],
     *,
     n_samples: int = 5,
     temperature: float = 1.0,
@@ -37,33 +58,49 @@ def mc_values(
     batch_size: int = 64,
     grade_fn: Callable[[str, str], float] | None = None,
     seed: int = 0,
-) -> MCResult:
-    """Sample ``n_samples`` continuations from every boundary (completion prefix length, 0 = prompt only).
+) -> list[MCResult]:
+    """MC values of every boundary of every request, all rollouts generated together.
 
     Sampling is plain ancestral sampling at ``temperature`` (no top-k / top-p), so the estimate is of the
     policy's own value. A sample is graded on the completed completion, ``completion[:b]`` + continuation,
     decoded without special tokens: exactly what the reward function would see had the policy produced it,
-    so an answer already in the prefix counts unless the continuation gives another.
+    so an answer already in the prefix counts unless the continuation gives another. A state that several
+    requests share (a group's prompt-only state, a common first line) is sampled once and its outcomes are
+    given to each; ``generated_tokens`` of a request counts the rollouts of the states it met first.
     """
     if grade_fn is None:
         from rredcot.rewards import grade as grade_fn
-    bounds = [int(b) for b in boundaries]
-    if not bounds or any(b < 0 or b > len(completion_ids) for b in bounds):
-        raise ValueError(f"boundaries must be non-empty and lie in [0, {len(completion_ids)}], got {bounds}")
-    if not prompt_ids:
-        raise ValueError("mc_values needs a non-empty prompt")
     if n_samples < 1 or batch_size < 1 or max_new_tokens < 1 or not temperature > 0:
         raise ValueError("n_samples, batch_size, max_new_tokens must be >= 1 and temperature > 0")
+    states: dict[tuple, int] = {}  # (prompt + completion[:b], answer) → index of its first occurrence
+    firsts, owners = [], []  # the distinct states (request, b), and each request's state indices
+    for k, request in enumerate(requests):
+        bounds = [int(b) for b in request.boundaries]
+        n = len(request.completion_ids)
+        if not bounds or any(b < 0 or b > n for b in bounds):
+            raise ValueError(f"request {k}: boundaries must be non-empty and lie in [0, {n}], got {bounds}")
+        if not request.prompt_ids:
+            raise ValueError(f"request {k}: MC values need a non-empty prompt")
+        owner = []
+        for b in bounds:
+            key = (*request.prompt_ids, *request.completion_ids[:b], None, request.reference_answer)
+            if key not in states:
+                states[key] = len(firsts)
+                firsts.append((k, b))
+            owner.append(states[key])
+        owners.append(owner)
 
-    completion = [int(t) for t in completion_ids]
-    rows = [b for b in bounds for _ in range(n_samples)]
+    rows = [state for state in range(len(firsts)) for _ in range(n_samples)]
     device = next(model.parameters()).device
-    texts, generated = [], 0
+    grades, tokens = np.empty(len(rows)), np.zeros(len(firsts), dtype=np.int64)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.inference_mode():
         torch.manual_seed(seed)
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
-            prefixes = [[*prompt_ids, *completion[:b]] for b in chunk]
+            heads = [[int(t) for t in requests[firsts[s][0]].completion_ids[: firsts[s][1]]] for s in chunk]
+            prefixes = [
+                [*requests[firsts[s][0]].prompt_ids, *head] for s, head in zip(chunk, heads, strict=True)
+            ]
             ids, mask = _left_pad(prefixes, tokenizer.pad_token_id, device)
             out = model.generate(
                 input_ids=ids,
@@ -76,12 +113,21 @@ def mc_values(
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
             )[:, ids.shape[1] :]
-            generated += out.numel()
-            full = [completion[:b] + cont for b, cont in zip(chunk, out.tolist(), strict=True)]
-            texts += tokenizer.batch_decode(full, skip_special_tokens=True)
-    grades = np.asarray([float(grade_fn(text, reference_answer)) for text in texts])
-    outcomes = grades.reshape(len(bounds), n_samples)
-    return MCResult(outcomes=outcomes, means=outcomes.mean(axis=1), generated_tokens=generated)
+            np.add.at(tokens, chunk, out.shape[1])
+            texts = tokenizer.batch_decode(
+                [head + cont for head, cont in zip(heads, out.tolist(), strict=True)],
+                skip_special_tokens=True,
+            )
+            for offset, (s, text) in enumerate(zip(chunk, texts, strict=True)):
+                grades[start + offset] = float(grade_fn(text, requests[firsts[s][0]].reference_answer))
+    by_state = grades.reshape(len(firsts), n_samples)
+    results, counted = [], set()
+    for owner in owners:
+        outcomes = by_state[owner]
+        new = [s for s in dict.fromkeys(owner) if s not in counted]
+        counted.update(new)
+        results.append(MCResult(outcomes, outcomes.mean(axis=1), int(tokens[new].sum())))
+    return results
 
 
 def _left_pad(sequences: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:

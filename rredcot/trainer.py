@@ -59,14 +59,24 @@ import torch
 from accelerate.utils import gather_object
 from trl import GRPOConfig, GRPOTrainer
 
+from rredcot.mc import MCRequest, mc_values_batch
 from rredcot.redistribution import MODES, segment_rewards, token_weight_matrix
 from rredcot.rewards import grade
 from rredcot.segmentation import STRATEGIES, segment_completion, value_boundaries
-from rredcot.values import ESTIMATORS, SPACES, ValueRequest, segment_and_estimate, self_references
+from rredcot.values import (
+    ESTIMATORS,
+    SELF_ESTIMATORS,
+    SPACES,
+    ValueRequest,
+    completion_entropies,
+    segment_and_estimate,
+)
 
 SEQUENCE_NORMALISED = ("grpo", "sapo")
 TOKEN_NORMALISED_GLOBAL = ("dapo", "cispo", "vespo")
 SUPPORTED_LOSS_TYPES = (*SEQUENCE_NORMALISED, "dr_grpo", "bnpo", *TOKEN_NORMALISED_GLOBAL)
+# "mc": the oracle, boundary values from the policy's own rollouts (VinePPO, SPO), inside the same σ pipeline.
+VALUE_ESTIMATORS = (*ESTIMATORS, "mc")
 
 
 @dataclass
@@ -82,7 +92,10 @@ class RREDCoTConfig(GRPOConfig):
     )
     segment_chunk_size: int | None = field(default=None, metadata={"help": "Tokens per segment (fixed)."})
     value_estimator: str = field(
-        default="reference", metadata={"help": f"Value estimator, one of {ESTIMATORS}."}
+        default="reference", metadata={"help": f"Value estimator, one of {VALUE_ESTIMATORS}."}
+    )
+    mc_samples: int = field(
+        default=4, metadata={"help": "Rollouts per boundary state of the 'mc' estimator (its cost knob)."}
     )
     value_space: str = field(default="log", metadata={"help": "Values as log v̂ or v̂ ('log' | 'linear')."})
     end_of_thinking: str = field(
@@ -105,7 +118,7 @@ class RREDCoTConfig(GRPOConfig):
         super().__post_init__()
         for name, allowed in (
             ("segmentation", STRATEGIES),
-            ("value_estimator", ESTIMATORS),
+            ("value_estimator", VALUE_ESTIMATORS),
             ("value_space", SPACES),
             ("sigma_mode", MODES),
             ("loss_type", SUPPORTED_LOSS_TYPES),
@@ -116,6 +129,13 @@ class RREDCoTConfig(GRPOConfig):
             raise ValueError(f"sigma_mix must be in [0, 1], got {self.sigma_mix}")
         if not self.sigma_temperature > 0:
             raise ValueError(f"sigma_temperature must be > 0, got {self.sigma_temperature}")
+        if self.mc_samples < 1:
+            raise ValueError(f"mc_samples must be >= 1, got {self.mc_samples}")
+        if self.value_estimator == "mc" and self.value_space != "linear":
+            raise ValueError(
+                "value_estimator='mc' needs value_space='linear': an MC value of 0 (no rollout correct) has "
+                f"no logarithm (got value_space={self.value_space!r})"
+            )
         if self.value_batch_tokens < 1:
             raise ValueError(f"value_batch_tokens must be >= 1, got {self.value_batch_tokens}")
         if self.importance_sampling_level != "token":
@@ -217,7 +237,7 @@ class RREDCoTTrainer(GRPOTrainer):
         active = [i for i, (a, n) in enumerate(zip(advantages, lengths, strict=True)) if a != 0 and n > 0]
 
         start = time.perf_counter()
-        segments, values = self._segment_and_value(inputs, output, completion_ids, active)
+        segments, values, value_stats = self._segment_and_value(inputs, output, completion_ids, active)
         value_time = time.perf_counter() - start
 
         rewards: list[Sequence[float]] = [[] for _ in advantages]
@@ -250,29 +270,36 @@ class RREDCoTTrainer(GRPOTrainer):
             "value_start_mean": [values[i][0] for i in active],
             "value_end_mean": [values[i][-1] for i in active],
             "value_time_s": [value_time],
+            **value_stats,
         }
+        if args.value_estimator == "mc":  # every process logs the same names: _log_means reduces them
+            stats.setdefault("mc_generated_tokens", [])
         return sigma, stats
 
-    def _segment_and_value(self, inputs, output, completion_ids, active) -> tuple[dict, dict]:
-        """Segments and boundary values of every active completion, from one batched pass over the traces."""
+    def _segment_and_value(self, inputs, output, completion_ids, active) -> tuple[dict, dict, dict]:
+        """Segments and boundary values of every active completion, and statistics of how they were made."""
         args = self.args
         # Before the early return: gathering the groups is a collective every process must join.
         group_correct = (
-            self._group_correct(inputs, completion_ids) if args.value_estimator == "self" else None
+            self._group_correct(inputs, completion_ids) if args.value_estimator in SELF_ESTIMATORS else None
         )
         if not active:
-            return {}, {}
+            return {}, {}, {}
         prompt_ids = [
             ids[mask.bool()].tolist()
             for ids, mask in zip(output["prompt_ids"], output["prompt_mask"], strict=True)
         ]
+        model = self.accelerator.unwrap_model(self.model)
+        if args.value_estimator == "mc":
+            return self._segment_and_mc_value(model, inputs, prompt_ids, completion_ids, active)
         references = {}  # a group shares its row: build each reference once
         requests = []
         for i in active:
             solution, answer = inputs[i].get("solution"), inputs[i]["answer"]
-            # "self" falls back to the dataset reference only when the group has no correct completion.
+            # The self estimators fall back to the dataset reference only when the group has no (other)
+            # correct completion.
             needed = args.value_estimator == "reference" or (
-                args.value_estimator == "self" and not group_correct[i]
+                args.value_estimator in SELF_ESTIMATORS and not group_correct[i]
             )
             if needed and (solution, answer) not in references:
                 references[solution, answer] = self._reference(solution, answer)
@@ -295,44 +322,92 @@ class RREDCoTTrainer(GRPOTrainer):
 
         def boundaries_of(k: int, entropies: np.ndarray) -> list[int]:
             i = active[k]
-            segments[i] = segment_completion(
-                completion_ids[i],
-                self._token_table,
-                entropies,
-                strategy=args.segmentation,
-                end_of_thinking=args.end_of_thinking,
-                keywords=args.segment_keywords,
-                max_segments=args.max_segments,
-                chunk_size=args.segment_chunk_size,
-            )
+            segments[i] = self._segment(completion_ids[i], entropies)
             return value_boundaries(segments[i])
 
-        model = self.accelerator.unwrap_model(self.model)
         results = segment_and_estimate(
             model, requests, boundaries_of, temperature=self.temperature, max_tokens=args.value_batch_tokens
         )
         values = {i: np.asarray(v, dtype=np.float64) for i, (_, v) in zip(active, results, strict=True)}
-        return segments, values
+        return segments, values, {}
+
+    def _segment_and_mc_value(self, model, inputs, prompt_ids, completion_ids, active):
+        """The oracle: segment as always, then value every boundary by ``mc_samples`` rollouts of the policy.
+
+        A rollout may generate ``max_completion_length`` tokens from any boundary, so a completed trace can
+        exceed the policy's budget by its prefix; traces of the tiny task end far below it.
+        """
+        args = self.args
+        entropies = completion_entropies(
+            model,
+            [prompt_ids[i] for i in active],
+            [completion_ids[i] for i in active],
+            temperature=self.temperature,
+            max_tokens=args.value_batch_tokens,
+        )
+        segments = {i: self._segment(completion_ids[i], h) for i, h in zip(active, entropies, strict=True)}
+        requests = [
+            MCRequest(prompt_ids[i], completion_ids[i], value_boundaries(segments[i]), inputs[i]["answer"])
+            for i in active
+        ]
+        width = max(len(p) for p in prompt_ids) + self.max_completion_length
+        results = mc_values_batch(
+            model,
+            self._tokenizer,
+            requests,
+            n_samples=args.mc_samples,
+            temperature=self.temperature,
+            max_new_tokens=self.max_completion_length,
+            batch_size=max(1, args.value_batch_tokens // width),
+            seed=(args.seed * 1_000_003 + self.state.global_step) * 1_009 + self.accelerator.process_index,
+        )
+        values = {i: r.means for i, r in zip(active, results, strict=True)}
+        return segments, values, {"mc_generated_tokens": [sum(r.generated_tokens for r in results)]}
+
+    def _segment(self, completion_ids: list[int], entropies: np.ndarray):
+        args = self.args
+        return segment_completion(
+            completion_ids,
+            self._token_table,
+            entropies,
+            strategy=args.segmentation,
+            end_of_thinking=args.end_of_thinking,
+            keywords=args.segment_keywords,
+            max_segments=args.max_segments,
+            chunk_size=args.segment_chunk_size,
+        )
 
     def _reference(self, solution: str | None, answer: str) -> list[tuple[str, str]]:
-        """The row's reference pair (u, y): u is the solution's reasoning, cut and cleaned like a correct
-        completion of the ``self`` estimator (text before ``end_of_thinking``, special tokens removed)."""
+        """The row's reference pair (u, y): u is the dataset's worked solution as it stands (it is what the
+        policy writes after ``end_of_thinking``)."""
         if not isinstance(solution, str):
             raise ValueError(
                 f"value_estimator={self.args.value_estimator!r} needs a 'solution' column, got {solution!r}"
             )
-        ids = self._tokenizer(solution, add_special_tokens=False)["input_ids"]
-        return self_references(self._tokenizer, [ids], answer, end_of_thinking=self.args.end_of_thinking)
+        return [(solution, answer)]
 
     def _group_correct(self, inputs, completion_ids) -> list[list[list[int]]]:
-        """For each local completion, the token ids of its group's correct completions (all processes)."""
+        """For each local completion, the token ids of its group's other correct completions (all processes;
+        ``self_inclusive`` keeps the completion itself: scoring its own later text after its own prefix
+        measures copying, not value)."""
         texts = self._tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
         correct = [grade(text, row["answer"]) == 1.0 for text, row in zip(texts, inputs, strict=True)]
         everyone = gather_object([(ids, ok) for ids, ok in zip(completion_ids, correct, strict=True)])
         offset = self.accelerator.process_index * len(inputs)
         size = self.num_generations if self.model.training else self.num_generations_eval
-        starts = [(offset + i) // size * size for i in range(len(inputs))]  # first member of each group
-        return [[ids for ids, ok in everyone[start : start + size] if ok] for start in starts]
+        own = self.args.value_estimator == "self_inclusive"  # else the valued completion is left out
+        groups = []
+        for i in range(len(inputs)):
+            me = offset + i
+            start = me // size * size  # first member of its group
+            groups.append(
+                [
+                    ids
+                    for j, (ids, ok) in enumerate(everyone[start : start + size])
+                    if ok and (own or start + j != me)
+                ]
+            )
+        return groups
 
     def _log_means(self, stats: dict[str, list[float]]) -> None:
         """Log each statistic's mean over all processes' values as ``rredcot/<name>`` (NaN when none)."""

@@ -29,7 +29,12 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-ESTIMATORS = ("reference", "answer_only", "self")
+from rredcot.rewards import extract_boxed
+
+# "self" scores the other correct completions of a completion's group; "self_inclusive" also its own, which
+# measures how well the model copies its own later text (an ablation, not a value).
+SELF_ESTIMATORS = ("self", "self_inclusive")
+ESTIMATORS = ("reference", "answer_only", *SELF_ESTIMATORS)
 SPACES = ("log", "linear")
 # Budget of one scoring forward in token slots (rows × (cached + new tokens)); bounds activations, the KV
 # copy and the logits. Small batches also keep each batch's cache length close to its rows' own cuts: on 2 CPU
@@ -44,16 +49,64 @@ def reference_continuations(
     end_of_thinking: str = "</think>",
     answer_template: str = "\\boxed{{{answer}}}",
 ) -> list[list[int]]:
-    """Token ids of ``end_of_thinking + u + answer_template(y)`` for each reference pair (u, y).
+    """Token ids of ``end_of_thinking + u``, plus ``answer_template(y)`` when u does not already end in a
+    ``\\boxed{}``, for each reference pair (u, y).
 
+    A worked solution (NuminaMath-CoT's ``solution``, the synthetic write-up, a correct completion's text
+    after the marker) already ends in its box: scoring a second one would add text the model never writes.
     Pairs with a missing (``None``) solution or answer are an error, so a dataset without a solution column
     fails loudly instead of silently scoring the answer alone.
     """
     for k, pair in enumerate(references):
         if len(pair) != 2 or any(not isinstance(part, str) for part in pair):
             raise ValueError(f"reference {k} must be a (solution, answer) pair of strings, got {pair!r}")
-    texts = [end_of_thinking + u + answer_template.format(answer=y) for u, y in references]
+    texts = [
+        end_of_thinking + u + ("" if has_boxed_answer(u) else answer_template.format(answer=y))
+        for u, y in references
+    ]
     return [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+
+
+def has_boxed_answer(solution: str) -> bool:
+    """Whether a solution already states its answer in a closed ``\\boxed{…}`` (as the grader reads it)."""
+    return extract_boxed(solution) is not None
+
+
+VALUE_PARTS = ("marker", "body", "answer")
+
+
+def reference_part_continuations(
+    tokenizer,
+    solution: str,
+    answer: str,
+    *,
+    end_of_thinking: str = "</think>",
+    answer_template: str = "\\boxed{{{answer}}}",
+) -> list[list[int]]:
+    """The reference continuation and its token prefixes ending after the marker and before the answer's box.
+
+    Scoring the three at a boundary gives log p of the marker, then of the solution body, then of the
+    answer (successive differences: :func:`value_parts`), so a reader sees which part moves log v̂. The
+    cuts are token counts of the marker and of marker + body tokenized alone: exact for the tiny model's
+    character tokenizer, within a token at a BPE merge across a cut.
+    """
+    (full,) = reference_continuations(
+        tokenizer, [(solution, answer)], end_of_thinking=end_of_thinking, answer_template=answer_template
+    )
+    box = solution.rfind("\\boxed{") if has_boxed_answer(solution) else len(solution)
+    cuts = [
+        len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        for text in (end_of_thinking, end_of_thinking + solution[:box])
+    ]
+    return [full[: max(cut, 1)] for cut in cuts] + [full]
+
+
+def value_parts(logp: torch.Tensor) -> dict[str, list[float]]:
+    """Per-boundary log p of each part from the (n_boundaries, 3) scores of
+    :func:`reference_part_continuations`; the parts sum to the reference's log p."""
+    logp = torch.as_tensor(logp, dtype=torch.float64)
+    parts = torch.stack([logp[:, 0], logp[:, 1] - logp[:, 0], logp[:, 2] - logp[:, 1]], dim=1)
+    return {name: parts[:, k].tolist() for k, name in enumerate(VALUE_PARTS)}
 
 
 def answer_only_continuations(
@@ -77,16 +130,19 @@ def self_references(
 ) -> list[tuple[str, str]]:
     """(u, y) pairs from the group's correct completions.
 
-    u is a completion's reasoning text (before ``end_of_thinking``, special tokens removed); y is the
-    reference answer, which a correct completion's answer matches.
+    u is what a completion wrote after ``end_of_thinking`` (its solution write-up, special tokens removed),
+    the part a reference solution plays; a completion without the marker contributes u = "" (its answer
+    alone). y is the reference answer, which a correct completion's answer matches.
     """
     specials = sorted(tokenizer.all_special_tokens, key=len, reverse=True)
     pairs = []
     for ids in completions:
-        reasoning = tokenizer.decode(list(ids), skip_special_tokens=False).split(end_of_thinking)[0]
+        text = tokenizer.decode(list(ids), skip_special_tokens=False)
+        _, marker, written = text.partition(end_of_thinking)
+        solution = written if marker else ""
         for special in specials:
-            reasoning = reasoning.replace(special, "")
-        pairs.append((reasoning, answer))
+            solution = solution.replace(special, "")
+        pairs.append((solution, answer))
     return pairs
 
 
@@ -104,7 +160,8 @@ def build_continuations(
     """The continuations an estimator scores at every boundary.
 
     ``group_correct`` holds the group's correct completions, each a (u, y) pair or its token ids; for
-    ``"self"`` they replace ``references`` unless there are none.
+    the self estimators they replace ``references`` unless there are none (which completions they hold, the
+    valued one included or not, is the caller's choice of ``"self"`` or ``"self_inclusive"``).
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
@@ -117,7 +174,7 @@ def build_continuations(
             answer_template=answer_template,
         )
     pairs = list(references or [])
-    if estimator == "self" and group_correct:
+    if estimator in SELF_ESTIMATORS and group_correct:
         token_ids = [c for c in group_correct if not _is_text_pair(c)]
         pairs = [c for c in group_correct if _is_text_pair(c)]
         if token_ids:
@@ -127,7 +184,7 @@ def build_continuations(
                 )
             pairs += self_references(tokenizer, token_ids, answer, end_of_thinking=end_of_thinking)
     if not pairs:
-        missing = "no correct completion in the group and no " if estimator == "self" else "no "
+        missing = "no correct completion in the group and no " if estimator in SELF_ESTIMATORS else "no "
         raise ValueError(f"{estimator} estimator: {missing}reference (solution, answer) pairs were given")
     return reference_continuations(
         tokenizer, pairs, end_of_thinking=end_of_thinking, answer_template=answer_template
@@ -278,6 +335,37 @@ def segment_and_estimate(
         (entropy, aggregate_values(logp, item.space))
         for entropy, logp, item in zip(entropies, logps, items, strict=True)
     ]
+
+
+def completion_entropies(
+    model,
+    prompt_ids: Sequence[Sequence[int]],
+    completion_ids: Sequence[Sequence[int]],
+    *,
+    temperature: float = 1.0,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+) -> list[np.ndarray]:
+    """The policy's entropy (of ``logits / temperature``, fp32) at every completion token, one no-grad
+    decoder forward per batch of traces: what a segmenter needs when no values are scored against the trace
+    (the Monte Carlo oracle), computed as :func:`segment_and_estimate` computes it."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    for k, ids in enumerate(completion_ids):
+        if not ids:
+            raise ValueError(f"trace {k}: an empty completion has no entropies")
+    contexts = [[*p, *c][:-1] for p, c in zip(prompt_ids, completion_ids, strict=True)]
+    device = _device(model)
+    out: list[np.ndarray | None] = [None] * len(contexts)
+    with torch.inference_mode(), eval_mode(model):
+        by_length = sorted(range(len(contexts)), key=lambda k: len(contexts[k]))
+        for group in _chunks(by_length, [np.asarray([len(c) for c in contexts])], max_tokens):
+            _, _, hidden = _prefix_cache(model, [contexts[k] for k in group], device)
+            for row, k in enumerate(group):
+                states = hidden[row, len(prompt_ids[k]) - 1 : len(contexts[k])]
+                out[k] = _entropies(model, states, temperature)
+    return out
 
 
 def _prepare(items: Sequence[ValueRequest]) -> tuple[list[list[int]], list[list[list[int]]]]:

@@ -43,7 +43,7 @@ def model_dir(tmp_path_factory, tiny_random_model, char_tokenizer):
 
 @pytest.fixture(scope="module")
 def rows():
-    return generate_split("analysis", SplitSpec(3, 1, 2, 9, 50, 0.3), seed=0)
+    return generate_split("analysis", SplitSpec(3, 1, 2, 9, 50, 0.3, 0.2), seed=0)
 
 
 def untimed(record: dict) -> dict:

@@ -39,7 +39,9 @@ SMOKE_SFT = dict(
 
 @pytest.fixture(scope="module")
 def train_rows():
-    spec = SplitSpec(n=64, min_ops=1, max_ops=2, max_operand=9, max_value=50, check_prob=0.3)
+    spec = SplitSpec(
+        n=64, min_ops=1, max_ops=2, max_operand=9, max_value=50, check_prob=0.3, mistake_prob=0.2
+    )
     return generate_split("train", spec, seed=0)
 
 
@@ -97,7 +99,14 @@ def test_prompt_is_a_prefix_of_prompt_plus_completion(train_rows):
     example = sft_dataset(train_rows[:1])[0]
     prompt = tokenizer.apply_chat_template(example["prompt"], add_generation_prompt=True, tokenize=False)
     full = tokenizer.apply_chat_template(example["prompt"] + example["completion"], tokenize=False)
-    assert full == prompt + train_rows[0]["solution"] + "<|im_end|>\n"
+    assert full == prompt + train_rows[0]["trace"] + "<|im_end|>\n"
+
+
+def test_sft_needs_the_whole_trace(train_rows):
+    rows = [{**train_rows[0], "id": "no-trace"}]
+    del rows[0]["trace"]
+    with pytest.raises(ValueError, match=r"SFT row 0 \('no-trace'\): needs a 'trace'"):
+        sft_dataset(rows)
 
 
 def test_load_model_and_tokenizer_pretrained_and_random(smoke_runs, tmp_path):

@@ -33,7 +33,7 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rows():
-    spec = SplitSpec(n=3, min_ops=1, max_ops=2, max_operand=9, max_value=50, check_prob=0.0)
+    spec = SplitSpec(n=3, min_ops=1, max_ops=2, max_operand=9, max_value=50, check_prob=0.0, mistake_prob=0.2)
     return generate_split("bench", spec, seed=0)
 
 

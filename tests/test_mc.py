@@ -85,3 +85,40 @@ def test_bootstrap_sd_follows_the_binomial_law():
     np.testing.assert_array_equal(sds[1], 0.0)
     with pytest.raises(ValueError):
         bootstrap_sd(outcomes[:, :0])
+
+
+def test_deterministic_rollouts_give_exact_values_and_shared_states_are_sampled_once(char_tokenizer):
+    """A policy that ends every rollout at once: a state's value is the grade of its own prefix."""
+    from rredcot.mc import MCRequest, mc_values_batch
+
+    calls = []
+
+    class StopAtOnce:
+        def parameters(self):
+            yield torch.zeros(1)
+
+        def generate(self, input_ids, **kwargs):
+            calls.append(input_ids.shape[0])
+            eos = torch.full((input_ids.shape[0], 1), char_tokenizer.eos_token_id)
+            return torch.cat([input_ids, eos], dim=1)
+
+    prompt = char_tokenizer("<|im_start|>user\n2+2<|im_end|>\n")["input_ids"]
+    completion = char_tokenizer("<think>\n2+2=4\n</think>\n\\boxed{4}")["input_ids"]
+    boxed_at = len(completion)
+    requests = [
+        MCRequest(prompt, completion, [0, 3, boxed_at], "4"),
+        MCRequest(prompt, completion, [0, boxed_at], "5"),
+    ]
+    first, second = mc_values_batch(StopAtOnce(), char_tokenizer, requests, n_samples=3, batch_size=100)
+    np.testing.assert_array_equal(first.means, [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(second.means, [0.0, 0.0])  # same states, another answer: new states
+    assert first.outcomes.shape == (3, 3)
+    assert calls == [(3 + 2) * 3]  # five distinct (state, answer) pairs, three rollouts each, one batch
+    assert first.generated_tokens == 3 * 3 and second.generated_tokens == 2 * 3
+    # A state shared by two requests with the same answer is sampled once and counted once.
+    calls.clear()
+    a, b = mc_values_batch(
+        StopAtOnce(), char_tokenizer, [requests[0], requests[0]], n_samples=2, batch_size=100
+    )
+    assert calls == [3 * 2] and b.generated_tokens == 0
+    np.testing.assert_array_equal(a.means, b.means)

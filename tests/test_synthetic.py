@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from rredcot.data.synthetic import (
     CHECK_PHRASES,
+    LINE_KINDS,
     SplitSpec,
     generate_split,
     generate_splits,
@@ -19,7 +20,7 @@ from rredcot.data.synthetic import (
 )
 from rredcot.rewards import grade
 
-IN_DIST = dict(n=60, min_ops=2, max_ops=3, max_operand=9, max_value=99, check_prob=0.3)
+IN_DIST = dict(n=60, min_ops=2, max_ops=3, max_operand=9, max_value=99, check_prob=0.3, mistake_prob=0.2)
 TESTS = {
     "in_dist": IN_DIST,
     "more_steps": {**IN_DIST, "min_ops": 4, "max_ops": 5},
@@ -31,7 +32,8 @@ APPLY = {"+": int.__add__, "-": int.__sub__, "*": int.__mul__, "/": int.__floord
 
 
 def check_row(row: dict, spec: SplitSpec) -> None:
-    """Recompute the answer from the problem text and check every line of the reference trace."""
+    """Recompute the answer from the problem text; check the write-up, and every thinking line against its
+    ground truth."""
     start, *ops = row["problem"].split(" ")
     assert spec.min_ops <= len(ops) <= spec.max_ops
     value = int(start)
@@ -48,20 +50,53 @@ def check_row(row: dict, spec: SplitSpec) -> None:
         value = result
     assert row["answer"] == str(value)
 
-    thinking, boxed = row["solution"].split("\n</think>\n")
-    assert boxed == f"\\boxed{{{value}}}"
-    lines = thinking.split("\n")
-    assert lines[0] == "<think>"
-    assert lines[1] == row["problem"]
-    assert lines[-1] == f"Result: {value}"
-    steps = []
-    for line in lines[2:-1]:
-        if STEP.match(line):
-            steps.append(line)
-        else:  # a verification repeats the step just before it
-            assert line in {phrase.format(step=steps[-1]) for phrase in CHECK_PHRASES}
-    assert steps == expected_steps
+    # The write-up restates the chain and boxes the answer; it is the row's solution and grades 1.
+    assert row["solution"] == "\n".join(expected_steps) + f"\n\\boxed{{{value}}}"
     assert grade(row["solution"], row["answer"]) == 1.0
+    assert row["trace"] == "<think>\n" + "\n".join(line["text"] for line in row["lines"]) + (
+        "\n</think>\n" + row["solution"]
+    )
+    assert grade(row["trace"], row["answer"]) == 1.0
+
+    lines = row["lines"]
+    assert {line["kind"] for line in lines} <= set(LINE_KINDS)
+    assert lines[0] == {"text": row["problem"], "kind": "restate", "correct": True}
+    assert lines[-1] == {"text": f"Result: {value}", "kind": "result", "correct": True}
+    done = []  # the steps the thinking has established, in order
+    for k, line in enumerate(lines[1:-1], start=1):
+        text, kind = line["text"], line["kind"]
+        if kind == "step":
+            assert STEP.match(text) and line["correct"]
+            done.append(text)
+        elif kind == "mistake":  # a wrong result, corrected on the next line
+            lhs, wrong = text.split("=")
+            right = expected_steps[len(done)].split("=")[1]
+            assert lhs == expected_steps[len(done)].split("=")[0] and wrong != right and not line["correct"]
+            assert 1 <= abs(int(wrong) - int(right)) <= 3 and int(wrong) >= 0
+            assert lines[k + 1] == {
+                "text": f"Wait, {lhs} is {right}, not {wrong}.",
+                "kind": "correction",
+                "correct": True,
+            }
+            done.append(f"{lhs}={right}")
+        elif kind == "check":  # a verification repeats the step just before it
+            assert text in {phrase.format(step=done[-1]) for phrase in CHECK_PHRASES} and line["correct"]
+        else:
+            assert kind == "correction"
+    assert done == expected_steps
+
+
+def test_mistakes_appear_at_their_rate_and_never_reach_the_write_up():
+    spec = SplitSpec.from_config("train", {**TRAIN, "n": 400, "mistake_prob": 0.5})
+    rows = generate_split("train", spec, seed=1)
+    kinds = [line["kind"] for row in rows for line in row["lines"]]
+    steps = kinds.count("step") + kinds.count("mistake")
+    assert 0.4 < kinds.count("mistake") / steps < 0.6
+    assert kinds.count("mistake") == kinds.count("correction")
+    for row in rows:
+        check_row(row, spec)
+    none = generate_split("train", SplitSpec.from_config("train", {**TRAIN, "mistake_prob": 0.0}), seed=1)
+    assert all(line["correct"] for row in none for line in row["lines"])
 
 
 def test_same_seed_same_rows_and_other_seed_other_rows():
@@ -89,11 +124,12 @@ def test_every_reference_solution_is_correct_and_respects_its_difficulty():
     max_operand=st.integers(1, 40),
     max_value=st.integers(1, 300),
     check_prob=st.floats(0.0, 1.0),
+    mistake_prob=st.floats(0.0, 1.0),
 )
 def test_references_are_correct_for_any_difficulty(
-    seed, min_ops, extra_ops, max_operand, max_value, check_prob
+    seed, min_ops, extra_ops, max_operand, max_value, check_prob, mistake_prob
 ):
-    spec = SplitSpec(2, min_ops, min_ops + extra_ops, max_operand, max_value, check_prob)
+    spec = SplitSpec(2, min_ops, min_ops + extra_ops, max_operand, max_value, check_prob, mistake_prob)
     try:
         rows = generate_split("any", spec, seed)
     except ValueError as err:  # a tiny problem space (max_value=1, one op) may not hold two problems
@@ -119,7 +155,7 @@ def test_test_splits_do_not_depend_on_the_training_split():
 
 def test_a_too_small_problem_space_stops_with_a_clear_error():
     # Starting value 1 with one operation allows only "1 -1".
-    spec = SplitSpec(n=2, min_ops=1, max_ops=1, max_operand=9, max_value=1, check_prob=0.0)
+    spec = SplitSpec(n=2, min_ops=1, max_ops=1, max_operand=9, max_value=1, check_prob=0.0, mistake_prob=0.0)
     with pytest.raises(ValueError, match=r"split 'tiny': found only 1 of 2 distinct problems"):
         generate_split("tiny", spec, seed=0)
 
@@ -131,6 +167,7 @@ def test_a_too_small_problem_space_stops_with_a_clear_error():
         ({**IN_DIST, "max_operands": 3}, r"unknown fields \['max_operands'\]"),
         ({**IN_DIST, "max_ops": 1}, r"field 'max_ops' out of range"),
         ({**IN_DIST, "check_prob": 1.5}, r"field 'check_prob' out of range"),
+        ({**IN_DIST, "mistake_prob": -0.1}, r"field 'mistake_prob' out of range"),
     ],
 )
 def test_bad_split_config_names_the_split_and_field(config, message):

@@ -294,9 +294,10 @@ def test_segmentation_sees_trls_temperature_scaled_entropies(tmp_path, char_toke
         torch.testing.assert_close(torch.as_tensor(entropies), expected[row, : len(ids)], atol=1e-4, rtol=0)
 
 
-def test_self_estimator_scores_the_groups_correct_completions(tmp_path, char_tokenizer, monkeypatch):
-    """``value_estimator="self"``: each request carries the correct completions of its own group."""
-    trainer = scoring_trainer(tmp_path, char_tokenizer, value_estimator="self")
+def _self_requests(tmp_path, char_tokenizer, monkeypatch, estimator: str):
+    """The value requests of one scored batch under a self estimator (odd-length text counts as correct),
+    the batch's completions, and the indices of the correct ones in the first (active) group."""
+    trainer = scoring_trainer(tmp_path, char_tokenizer, value_estimator=estimator)
     monkeypatch.setattr(trainer_module, "grade", lambda text, reference: float(len(text) % 2))
     requests = []
     estimate = trainer_module.segment_and_estimate
@@ -308,12 +309,46 @@ def test_self_estimator_scores_the_groups_correct_completions(tmp_path, char_tok
         ),
     )
     output = trainer._generate_and_score_completions(GENERATION_BATCH)
-
     lengths = output["completion_mask"].sum(dim=1)
     completions = [ids[:n].tolist() for ids, n in zip(output["completion_ids"], lengths, strict=True)]
     texts = char_tokenizer.batch_decode(completions, skip_special_tokens=True)
-    correct = [completions[i] for i in range(4) if len(texts[i]) % 2]  # the first group is the active one
+    correct = [i for i in range(4) if len(texts[i]) % 2]
     assert requests and correct
+    return requests, completions, correct
+
+
+def test_self_estimator_scores_the_groups_other_correct_completions(tmp_path, char_tokenizer, monkeypatch):
+    """``value_estimator="self"``: each request carries the correct completions of its own group but itself
+    (scoring its own later text after its own prefix would measure copying)."""
+    requests, completions, correct = _self_requests(tmp_path, char_tokenizer, monkeypatch, "self")
     for request in requests:
-        assert request.completion_ids in completions[:4]
-        assert request.group_correct == correct
+        me = completions.index(request.completion_ids)
+        assert me < 4
+        assert request.group_correct == [completions[i] for i in correct if i != me]
+
+
+def test_self_inclusive_keeps_the_valued_completion(tmp_path, char_tokenizer, monkeypatch):
+    requests, completions, correct = _self_requests(tmp_path, char_tokenizer, monkeypatch, "self_inclusive")
+    assert all(request.group_correct == [completions[i] for i in correct] for request in requests)
+
+
+def test_mc_estimator_values_boundaries_by_rollouts(tmp_path, char_tokenizer, monkeypatch):
+    """``value_estimator="mc"``: the σ pipeline runs on rollout values in [0, 1]; log space is refused."""
+    seen = []
+    batch = trainer_module.mc_values_batch
+    monkeypatch.setattr(
+        trainer_module,
+        "mc_values_batch",
+        lambda *args, **kwargs: seen.append(kwargs["n_samples"]) or batch(*args, **kwargs),
+    )
+    trainer = scoring_trainer(
+        tmp_path, char_tokenizer, value_estimator="mc", value_space="linear", mc_samples=3
+    )
+    output = trainer._generate_and_score_completions(GENERATION_BATCH)
+    assert seen == [3]
+    assert torch.isfinite(output["advantages"]).all()
+    logged = trainer._metrics["train"]
+    assert logged["rredcot/mc_generated_tokens"][0] > 0
+    assert 0.0 <= logged["rredcot/value_start_mean"][0] <= 1.0
+    with pytest.raises(ValueError, match="value_estimator='mc' needs value_space='linear'"):
+        scoring_trainer(tmp_path, char_tokenizer, value_estimator="mc", value_space="log")

@@ -51,6 +51,7 @@ RREDCOT_ARGS = dict(
     sigma_mix=0.5,
     sigma_temperature=1.0,
     value_batch_tokens=4096,
+    mc_samples=2,
 )
 STEP_KEYS = {
     "step",
@@ -84,7 +85,7 @@ def workspace(tmp_path_factory):
     model = build_model(ARCHITECTURE, tokenizer, seed=0)
     model.save_pretrained(root / "base")
     tokenizer.save_pretrained(root / "base")
-    spec = SplitSpec(n=8, min_ops=1, max_ops=2, max_operand=9, max_value=50, check_prob=0.3)
+    spec = SplitSpec(n=8, min_ops=1, max_ops=2, max_operand=9, max_value=50, check_prob=0.3, mistake_prob=0.2)
     write_jsonl(root / "train.jsonl", generate_split("train", spec, seed=0))
     return root
 

@@ -195,11 +195,34 @@ def test_continuations_are_marker_solution_and_boxed_answer(char_tokenizer):
     assert char_tokenizer.decode(exit_ids) == "The final answer is [4]"
 
 
-def test_self_references_take_the_reasoning_of_correct_completions(char_tokenizer):
-    completion = char_tokenizer("<think>3 and 4 make 7</think>\\boxed{7}<|im_end|>")["input_ids"]
-    assert self_references(char_tokenizer, [completion], "7") == [("3 and 4 make 7", "7")]
+def test_a_solution_that_already_boxes_its_answer_gets_no_second_box(char_tokenizer):
+    # A NuminaMath-CoT row: the worked solution ends in its own box (inside math mode, with a full stop).
+    numina = {
+        "problem": "What is $2+2$?",
+        "solution": "We add: $2+2=4$. So the answer is $\\boxed{4}$.",
+        "answer": "4",
+    }
+    (ids,) = reference_continuations(char_tokenizer, [(numina["solution"], numina["answer"])])
+    assert char_tokenizer.decode(ids) == "</think>" + numina["solution"]
+    # The synthetic write-up, after the marker the tiny model writes.
+    (ids,) = reference_continuations(
+        char_tokenizer, [("3+4=7\n\\boxed{7}", "7")], end_of_thinking="</think>\n"
+    )
+    assert char_tokenizer.decode(ids) == "</think>\n3+4=7\n\\boxed{7}"
+    # A box that never closes is no answer: the template's box is appended.
+    (ids,) = reference_continuations(char_tokenizer, [("so \\boxed{4", "4")])
+    assert char_tokenizer.decode(ids) == "</think>so \\boxed{4\\boxed{4}"
+
+
+def test_self_references_take_what_correct_completions_wrote_after_the_marker(char_tokenizer):
+    completion = char_tokenizer("<think>3 and 4 make 7</think>3+4=7\\boxed{7}<|im_end|>")["input_ids"]
+    assert self_references(char_tokenizer, [completion], "7") == [("3+4=7\\boxed{7}", "7")]
     from_ids = build_continuations(char_tokenizer, "self", group_correct=[completion], answer="7")
-    assert from_ids == reference_continuations(char_tokenizer, [("3 and 4 make 7", "7")])
+    assert from_ids == reference_continuations(char_tokenizer, [("3+4=7\\boxed{7}", "7")])
+    assert char_tokenizer.decode(from_ids[0]) == "</think>3+4=7\\boxed{7}"  # its own box, not a second
+    # Without the marker (truncated in the thinking) only the answer is scored.
+    cut = char_tokenizer("<think>3 and 4 make 7")["input_ids"]
+    assert self_references(char_tokenizer, [cut], "7") == [("", "7")]
 
 
 def test_estimators_score_their_continuations(tiny_random_model, char_tokenizer):

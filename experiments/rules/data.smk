@@ -24,6 +24,7 @@ rule prepare_data:
     """Training set and every evaluation benchmark, normalised to {id, problem, solution, answer, source}."""
     output:
         train=f"{RESULTS}/data/train.jsonl",
+        validation=f"{RESULTS}/data/validation.jsonl" if config["data"]["kind"] == "synthetic" else [],
         benchmarks=expand(f"{RESULTS}/data/eval/{{split}}.jsonl", split=EVAL_SPLITS),
     params:
         python=PYTHON,

@@ -1,27 +1,37 @@
-r"""Synthetic multi-step integer arithmetic, written as reasoning-model traces.
+r"""Synthetic multi-step integer arithmetic, written as a reasoning model's output: thinking, then a write-up.
 
 The tiny CPU default needs a task that a ~1M-parameter model half-learns in minutes on two cores, so the text
-is terse (every character is a token), and traces whose lines differ in importance, so that reward
-redistribution has something to find. A problem is a chain of operations applied left to right, e.g.
-``7 +5 *3 -12``, and its reference solution is exactly (one step per line, no trailing newline)::
+is terse (every character is a token), and traces in the shape the paper's estimator assumes (PAPER.md §3): a
+thinking model explores inside ``<think>…</think>``, then writes a concise worked solution that ends in
+``\boxed{}``, and the dataset's ``solution`` is such a write-up (the role NuminaMath-CoT's ``solution`` column
+plays). A problem is a chain of operations applied left to right, e.g. ``7 +5 *3 -12``; its trace is::
 
     <think>
     7 +5 *3 -12
     7+5=12
-    12*3=36
-    Wait, let me check: 12*3=36
+    12*3=35
+    Wait, 12*3 is 36, not 35.
+    Check: 12*3=36
     36-12=24
     Result: 24
     </think>
+    7+5=12
+    12*3=36
+    36-12=24
     \boxed{24}
 
-Only the ``a<op>b=c`` lines carry information; the restated problem, the verifications (inserted after a step
-with probability ``check_prob``, in one of two phrasings) and the closing line repeat what is already known.
-Every intermediate result lies in ``[0, max_value]`` and divisions are exact, so answers stay small integers.
+Inside the thinking, only the ``a<op>b=c`` steps carry information; the restated problem, the verifications
+(after a step with probability ``check_prob``, in one of two phrasings) and the closing line repeat what is
+known. With probability ``mistake_prob`` a step is first written with a wrong result (off by 1–3) and then
+corrected (``Wait, … is c, not c'.``), so the model sees wrong intermediate results and learns that the
+write-up follows the corrected ones. The write-up restates every step, so how likely a model finds it after a
+partial thinking depends on what that thinking has computed, and on whether it computed it right.
 
-Difficulty is set per split (``SplitSpec``): number of operations and operand size. Test splits are drawn
-first, each from its own RNG, and the training split skips every test problem, so splits never share a problem
-and growing the training set leaves the test sets unchanged.
+Each row keeps the thinking's per-line ground truth (``lines``: text, kind, correctness), the write-up as
+``solution`` and the whole SFT target as ``trace``. Every intermediate result lies in ``[0, max_value]`` and
+divisions are exact, so answers stay small integers. Difficulty is set per split (``SplitSpec``). Test splits
+are drawn first, each from its own RNG, and the training split skips every test problem, so splits never share
+a problem and growing the training set leaves the test sets unchanged.
 """
 
 from __future__ import annotations
@@ -38,13 +48,18 @@ from rredcot.io import write_jsonl
 from rredcot.rewards import parse_reference
 
 CHECK_PHRASES = ("Wait, let me check: {step}", "Check: {step}")
+CORRECTION = "Wait, {lhs} is {right}, not {wrong}."
 # Give up on a split after this many draws per requested problem: its difficulty admits too few problems.
 MAX_DRAWS_PER_PROBLEM = 100
+# The held-out split on which recipes are chosen (never the test splits); drawn after them, before train.
+VALIDATION = "validation"
+# Kinds of thinking lines in a row's ground truth (``lines``).
+LINE_KINDS = ("restate", "step", "mistake", "correction", "check", "result")
 
 
 @dataclasses.dataclass(frozen=True)
 class SplitSpec:
-    """How many problems a split has and how hard they are."""
+    """How many problems a split has, how hard they are, and how its reference thinking reads."""
 
     n: int
     min_ops: int
@@ -52,6 +67,7 @@ class SplitSpec:
     max_operand: int
     max_value: int
     check_prob: float
+    mistake_prob: float
 
     @classmethod
     def from_config(cls, split: str, config: Mapping) -> SplitSpec:
@@ -69,6 +85,7 @@ class SplitSpec:
             "max_operand": spec.max_operand >= 1,
             "max_value": spec.max_value >= 1,
             "check_prob": 0.0 <= spec.check_prob <= 1.0,
+            "mistake_prob": 0.0 <= spec.mistake_prob <= 1.0,
         }
         for field, ok in checks.items():
             if not ok:
@@ -91,21 +108,50 @@ def _next_step(value: int, spec: SplitSpec, rng: random.Random) -> tuple[str, in
     return op, b, result
 
 
-def make_example(spec: SplitSpec, rng: random.Random) -> tuple[str, str, str]:
-    """One random problem: (problem, reference solution, answer)."""
+def _wrong_result(result: int, rng: random.Random) -> int:
+    """A plausible slip: the result off by 1 to 3, never negative."""
+    candidates = [result + d for d in (-3, -2, -1, 1, 2, 3) if result + d >= 0]
+    return rng.choice(candidates)
+
+
+def make_example(spec: SplitSpec, rng: random.Random) -> dict:
+    """One random problem: ``problem``, ``trace`` (thinking + write-up), ``solution`` (the write-up),
+    ``answer`` and the thinking's per-line ground truth ``lines``."""
     value = rng.randint(1, spec.max_value)
     problem = [str(value)]
+    lines = []  # the thinking's lines after <think>, with their ground truth
     steps = []
-    for _ in range(rng.randint(spec.min_ops, spec.max_ops)):
+
+    def add(text: str, kind: str, correct: bool = True) -> None:
+        lines.append({"text": text, "kind": kind, "correct": correct})
+
+    n_ops = rng.randint(spec.min_ops, spec.max_ops)
+    for _ in range(n_ops):
         op, b, result = _next_step(value, spec, rng)
         problem.append(f"{op}{b}")
         steps.append(f"{value}{op}{b}={result}")
-        if rng.random() < spec.check_prob:
-            steps.append(rng.choice(CHECK_PHRASES).format(step=steps[-1]))
         value = result
-    lines = [" ".join(problem), *steps, f"Result: {value}"]
-    solution = "<think>\n" + "\n".join(lines) + "\n</think>\n\\boxed{" + str(value) + "}"
-    return " ".join(problem), solution, str(value)
+    add(" ".join(problem), "restate")
+    for step in steps:
+        lhs, result = step.split("=")
+        if rng.random() < spec.mistake_prob:
+            wrong = _wrong_result(int(result), rng)
+            add(f"{lhs}={wrong}", "mistake", correct=False)
+            add(CORRECTION.format(lhs=lhs, right=result, wrong=wrong), "correction")
+        else:
+            add(step, "step")
+        if rng.random() < spec.check_prob:
+            add(rng.choice(CHECK_PHRASES).format(step=step), "check")
+    add(f"Result: {value}", "result")
+    solution = "\n".join(steps) + "\n\\boxed{" + str(value) + "}"
+    thinking = "\n".join(line["text"] for line in lines)
+    return {
+        "problem": " ".join(problem),
+        "trace": f"<think>\n{thinking}\n</think>\n{solution}",
+        "solution": solution,
+        "answer": str(value),
+        "lines": lines,
+    }
 
 
 def generate_split(
@@ -117,17 +163,19 @@ def generate_split(
     for _ in range(MAX_DRAWS_PER_PROBLEM * max(spec.n, 1)):
         if len(rows) == spec.n:
             break
-        problem, solution, answer = make_example(spec, rng)
-        if problem in seen:
+        example = make_example(spec, rng)
+        if example["problem"] in seen:
             continue
-        seen.add(problem)
+        seen.add(example["problem"])
         rows.append(
             {
                 "id": f"{name}-{len(rows):05d}",
-                "problem": problem,
-                "solution": solution,
-                "answer": answer,
+                "problem": example["problem"],
+                "solution": example["solution"],
+                "answer": example["answer"],
                 "source": f"synthetic/{name}",
+                "trace": example["trace"],
+                "lines": example["lines"],
             }
         )
     if len(rows) < spec.n:
