@@ -189,6 +189,25 @@ def analyze_credit(args) -> None:
     print(json.dumps({"problems": len(records), "correct": sum(r["correct"] for r in records)}))
 
 
+def value_sanity(args) -> None:
+    """Estimator vs MC values at the base policy's own states and corrupted twins (value sanity)."""
+    import torch
+
+    from rredcot.data.synthetic import load_split
+    from rredcot.value_sanity import analyze_value_sanity
+
+    torch.set_num_threads(args.threads)
+    summary = analyze_value_sanity(
+        args.model,
+        load_split(args.benchmark),
+        out_path=args.out,
+        seed=args.seed,
+        random_init=args.random_init,
+        **args.settings_json,
+    )
+    print(json.dumps(summary["estimators"]))
+
+
 def analyze_segmentation(args) -> None:
     """Segmentation ablation: MC and default-estimator values at each segmentation variant's boundaries."""
     import torch
@@ -334,6 +353,14 @@ def figure_mc_sd(args) -> None:
     )
 
 
+def figure_value_sanity(args) -> None:
+    """Value sanity: estimator vs MC values at the base policy's states and corrupted twins."""
+    from rredcot.figures import value_sanity
+    from rredcot.io import read_json
+
+    value_sanity(read_json(args.sanity), pdf=args.out_pdf, png=args.out_png, scale=args.scale)
+
+
 def figure_estimator_correlation(args) -> None:
     """Fig. 4: Pearson / Spearman matrices of segment credits and agreement with MC by position."""
     from rredcot.figures import fig4_estimator_correlation
@@ -402,7 +429,7 @@ def figure_ablation_training(args) -> None:
 
 def report(args) -> None:
     """REPLICATION.md of one scale: claims, paper vs ours, rule-based verdicts, assumptions, regeneration."""
-    from rredcot.io import write_text
+    from rredcot.io import read_json, write_text
     from rredcot.logs import load_credit, load_eval, load_metrics
     from rredcot.report import Logs, render
     from rredcot.tables import read_paper_claims, read_paper_table
@@ -416,6 +443,7 @@ def report(args) -> None:
         traces=load_credit(args.credit) if args.credit else None,
         paper_tables={name: read_paper_table(paper / f"{name}.csv") for name in ("table1", "table2")},
         paper_claims=read_paper_claims(paper / "claims.csv"),
+        value_sanity=read_json(args.value_sanity) if args.value_sanity else None,
     )
     for out in args.out:
         text = render(
@@ -473,6 +501,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=evaluate)
 
+    p = commands.add_parser("value-sanity", help=value_sanity.__doc__)
+    p.add_argument("--model", required=True)
+    p.add_argument("--random-init", type=_flag, default=False)
+    p.add_argument("--benchmark", required=True, help="problems JSONL in the common schema")
+    p.add_argument("--settings-json", type=_json, required=True, help="keyword arguments of the analysis")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=value_sanity)
+
     p = commands.add_parser("analyze-credit", help=analyze_credit.__doc__)
     p.add_argument("--model", required=True)
     p.add_argument("--random-init", type=_flag, default=False)
@@ -525,6 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("figure-ablation-segmentation", figure_ablation_segmentation, ("credits", "variant", "artifacts")),
         ("figure-ablation-estimator", figure_ablation_estimator, ("credit", "artifacts")),
         ("figure-ablation-training", figure_ablation_training, ("group", "artifacts")),
+        ("figure-value-sanity", figure_value_sanity, ("sanity",)),
     )
     for name, func, inputs in figure_commands:
         p = commands.add_parser(name, help=func.__doc__)
@@ -534,6 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--credit", required=True, help="analysis/credit.jsonl")
         if "credits" in inputs:
             p.add_argument("--credit", nargs="*", default=[], help="analysis/segmentation/<variant>.jsonl")
+        if "sanity" in inputs:
+            p.add_argument("--sanity", required=True, help="analysis/value_sanity.json")
         if "extra_credit" in inputs:
             p.add_argument("--extra-credit", nargs="*", default=[])
         if "variant" in inputs:
@@ -556,6 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval", nargs="*", default=[])
     p.add_argument("--metrics", nargs="*", default=[])
     p.add_argument("--credit", default=None)
+    p.add_argument("--value-sanity", default=None, help="analysis/value_sanity.json")
     p.add_argument("--paper-dir", required=True)
     p.add_argument("--tables-md", nargs="*", default=[])
     p.add_argument("--figures-png", nargs="*", default=[])

@@ -9,6 +9,8 @@
   gradient, LOO) pooled over traces, and correlation with MC by relative position.
 * :func:`ablation_segmentation`, :func:`ablation_estimator` — agreement with MC per segmentation / estimator
   variant; :func:`ablation_training` — training accuracy of any list of runs.
+* :func:`value_sanity` — estimator vs MC values at the base policy's own states and their corrupted twins,
+  and the parts of log v̂ along the trace (our control, not a paper figure).
 
 Colours: the Okabe–Ito palette. Undefined numbers (a correlation of constant credits) are drawn as "n/a".
 """
@@ -708,3 +710,65 @@ def ablation_training(
         right.set_title("mean ± SD over runs")
     fig.suptitle(title or "Training ablation")
     save(fig, pdf, png)
+
+
+def value_sanity(result: dict, *, pdf: str | Path, png: str | Path, scale: str = "") -> None:
+    """One scatter of log v̂ vs MC value per estimator (clean states, corrupted twins), and the reference
+    estimator's parts of log v̂ (marker, body, answer) by line position, mean over problems."""
+    summary, records = result["summary"], result["records"]
+    names = list(summary["estimators"])
+    with_parts = any("value_parts" in r for r in records)
+    fig, axes = plt.subplots(
+        1, len(names) + with_parts, figsize=(4.6 * (len(names) + with_parts), 4.2), layout="constrained"
+    )
+    axes = np.atleast_1d(axes)
+    for ax, name in zip(axes, names, strict=False):
+        stats = summary["estimators"][name]
+        clean = [(v, m) for r in records for v, m in zip(r["values"][name], r["mc"], strict=True)]
+        twins = [(r["twin"]["values"][name], r["twin"]["mc"]) for r in records if r["twin"]]
+        for points, label, color, marker in (
+            (clean, "line-end states", color_of("clean", 0), "o"),
+            (twins, "corrupted first step", color_of("twin", 5), "x"),
+        ):
+            if points:
+                v, m = np.asarray(points).T
+                ax.scatter(m, v, s=14, alpha=0.6, color=color, marker=marker, label=label)
+        lo, hi = stats["spearman_ci"]
+        share = stats["drop_share"]
+        ax.set_title(
+            f"{name}: Spearman {_num(stats['spearman'])} [{_num(lo)}, {_num(hi)}]\n"
+            f"estimate drops at the twin in {_num(share, pct=True)} of problems",
+            fontsize=9,
+        )
+        ax.set_xlabel(f"MC value ({summary['n_mc_samples']} rollouts)")
+        ax.set_ylabel("log v̂")
+        ax.legend(fontsize=8, loc="lower right")
+    if with_parts:
+        ax = axes[-1]
+        width = max(len(r["boundaries"]) for r in records if "value_parts" in r)
+        for k, part in enumerate(("marker", "body", "answer")):
+            rows = [
+                r["value_parts"][part] + [np.nan] * (width - len(r["boundaries"]))
+                for r in records
+                if "value_parts" in r
+            ]
+            ax.plot(
+                np.arange(width),
+                np.nanmean(np.asarray(rows, dtype=float), axis=0),
+                marker="o",
+                color=color_of(part, k),
+                label=part,
+            )
+        ax.set_xlabel("state (0 = prompt, then each line end of the thinking)")
+        ax.set_ylabel("mean log p of the part (nats)")
+        ax.set_title("reference estimator: what moves log v̂", fontsize=9)
+        ax.legend(fontsize=8)
+    where = f" ({scale} scale)" if scale else ""
+    fig.suptitle(f"Value sanity{where}: {summary['n_problems']} problems, {summary['n_states']} states")
+    save(fig, pdf, png)
+
+
+def _num(x, pct: bool = False) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{100 * x:.0f} %" if pct else f"{x:.2f}"

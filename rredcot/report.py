@@ -170,6 +170,7 @@ class Logs:
     traces: list[dict] | None
     paper_tables: dict[str, pd.DataFrame]
     paper_claims: dict[str, float]
+    value_sanity: dict | None = None
 
     @property
     def artifacts(self) -> dict:
@@ -629,6 +630,125 @@ def evaluate_claims(logs: Logs) -> list[Claim]:
     ]
 
 
+# ------------------------------------------------------------------------------------------------ controls
+def controls_section(logs: Logs) -> list[str]:
+    """Checks of the mechanism that come before any verdict (our additions, not paper claims): value sanity,
+    the learning-rate-0 control and the MC oracle, each against its stated target."""
+    lines = [
+        "## Controls (our additions, not paper claims)",
+        "",
+        "A toy verdict counts only where the toy realises the paper's premise, so these checks come first.",
+        "",
+    ]
+    sanity = logs.value_sanity
+    if sanity is not None:
+        s = sanity["summary"]
+        t = s["targets"]
+        lines += [
+            f"**Value sanity** ({s['n_problems']} problems, {s['n_states']} states of the base policy's "
+            "greedy traces: the prompt, every line end of the thinking and "
+            f"{s['n_twins']} corrupted twins of the state after the first step; MC values from "
+            f"{s['n_mc_samples']} rollouts per state; {int(100 * s['ci_level'])} % bootstrap intervals over "
+            f"problems). Targets: Spearman(log v̂, MC) ≥ {t['spearman']}, estimate drops at the corrupted "
+            f"twin in ≥ {100 * t['drop_share']:.0f} % of problems.",
+            "",
+            "| estimator | Spearman(log v̂, MC) | drops at the corrupted twin | meets both targets |",
+            "|---|---|---|---|",
+        ]
+        configured = logs.config["train"]["rredcot"]["value_estimator"]
+        for name, e in s["estimators"].items():
+            lo, hi = e["spearman_ci"]
+            dlo, dhi = e["drop_share_ci"]
+            mark = " (configured)" if name == configured else ""
+            lines.append(
+                f"| {name}{mark} | {fmt(e['spearman'], 2)} [{fmt(lo, 2)}, {fmt(hi, 2)}] | "
+                f"{_pct(e['drop_share'])} [{_pct(dlo)}, {_pct(dhi)}] | "
+                f"{'yes' if e['meets_targets'] else 'no'} |"
+            )
+        lines += ["", f"MC values themselves drop at the twin in {_pct(s['mc_drop_share'])} of problems.", ""]
+    lines += _control_runs(logs)
+    return lines
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.0f} %"
+
+
+def _control_runs(logs: Logs) -> list[str]:
+    controls = logs.artifacts.get("controls", {})
+    runs = {name: [r.split("/seed")[0] for r in tags] for name, tags in controls.items() if tags}
+    if not runs:
+        return []
+    evals, benchmarks = logs.evals, logs.benchmarks
+    columns = [("base", "base"), ("GRPO", "grpo"), ("RREDCoT", "rredcot")]
+    columns += [
+        (f"{name}: {method}", method) for name, methods in runs.items() for method in dict.fromkeys(methods)
+    ]
+    lines = [
+        f"**Control runs on the test splits** ({logs.artifacts['metric']}; mean ± SD over seeds where "
+        "there are several):",
+        "",
+        "| split | " + " | ".join(label for label, _ in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    means = {}
+    for split in [*benchmarks, MEAN_ROW]:
+        cells = []
+        for _, method in columns:
+            per_seed = _run_means(evals, method, benchmarks if split == MEAN_ROW else [split])
+            means[split, method] = per_seed
+            sd = f" ± {fmt(float(np.std(per_seed, ddof=1)))}" if len(per_seed) > 1 else ""
+            cells.append(f"{fmt(float(np.mean(per_seed)))}{sd}" if len(per_seed) else "—")
+        lines.append(f"| {split} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for method in dict.fromkeys(runs.get("lr0", [])):
+        gaps = [abs(float(np.mean(means[b, method])) - float(np.mean(means[b, "base"]))) for b in benchmarks]
+        same = all(len(means[b, method]) and len(means[b, "base"]) for b in benchmarks) and max(gaps) == 0.0
+        lines.append(
+            f"- Learning rate 0 (`{method}`) {'reproduces' if same else 'does **not** reproduce'} the base "
+            f"model's evaluation: largest |Δ| over splits {fmt(max(gaps))} (target: exactly 0)."
+        )
+    for method in dict.fromkeys(runs.get("oracle", [])):
+        oracle, grpo, red = (
+            float(np.mean(means[MEAN_ROW, m])) if len(means[MEAN_ROW, m]) else math.nan
+            for m in (method, "grpo", "rredcot")
+        )
+        gain = oracle - grpo
+        share = (red - grpo) / gain if math.isfinite(gain) and gain > 0 else math.nan
+        cost = _step_cost(logs.metrics, method)
+        lines.append(
+            f"- MC oracle (`{method}`) − GRPO on the mean: {signed(gain)}; "
+            f"RREDCoT − GRPO: {signed(red - grpo)}"
+            + (
+                f"; RREDCoT recovers {fmt(share, 2)} of the oracle's gain"
+                if math.isfinite(share)
+                else "; the oracle shows no gain over GRPO, so there is nothing for RREDCoT to recover"
+            )
+            + f". Median step time: {cost}."
+        )
+    lines.append("")
+    return lines
+
+
+def _run_means(evals: pd.DataFrame, method: str, benchmarks: Sequence[str]) -> np.ndarray:
+    """Per seed of ``method``, the metric averaged over ``benchmarks``; the base model is one run."""
+    if method != "base":
+        return seed_means(evals, method, benchmarks)
+    rows = evals[(evals["method"] == "base") & evals["benchmark"].isin(benchmarks)]
+    return (
+        np.asarray([rows["value"].mean()]) if rows["benchmark"].nunique() == len(benchmarks) else np.zeros(0)
+    )
+
+
+def _step_cost(metrics: pd.DataFrame, oracle: str) -> str:
+    """Median seconds per step of GRPO, RREDCoT and the oracle (:func:`rredcot.logs.step_cost`)."""
+    by = {r["method"]: r for r in step_cost(metrics).to_dict("records")} if not metrics.empty else {}
+    return ", ".join(
+        f"{label} {fmt(by[m]['step_time_s'], 2)} s" if m in by else f"{label} n/a"
+        for label, m in (("GRPO", "grpo"), ("RREDCoT", "rredcot"), ("oracle", oracle))
+    )
+
+
 # --------------------------------------------------------------------------------------------- assumptions
 # Every choice the paper leaves open ([ours] in PAPER.md), and the analysis choices of this report.
 ASSUMPTIONS: list[tuple[str, str, str]] = [
@@ -831,6 +951,7 @@ def render(
         "",
         "Summary: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".",
         "",
+        *controls_section(logs),
         "## Claims in detail",
         "",
     ]

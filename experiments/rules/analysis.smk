@@ -18,7 +18,7 @@ def analysis_settings():
 
 
 def analysis_targets():
-    return [f"{RESULTS}/analysis/credit.jsonl"] + expand(
+    return [f"{RESULTS}/analysis/credit.jsonl", f"{RESULTS}/analysis/value_sanity.json"] + expand(
         f"{RESULTS}/analysis/segmentation/{{variant}}.jsonl", variant=SEGMENTATION_VARIANTS
     )
 
@@ -79,3 +79,42 @@ rule segmentation_analysis:
         " --random-init {params.random_init} --benchmark {input.benchmark} --analysis-json {params.analysis:q}"
         " --partial-dir {params.partial_dir} --seed {params.seed} --out-dir {params.out_dir}"
         " --threads {threads} > {log} 2>&1"
+
+
+def value_sanity_settings():
+    sanity = ANALYSIS["value_sanity"]
+    return as_json(
+        {
+            **sanity,
+            "options": {field: config["train"]["rredcot"][field] for field in VALUE_OPTION_FIELDS},
+            "bootstrap_resamples": config["artifacts"]["bootstrap_resamples"],
+            "ci_level": config["artifacts"]["ci_level"],
+            "dtype": ANALYSIS["dtype"],
+            "device": ANALYSIS["device"],
+        }
+    )
+
+
+rule value_sanity:
+    """Does the estimator rank the base policy's own states as Monte Carlo does? Greedy traces, values and MC
+    values at every line end of the thinking, and a corrupted twin of the state after the first step."""
+    input:
+        base_model_inputs(),
+        benchmark=f"{RESULTS}/data/eval/{ANALYSIS_BENCHMARK}.jsonl",
+    output:
+        f"{RESULTS}/analysis/value_sanity.json",
+    params:
+        python=PYTHON,
+        settings=lambda wc: value_sanity_settings(),  # a function: the JSON holds "{answer}" braces
+        model=base_model_ref(),
+        random_init=config["base_model"].get("random_init", False),
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/analysis/value_sanity.log",
+    threads: stage_resources("analysis").get("cpus_per_task", 1)
+    resources:
+        **stage_resources("analysis"),
+    shell:
+        "{params.python} -m rredcot.cli value-sanity --model {params.model} --random-init {params.random_init}"
+        " --benchmark {input.benchmark} --settings-json {params.settings:q} --seed {params.seed}"
+        " --out {output} --threads {threads} > {log} 2>&1"

@@ -10,7 +10,9 @@ PAPER_NUMBERS = os.path.join(workflow.basedir, "paper_tables", "paper")  # publi
 CREDIT_LOG = f"{RESULTS}/analysis/credit.jsonl"
 # The configured training estimator, as the credit log names its values (e.g. "reference/log").
 DEFAULT_VARIANT = "{value_estimator}/{value_space}".format(**config["train"]["rredcot"])
-FIGURE_NAMES = ["training_curves", "fig3_mc_cost", "fig7_mc_sd", "fig4_estimator_correlation"]
+FIGURE_NAMES = [
+    "training_curves", "fig3_mc_cost", "fig7_mc_sd", "fig4_estimator_correlation", "value_sanity"
+]
 TRAINING_ABLATIONS = ARTIFACTS["training_ablations"]
 ABLATION_NAMES = ["ablation_segmentation", "ablation_estimator"] + [
     f"ablation_training_{name}" for name in TRAINING_ABLATIONS
@@ -35,6 +37,11 @@ def artifacts_json(*keys):
 
 def training_metrics():
     return expand(f"{RESULTS}/train/{{method}}/seed{{seed}}/metrics.jsonl", method=METHODS, seed=SEEDS)
+
+
+def control_metrics():
+    """Metrics of the control runs (artifacts.controls): the report states their cost per step."""
+    return [f"{RESULTS}/train/{run}/metrics.jsonl" for run in CONTROL_RUNS]
 
 
 def segmentation_logs():

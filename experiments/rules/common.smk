@@ -57,9 +57,15 @@ def base_model_inputs():
     return [f"{RESULTS}/base_model"] if config["base_model"]["kind"] == "sft" else []
 
 
+CONTROL_RUNS = [run for runs in config["artifacts"]["controls"].values() for run in runs]
+for _run in CONTROL_RUNS:
+    if _run.split("/seed")[0] not in VARIANTS:
+        raise ValueError(f"artifacts.controls names {_run!r}, whose run is not in train.variants")
+
+
 def policy_tags():
-    """Every evaluated policy: the base model and each trained (method, seed)."""
-    return ["base"] + [f"{m}/seed{s}" for m in METHODS for s in SEEDS]
+    """Every evaluated policy: the base model, each trained (method, seed) and the control runs."""
+    return ["base"] + [f"{m}/seed{s}" for m in METHODS for s in SEEDS] + CONTROL_RUNS
 
 
 def evaluation_targets():

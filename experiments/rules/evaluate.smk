@@ -25,7 +25,7 @@ rule evaluate_policy:
         summary=f"{RESULTS}/eval/{{policy}}/{{split}}.json",
         records=f"{RESULTS}/eval/{{policy}}/{{split}}.records.jsonl",
     wildcard_constraints:
-        policy=r"base|[a-z_]+/seed\d+",
+        policy=r"base|[A-Za-z0-9_.-]+/seed\d+",
         split="|".join(EVAL_SPLITS),
     params:
         python=PYTHON,

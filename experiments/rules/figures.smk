@@ -45,6 +45,24 @@ rule fig3_mc_cost:
         " --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
 
 
+rule value_sanity_figure:
+    """Value sanity: estimator vs MC values at the base policy's own states and their corrupted twins."""
+    input:
+        sanity=f"{RESULTS}/analysis/value_sanity.json",
+    output:
+        pdf=f"{FIGURES}/value_sanity.pdf",
+        png=report(f"{FIGURES}/value_sanity.png", caption="../report/value_sanity.rst", category="Figures"),
+    params:
+        python=PYTHON,
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/figures/value_sanity.log",
+    localrule: True
+    shell:
+        "{params.python} -m rredcot.cli figure-value-sanity --sanity {input.sanity} --scale {params.scale}"
+        " --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
+
+
 rule fig7_mc_sd:
     """Fig. 7: bootstrapped SD of MC values vs samples per boundary × relative boundary position."""
     input:

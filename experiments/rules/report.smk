@@ -8,8 +8,9 @@ rule replication_report:
     assumptions table and the command that rebuilds each artifact."""
     input:
         evals=evaluation_targets(),
-        metrics=training_metrics(),
+        metrics=training_metrics() + control_metrics(),
         credit=CREDIT_LOG,
+        sanity=f"{RESULTS}/analysis/value_sanity.json",
         paper=expand(f"{PAPER_NUMBERS}/{{name}}.csv", name=["table1", "table2", "claims"]),
         tables=[f"{PAPER_TABLES}/{name}.md" for name in TABLE_NAMES],
         figures=[f"{FIGURES}/{name}.png" for name in FIGURE_NAMES + ABLATION_NAMES],
@@ -28,7 +29,8 @@ rule replication_report:
     localrule: True
     shell:
         "{params.python} -m rredcot.cli report --config-json {params.config:q} --eval {input.evals}"
-        " --metrics {input.metrics} --credit {input.credit} --paper-dir {params.paper_dir}"
+        " --metrics {input.metrics} --credit {input.credit} --value-sanity {input.sanity}"
+        " --paper-dir {params.paper_dir}"
         " --tables-md {input.tables} --figures-png {input.figures} --targets {params.targets}"
         " --snakemake-command {params.command:q} --benchmark-cost {params.benchmark_cost} --out {output}"
         " > {log} 2>&1"
