@@ -38,12 +38,25 @@ def versions() -> str:
     )
 
 
+def model_label(model: str) -> str:
+    """A model as the table names it: a hub id or relative path as given, a local directory relative to the
+    checkout it lies in (a committed table carries no absolute path of the machine that made it)."""
+    path = Path(model)
+    if not path.is_absolute():
+        return model
+    root = Path(__file__).resolve().parents[1]
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return path.name
+
+
 def append_rows(path: Path, benchmark: str, rows, *, model: str, params: int, threads: int) -> None:
     """Append ``rows`` of (setting, quantity, min, median, repeats), writing the header to a new file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists() or path.stat().st_size == 0
     stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    context = [model, params, machine(threads), versions(), stamp]
+    context = [model_label(model), params, machine(threads), versions(), stamp]
     with path.open("a", newline="") as f:
         writer = csv.writer(f)
         if new:

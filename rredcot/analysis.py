@@ -16,7 +16,9 @@ measured cost. One JSON record per problem::
      "attribution": {"gradient": [per reasoning segment], "loo": [per reasoning segment]},
      "attribution_seconds": {"gradient": seconds, "loo": seconds},
      "self_group": {"size", "n_correct", "fallback": null | "reference" | "answer_only"}
-                                       only when a "self/…" variant is analysed}
+                                       only when a "self/…" variant is analysed,
+     "value_parts": {"marker", "body", "answer": [per boundary]}
+                                       log p of the reference's parts, when the row has a solution}
 
 The segmentation ablation (:func:`analyze_segmentations`) writes the same record per variant, with only the
 ablation estimator's values, empty ``attribution``/``attribution_seconds``, and MC outcomes shared between
@@ -77,7 +79,9 @@ from rredcot.values import (
     aggregate_values,
     build_continuations,
     logprobs_and_entropies,
+    reference_part_continuations,
     score_continuations,
+    value_parts,
 )
 
 VARIANTS = tuple(f"{estimator}/{space}" for estimator in ESTIMATORS for space in SPACES)
@@ -187,6 +191,8 @@ def analyze_credit(
             record["values"], record["value_seconds"] = values, seconds
             if group is not None:
                 record["self_group"] = group
+            if _has_solution(row):
+                record["value_parts"] = _value_parts(model, tokenizer, trace, segments, options)
             record["attribution"], record["attribution_seconds"] = _attributions(
                 model, tokenizer, trace, segments, attribution_estimator, options
             )
@@ -407,8 +413,9 @@ def _values(model, tokenizer, trace: Trace, segments, variants, options: ValueOp
     for estimator, spaces in by_estimator.items():
         group_correct, scored = None, estimator
         if estimator in SELF_ESTIMATORS:
-            group_correct, group = _self_group(tokenizer, trace, include_own=estimator == "self_inclusive")
-            scored = group["fallback"] or estimator
+            group_correct, summary = _self_group(tokenizer, trace, include_own=estimator == "self_inclusive")
+            group = group or summary  # the record describes the first self estimator analysed
+            scored = summary["fallback"] or estimator
         continuations = build_continuations(
             tokenizer,
             scored,
@@ -429,6 +436,24 @@ def _values(model, tokenizer, trace: Trace, segments, variants, options: ValueOp
             values[f"{estimator}/{space}"] = [float(v) for v in aggregate_values(logp, space)]
             seconds[f"{estimator}/{space}"] = scoring + time.perf_counter() - start
     return values, seconds, group
+
+
+def _value_parts(model, tokenizer, trace: Trace, segments, options: ValueOptions) -> dict[str, list[float]]:
+    """Per boundary, log p of the reference continuation's marker, solution body and answer: what moves
+    log v̂ (they sum to the single-reference value)."""
+    continuations = reference_part_continuations(
+        tokenizer,
+        trace.row["solution"],
+        trace.row["answer"],
+        end_of_thinking=options.end_of_thinking,
+        answer_template=options.answer_template,
+    )
+    prefix = [*trace.prompt_ids, *trace.completion_ids]
+    boundaries = [len(trace.prompt_ids) + b for b in value_boundaries(segments)]
+    logp = score_continuations(
+        model, prefix, boundaries, continuations, max_tokens=options.value_batch_tokens
+    )
+    return value_parts(logp)
 
 
 def _self_group(tokenizer, trace: Trace, *, include_own: bool) -> tuple[list[list[int]], dict]:

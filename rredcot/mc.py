@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def mc_values_batch(
     batch_size: int = 64,
     grade_fn: Callable[[str, str], float] | None = None,
     seed: int = 0,
+    progress: str | None = None,
 ) -> list[MCResult]:
     """MC values of every boundary of every request, all rollouts generated together.
 
@@ -67,6 +69,7 @@ def mc_values_batch(
     so an answer already in the prefix counts unless the continuation gives another. A state that several
     requests share (a group's prompt-only state, a common first line) is sampled once and its outcomes are
     given to each; ``generated_tokens`` of a request counts the rollouts of the states it met first.
+    ``progress`` names a progress bar over the batches (none by default: the trainer calls this every step).
     """
     if grade_fn is None:
         from rredcot.rewards import grade as grade_fn
@@ -95,7 +98,8 @@ def mc_values_batch(
     grades, tokens = np.empty(len(rows)), np.zeros(len(firsts), dtype=np.int64)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.inference_mode():
         torch.manual_seed(seed)
-        for start in range(0, len(rows), batch_size):
+        starts = range(0, len(rows), batch_size)
+        for start in tqdm(starts, desc=progress, unit="batch") if progress else starts:
             chunk = rows[start : start + batch_size]
             heads = [[int(t) for t in requests[firsts[s][0]].completion_ids[: firsts[s][1]]] for s in chunk]
             prefixes = [

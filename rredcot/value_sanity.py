@@ -125,6 +125,7 @@ def analyze_value_sanity(
         max_new_tokens=max_new_tokens,
         batch_size=mc_batch_size,
         seed=seed,
+        progress="MC rollouts",
     )
     mc_seconds = time.perf_counter() - start
     twin_mc = dict(zip([id(t) for t in twins], mc[len(traces) :], strict=True))

@@ -62,6 +62,7 @@ ARTIFACTS = {
     "metric": "avg_at_n",
     "paper_rows": {"table1": {}, "table2": {}},
     "training_ablations": {},
+    "controls": {"lr0": [], "oracle": []},
     "smooth_window": 3,
     "final_window": 5,
     "ci_level": 0.95,
@@ -750,6 +751,7 @@ def test_snakemake_replots_without_retraining(logs, tmp_path):
     write_evals(results, {p: dict.fromkeys(BENCHMARKS, 0.5) for p in EVAL_VALUES})
     write_credit(results, n_traces=4)
     write_segmentation(results, names=tuple(config["analysis"]["segmentation_variants"]))
+    write_json(results / "analysis" / "value_sanity.json", {"summary": {}, "records": []})
     target = "figures/test/fig4_estimator_correlation.pdf"
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1", target],
@@ -776,8 +778,36 @@ def test_snakemake_replots_without_retraining(logs, tmp_path):
         "evaluate_policy",
         "credit_analysis",
         "segmentation_analysis",
+        "value_sanity",
         "sft_base_model",
         "prepare_data",
     }, run.stdout
     assert {"table1", "table2", "compute_cost_logged", "training_curves", "replication_report"} <= planned
     assert "ablation_training" in planned  # configured training ablations are targets of `ablations`
+
+
+def test_controls_section_checks_the_lr0_control_and_the_oracle(tmp_path):
+    values = {
+        **EVAL_VALUES,
+        "grpo_lr0/seed0": dict(EVAL_VALUES["base"]),
+        "rredcot_mc/seed0": {"in_dist": 0.95, "more_steps": 0.55},
+    }
+    config = config_for(
+        {**ARTIFACTS, "controls": {"lr0": ["grpo_lr0/seed0"], "oracle": ["rredcot_mc/seed0"]}}
+    )
+    logs = report.Logs(
+        config=config,
+        evals=load_eval(write_evals(tmp_path, values)),
+        metrics=load_metrics([]),
+        traces=None,
+        paper_tables={},
+        paper_claims={},
+    )
+    text = "\n".join(report.controls_section(logs))
+    assert "| mean | 0.200 | 0.425 ± 0.075 | 0.625 ± 0.025 | 0.200 | 0.750 |" in text
+    assert "Learning rate 0 (`grpo_lr0`) reproduces the base model's evaluation" in text
+    # oracle − GRPO = 0.750 − 0.425 = 0.325; RREDCoT − GRPO = 0.200: RREDCoT recovers 0.62 of it.
+    assert "RREDCoT recovers 0.62 of the oracle's gain" in text
+    moved = {**values, "grpo_lr0/seed0": {"in_dist": 0.31, "more_steps": 0.10}}
+    logs.evals = load_eval(write_evals(tmp_path / "moved", moved))
+    assert "does **not** reproduce" in "\n".join(report.controls_section(logs))

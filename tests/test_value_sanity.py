@@ -1,0 +1,66 @@
+"""Value sanity: the states it values, the corrupted twin it builds, and its summary on hand-made records."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rredcot.value_sanity import TARGETS, corrupted_first_step, line_end_boundaries, summarize
+
+TRACE = "<think>\n7 +5\n7+5=12\nResult: 12\n</think>\n7+5=12\n\\boxed{12}"
+
+
+def test_states_are_the_prompt_and_every_line_end_of_the_thinking(char_tokenizer):
+    ids = char_tokenizer(TRACE, add_special_tokens=False)["input_ids"]
+    # <think> \n | 7 +5 \n | 7+5=12 \n | Result: 12 \n | </think> ...: the write-up's newlines are not states.
+    assert line_end_boundaries(ids, char_tokenizer, "</think>\n") == [0, 2, 7, 14, 25]
+    cut = char_tokenizer("<think>\n1+1=2\n1+1", add_special_tokens=False)[
+        "input_ids"
+    ]  # no marker: all thinking
+    assert line_end_boundaries(cut, char_tokenizer, "</think>\n") == [0, 2, 8]
+
+
+def test_the_twin_changes_the_result_of_the_first_step_line():
+    clean, twin = corrupted_first_step(TRACE, "</think>\n")
+    assert clean == "<think>\n7 +5\n7+5=12\n"
+    assert twin == "<think>\n7 +5\n7+5=13\n"
+    assert corrupted_first_step("<think>\n7 +5\nResult: 12\n</think>\n", "</think>\n") is None
+    assert corrupted_first_step("<think>\n7 +5\n7+5=1", "</think>\n") is None  # the step line is unfinished
+
+
+def record(values, mc, twin_value, twin_mc, clean_index=1):
+    return {
+        "values": {"reference": values},
+        "mc": mc,
+        "twin": {"clean_index": clean_index, "values": {"reference": twin_value}, "mc": twin_mc},
+    }
+
+
+def test_summary_of_an_estimator_that_ranks_like_mc_meets_the_targets():
+    records = [
+        record([-3.0, -2.0, -1.0], [0.2, 0.5, 0.9], -4.0, 0.0),
+        record([-2.5, -1.5, -0.5], [0.3, 0.6, 1.0], -3.5, 0.1),
+    ]
+    summary = summarize(records, "reference", resamples=200, ci_level=0.9, seed=0)
+    assert summary["spearman"] == pytest.approx(1.0)  # pooled over both problems, twins included
+    assert summary["drop_share"] == 1.0 and summary["drop_share_ci"] == [1.0, 1.0]
+    assert summary["meets_targets"]
+
+
+def test_summary_of_an_estimator_blind_to_the_wrong_step_misses_the_drop_target():
+    records = [
+        record([-3.0, -2.0, -1.0], [0.2, 0.5, 0.9], -1.5, 0.1),  # the twin scores above its clean state
+        record([-2.5, -1.5, -0.5], [0.3, 0.6, 1.0], -3.5, 0.0),
+    ]
+    summary = summarize(records, "reference", resamples=200, ci_level=0.9, seed=0)
+    assert summary["drop_share"] == 0.5 < TARGETS["drop_share"]
+    assert not summary["meets_targets"]
+    lo, hi = summary["drop_share_ci"]
+    assert 0.0 <= lo <= 0.5 <= hi <= 1.0
+
+
+def test_constant_values_have_no_rank_correlation():
+    records = [record([-1.0, -1.0, -1.0], [0.2, 0.5, 0.9], -1.0, 0.1)]
+    summary = summarize(records, "reference", resamples=50, ci_level=0.9, seed=0)
+    assert math.isnan(summary["spearman"]) and not summary["meets_targets"]
