@@ -2,11 +2,11 @@
 
 Before any verdict on redistributed credit is read, its mechanism is checked where the answer is known. For
 each problem, the base policy writes one greedy trace; the states are the prompt and every line end of its
-thinking, plus a **corrupted twin**: the state after the trace's first computed step (``a<op>b=c``) with the
-result changed to ``c + 1``. At every state the analysis records the estimator's value (each configured
-estimator, ``log v̂``, and for the reference estimator the parts of log v̂: marker, solution body, answer) and
-a Monte Carlo value from ``n_mc_samples`` rollouts of the same policy. Summary (problems resampled as units
-for the intervals):
+thinking, plus a **corrupted twin**: the state after the trace's first computed step (``a<op>b=c``, when it
+is right) with the result changed to ``c + 1``. At every state the analysis records the estimator's value
+(each configured estimator, ``log v̂``, and for the reference estimator the parts of log v̂: marker, solution
+body, answer) and a Monte Carlo value from ``n_mc_samples`` rollouts of the same policy. Summary (problems
+resampled as units for the intervals):
 
 - ``spearman``: pooled Spearman(v̂, MC) over all states, clean and corrupted;
 - ``drop_share``: share of problems whose estimate at the corrupted twin is below the clean state's
@@ -62,12 +62,15 @@ def line_end_boundaries(completion_ids: Sequence[int], tokenizer, end_of_thinkin
 def corrupted_first_step(text: str, end_of_thinking: str) -> tuple[str, str] | None:
     """(clean, corrupted) completion prefixes through the first step line of the thinking (its newline
     included), the corrupted one with the step's result ``c`` written as ``c + 1``; ``None`` when the
-    thinking has no complete step line."""
+    thinking has no complete step line or its first step is already wrong (corrupting a wrong result need
+    not lower any value: the twin tests whether an estimate sees a step go wrong)."""
     thinking = text.split(end_of_thinking)[0]
     offset = 0
     for line in thinking.split("\n")[:-1]:  # complete lines only
         match = STEP.search(line)
         if match:
+            if not _correct(match):
+                return None
             result_at = offset + match.start(4)
             clean = thinking[: offset + len(line) + 1]
             wrong = str(int(match.group(4)) + 1)
@@ -76,6 +79,12 @@ def corrupted_first_step(text: str, end_of_thinking: str) -> tuple[str, str] | N
             ]
         offset += len(line) + 1
     return None
+
+
+def _correct(step: re.Match) -> bool:
+    a, op, b, c = int(step[1]), step[2], int(step[3]), int(step[4])
+    exact = {"+": a + b, "-": a - b, "*": a * b, "/": a // b if b and a % b == 0 else None}[op]
+    return exact == c
 
 
 def analyze_value_sanity(

@@ -27,6 +27,8 @@ def test_the_twin_changes_the_result_of_the_first_step_line():
     assert twin == "<think>\n7 +5\n7+5=13\n"
     assert corrupted_first_step("<think>\n7 +5\nResult: 12\n</think>\n", "</think>\n") is None
     assert corrupted_first_step("<think>\n7 +5\n7+5=1", "</think>\n") is None  # the step line is unfinished
+    assert corrupted_first_step("<think>\n7 +5\n7+5=13\n", "</think>\n") is None  # already wrong
+    assert corrupted_first_step("<think>\n8 /2\n8/2=4\n", "</think>\n")[1] == "<think>\n8 /2\n8/2=5\n"
 
 
 def record(values, mc, twin_value, twin_mc, clean_index=1):
