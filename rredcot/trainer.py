@@ -61,7 +61,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from rredcot.redistribution import MODES, segment_rewards, token_weight_matrix
 from rredcot.rewards import grade
-from rredcot.segmentation import STRATEGIES, segment_completion, value_boundaries
+from rredcot.segmentation import STRATEGIES, segment_completion, token_table, value_boundaries
 from rredcot.values import ESTIMATORS, SPACES, ValueRequest, segment_and_estimate, self_references
 
 SEQUENCE_NORMALISED = ("grpo", "sapo")
@@ -180,12 +180,8 @@ class RREDCoTTrainer(GRPOTrainer):
         super().__init__(*args, **kwargs)
         if not isinstance(self.args, RREDCoTConfig):
             raise TypeError(f"RREDCoTTrainer needs an RREDCoTConfig, got {type(self.args).__name__}")
-        # Decoded text of every token id, built once: segmentation matches keywords on token text.
-        self._token_table = self._tokenizer.batch_decode(
-            [[i] for i in range(len(self._tokenizer))],
-            skip_special_tokens=False,
-            clean_up_tokenization_spaces=False,
-        )
+        # Decoded text of every id the policy can sample: segmentation matches keywords on token text.
+        self._token_table = token_table(self._tokenizer, self.model.get_output_embeddings().out_features)
 
     def _generate_and_score_completions(self, inputs):
         output = super()._generate_and_score_completions(inputs)
