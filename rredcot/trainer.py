@@ -58,6 +58,7 @@ import numpy as np
 import torch
 from accelerate.utils import gather_object
 from trl import GRPOConfig, GRPOTrainer
+from trl.models import unwrap_model_for_generation
 
 from rredcot.redistribution import MODES, segment_rewards, token_weight_matrix
 from rredcot.rewards import grade
@@ -169,6 +170,23 @@ def token_advantages(
     return advantages[:, None] * sigma * loss_mask * scale
 
 
+def check_distributed(accelerator) -> None:
+    """Refuse, at start-up, the backends under which value scoring would hang.
+
+    Processes score different numbers of completions, so they run different numbers of scoring forwards.
+    Under DDP a forward needs no communication; under DeepSpeed ZeRO-3 the trainer gathers the full
+    parameters once per step, on every process, and scores with the hooks removed. FSDP (1 and 2) all-gathers
+    inside every forward, and a process with fewer forwards would leave the others waiting forever.
+    """
+    fsdp = getattr(accelerator.state, "fsdp_plugin", None)
+    if fsdp is not None:
+        raise ValueError(
+            f"RREDCoTTrainer does not support FSDP (fsdp_version={getattr(fsdp, 'fsdp_version', 1)}): its "
+            "all-gathers inside every forward would hang value scoring, whose number of forwards differs "
+            "between processes; use DDP or DeepSpeed ZeRO-3 (experiments/accelerate/zero3.yaml)"
+        )
+
+
 class RREDCoTTrainer(GRPOTrainer):
     """Drop-in ``GRPOTrainer`` that trains with redistributed token weights; takes an :class:`RREDCoTConfig`.
 
@@ -180,6 +198,7 @@ class RREDCoTTrainer(GRPOTrainer):
         super().__init__(*args, **kwargs)
         if not isinstance(self.args, RREDCoTConfig):
             raise TypeError(f"RREDCoTTrainer needs an RREDCoTConfig, got {type(self.args).__name__}")
+        check_distributed(self.accelerator)
         # Decoded text of every id the policy can sample: segmentation matches keywords on token text.
         self._token_table = token_table(self._tokenizer, self.model.get_output_embeddings().out_features)
 
@@ -252,12 +271,10 @@ class RREDCoTTrainer(GRPOTrainer):
     def _segment_and_value(self, inputs, output, completion_ids, active) -> tuple[dict, dict]:
         """Segments and boundary values of every active completion, from one batched pass over the traces."""
         args = self.args
-        # Before the early return: gathering the groups is a collective every process must join.
+        # Gathering the groups is a collective: every process joins, with completions to score or not.
         group_correct = (
             self._group_correct(inputs, completion_ids) if args.value_estimator == "self" else None
         )
-        if not active:
-            return {}, {}
         prompt_ids = [
             ids[mask.bool()].tolist()
             for ids, mask in zip(output["prompt_ids"], output["prompt_mask"], strict=True)
@@ -303,10 +320,21 @@ class RREDCoTTrainer(GRPOTrainer):
             )
             return value_boundaries(segments[i])
 
-        model = self.accelerator.unwrap_model(self.model)
-        results = segment_and_estimate(
-            model, requests, boundaries_of, temperature=self.temperature, max_tokens=args.value_batch_tokens
-        )
+        # Every process enters this every step, with completions to score or not: under ZeRO-3 it gathers
+        # the full parameters once (a collective), so the scoring forwards, whose number differs between
+        # processes, need no communication.
+        with unwrap_model_for_generation(
+            self.model_wrapped,
+            self.accelerator,
+            gradient_checkpointing_kwargs=args.gradient_checkpointing_kwargs,
+        ) as model:
+            results = segment_and_estimate(
+                model,
+                requests,
+                boundaries_of,
+                temperature=self.temperature,
+                max_tokens=args.value_batch_tokens,
+            )
         values = {i: np.asarray(v, dtype=np.float64) for i, (_, v) in zip(active, results, strict=True)}
         return segments, values
 
