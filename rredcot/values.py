@@ -478,7 +478,7 @@ def _head_logprobs(
         rows = hidden[start : start + step]
         target = None if targets is None else targets[start : start + step, None]
         if cols == vocab:
-            logits = head(rows).float() / temperature
+            logits = _scaled(head(rows), temperature)
             if entropy:
                 logp = logits.log_softmax(-1)
                 entropies.append(-(logp.exp() * logp).sum(-1))
@@ -496,6 +496,12 @@ def _head_logprobs(
     return (cat(logps) if targets is not None else None), (cat(entropies) if entropy else None)
 
 
+def _scaled(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """fp32 ``logits / temperature``; at temperature 1 without the copy (x / 1 is x, bit for bit)."""
+    logits = logits.float()
+    return logits if temperature == 1.0 else logits / temperature
+
+
 def _split_vocab(head, rows: torch.Tensor, target, temperature: float, cols: int):
     """(log Z, entropy, target logit) per row from vocabulary chunks of ``cols`` logits each.
 
@@ -507,7 +513,7 @@ def _split_vocab(head, rows: torch.Tensor, target, temperature: float, cols: int
     for low in range(0, weight.shape[0], cols):
         high = min(low + cols, weight.shape[0])
         part = torch.nn.functional.linear(rows, weight[low:high], None if bias is None else bias[low:high])
-        z = part.float() / temperature
+        z = _scaled(part, temperature)
         top = z.amax(-1)
         new_peak = top if peak is None else torch.maximum(peak, top)
         shifted = z - new_peak[:, None]
