@@ -9,7 +9,8 @@ answers correctly, so all advantages would be 0), and fixed-length segments, 40 
 policy writes no paragraph breaks). Written to ``--out``, one JSON object: per method the step times
 (``step_time`` of TRL's logs, the first step a warm-up), their medians and ratio, RREDCoT's own seconds per
 step, peak GPU memory; and one-pass vs naive scoring of one 1,024-token completion at 40 boundaries (values,
-max |Δ|, seconds). ``--shrink`` builds a two-layer version with 16-token completions for a CPU run.
+max |Δ|, seconds). ``--shrink`` builds a small two-layer version with 16-token completions for a CPU run
+(``tests/test_gpu_check.py``).
 """
 
 from __future__ import annotations
@@ -37,8 +38,14 @@ from rredcot.tokenizer import build_char_tokenizer  # noqa: E402
 from rredcot.values import reference_continuations, score_continuations, score_continuations_naive  # noqa: E402
 
 NANO_CONFIG = REPO / "tests" / "fixtures" / "models" / "deepseek-r1-distill-qwen-1.5b" / "config.json"
+# --shrink: two small layers, and 1,024 output rows (still more than the tokenizer's 102).
 SHRUNK = dict(
-    hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=1024,
 )
 
 
