@@ -466,8 +466,8 @@ def _head_logprobs(
 
     Rows go in chunks of ``max_logits // V``; when one row's V logits exceed the budget, the vocabulary is
     split too and combined by an online log-sum-exp (running max, rescaled sums of ``exp`` and of
-    ``exp · logit``). While the vocabulary fits in one chunk the arithmetic is the naive one (logsumexp, or
-    log_softmax when the entropy is wanted), so results do not depend on V through the chunking.
+    ``exp · logit``). While the vocabulary fits in one chunk the arithmetic is that of full logits
+    (logsumexp, or log_softmax when the entropy is wanted), so scores equal full-logits scoring bit for bit.
     """
     head = model.get_output_embeddings()
     vocab = head.weight.shape[0]
@@ -522,7 +522,8 @@ def _split_vocab(head, rows: torch.Tensor, target, temperature: float, cols: int
             sums, tilted = e.sum(-1), (e * shifted).sum(-1)
             picked = torch.zeros_like(top)
         else:
-            scale, delta = (peak - new_peak).exp(), peak - new_peak
+            delta = peak - new_peak
+            scale = delta.exp()
             tilted = (tilted + delta * sums) * scale + (e * shifted).sum(-1)
             sums = sums * scale + e.sum(-1)
         peak = new_peak
