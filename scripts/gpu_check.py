@@ -27,16 +27,14 @@ import numpy as np
 import torch
 import yaml
 
+import rredcot.train as train_module
+from rredcot.base_model import load_model_and_tokenizer
+from rredcot.data.synthetic import SplitSpec, generate_split
+from rredcot.io import read_jsonl, write_jsonl
+from rredcot.tokenizer import build_char_tokenizer
+from rredcot.values import reference_continuations, score_continuations, score_continuations_naive
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import rredcot.train as train_module  # noqa: E402
-from rredcot.base_model import load_model_and_tokenizer  # noqa: E402
-from rredcot.data.synthetic import SplitSpec, generate_split  # noqa: E402
-from rredcot.io import read_jsonl, write_jsonl  # noqa: E402
-from rredcot.tokenizer import build_char_tokenizer  # noqa: E402
-from rredcot.values import reference_continuations, score_continuations, score_continuations_naive  # noqa: E402
-
 NANO_CONFIG = REPO / "tests" / "fixtures" / "models" / "deepseek-r1-distill-qwen-1.5b" / "config.json"
 # --shrink: two small layers, and 1,024 output rows (still more than the tokenizer's 102).
 SHRUNK = dict(

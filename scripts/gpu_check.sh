@@ -24,4 +24,4 @@ python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target "
     --find-links "$WHEELS" -r scripts/gpu_check_requirements.txt
 export PYTHONPATH="$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-timeout 480 python3 scripts/gpu_check.py --out "${1:-results/gpu_check.json}"
+timeout 420 python3 scripts/gpu_check.py --out "${1:-results/gpu_check.json}"
