@@ -21,6 +21,9 @@ one layer's transients) plus one logits chunk, for this model and for Qwen3-4B, 
 in the memory left beside the training state (``--free-gib``).
 
     .venv/bin/python benchmarks/value_memory.py --threads 1 --csv paper_tables/tiny/compute_cost.csv
+
+About 8 minutes on one thread of the 2-core reference machine (naive scoring at 2k and 16k tokens only, one
+500-token reference per trace by default; ``--ref-lengths 300 500`` doubles the time).
 """
 
 from __future__ import annotations
