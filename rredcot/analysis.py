@@ -70,7 +70,7 @@ from rredcot.data import prompt_messages
 from rredcot.io import append_jsonl, read_jsonl, write_jsonl
 from rredcot.mc import mc_values
 from rredcot.rewards import grade
-from rredcot.segmentation import CompletionSegments, segment_completion, value_boundaries
+from rredcot.segmentation import CompletionSegments, segment_completion, token_table, value_boundaries
 from rredcot.values import (
     DEFAULT_MAX_TOKENS,
     ESTIMATORS,
@@ -176,7 +176,7 @@ def analyze_credit(
         model, tokenizer = load_model_and_tokenizer(
             model_path, dtype=dtype, device=device, random_init=random_init
         )
-        table = _token_table(tokenizer)
+        table = token_table(tokenizer, model.get_output_embeddings().out_features)
         _warm_up(model, tokenizer, pending[0])
         for row in tqdm(
             pending, desc="credit analysis", unit="problem", initial=len(finished), total=len(rows)
@@ -263,7 +263,7 @@ def analyze_segmentations(
         model, tokenizer = load_model_and_tokenizer(
             model_path, dtype=dtype, device=device, random_init=random_init
         )
-        table = _token_table(tokenizer)
+        table = token_table(tokenizer, model.get_output_embeddings().out_features)
         _warm_up(model, tokenizer, pending[0])
         for row in tqdm(pending, desc="segmentation ablation", unit="problem"):
             trace = sample_trace(model, tokenizer, row, sampling, seed)
@@ -573,13 +573,6 @@ def _entropies(model, prompt_ids, completion_ids) -> np.ndarray:
 
 def _grade(tokenizer, completion_ids, answer: str) -> int:
     return int(grade(tokenizer.decode(completion_ids, skip_special_tokens=True), answer) == 1.0)
-
-
-def _token_table(tokenizer) -> list[str]:
-    """Decoded text of every token id, as the trainer builds it for segmentation."""
-    return tokenizer.batch_decode(
-        [[i] for i in range(len(tokenizer))], skip_special_tokens=False, clean_up_tokenization_spaces=False
-    )
 
 
 def _warm_up(model, tokenizer, row) -> None:

@@ -86,7 +86,12 @@ def sft(args) -> None:
 
 
 def train(args) -> None:
-    """One RL run; checkpoints stay in --run-dir, the finished model and log are copied to the outputs."""
+    """One RL run; checkpoints stay in --run-dir, the finished model and log are copied to the outputs.
+
+    Under ``accelerate launch`` every process runs this; the main one copies, the others wait for it.
+    """
+    from accelerate import PartialState
+
     from rredcot.train import train_policy
 
     section = args.train_json
@@ -103,15 +108,18 @@ def train(args) -> None:
         random_init=args.random_init,
         num_threads=args.threads,
     )
-    run_dir, model_out = Path(args.run_dir), Path(args.model_out)
-    staging = model_out.with_name(model_out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(summary["final"], staging)
-    shutil.rmtree(model_out, ignore_errors=True)
-    staging.rename(model_out)
-    with atomic_path(args.metrics_out) as tmp:
-        shutil.copyfile(run_dir / "metrics.jsonl", tmp)
-    print(json.dumps({k: str(v) for k, v in summary.items()}))
+    state = PartialState()
+    if state.is_main_process:
+        run_dir, model_out = Path(args.run_dir), Path(args.model_out)
+        staging = model_out.with_name(model_out.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(summary["final"], staging)
+        shutil.rmtree(model_out, ignore_errors=True)
+        staging.rename(model_out)
+        with atomic_path(args.metrics_out) as tmp:
+            shutil.copyfile(run_dir / "metrics.jsonl", tmp)
+        print(json.dumps({k: str(v) for k, v in summary.items()}))
+    state.wait_for_everyone()
 
 
 def evaluate(args) -> None:

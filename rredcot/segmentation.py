@@ -180,6 +180,16 @@ def token_texts(token_ids: Sequence[int], tokenizer) -> list[str]:
     )
 
 
+def token_table(tokenizer, size: int) -> list[str]:
+    """Decoded text of every id a model of output vocabulary ``size`` can sample, built once per run.
+
+    ``size`` is the model's, not ``len(tokenizer)``: Qwen-family models have more embedding rows than
+    tokenizer entries (Qwen3: 151,936 against about 151,669), and an id without an entry decodes to "".
+    """
+    known = min(size, len(tokenizer))
+    return token_texts(range(known), tokenizer) + [""] * (size - known)
+
+
 def segment_completion(
     token_ids: Sequence[int],
     tokenizer,
@@ -238,6 +248,7 @@ __all__ = [
     "CompletionSegments",
     "segment",
     "segment_completion",
+    "token_table",
     "token_texts",
     "value_boundaries",
 ]

@@ -58,11 +58,12 @@ import numpy as np
 import torch
 from accelerate.utils import gather_object
 from trl import GRPOConfig, GRPOTrainer
+from trl.models import unwrap_model_for_generation
 
 from rredcot.mc import MCRequest, mc_values_batch
 from rredcot.redistribution import MODES, segment_rewards, token_weight_matrix
 from rredcot.rewards import grade
-from rredcot.segmentation import STRATEGIES, segment_completion, value_boundaries
+from rredcot.segmentation import STRATEGIES, segment_completion, token_table, value_boundaries
 from rredcot.values import (
     ESTIMATORS,
     SELF_ESTIMATORS,
@@ -189,6 +190,23 @@ def token_advantages(
     return advantages[:, None] * sigma * loss_mask * scale
 
 
+def check_distributed(accelerator) -> None:
+    """Refuse, at start-up, the backends under which value scoring would hang.
+
+    Processes score different numbers of completions, so they run different numbers of scoring forwards.
+    Under DDP a forward needs no communication; under DeepSpeed ZeRO-3 the trainer gathers the full
+    parameters once per step, on every process, and scores with the hooks removed. FSDP (1 and 2) all-gathers
+    inside every forward, and a process with fewer forwards would leave the others waiting forever.
+    """
+    fsdp = getattr(accelerator.state, "fsdp_plugin", None)
+    if fsdp is not None:
+        raise ValueError(
+            f"RREDCoTTrainer does not support FSDP (fsdp_version={getattr(fsdp, 'fsdp_version', 1)}): its "
+            "all-gathers inside every forward would hang value scoring, whose number of forwards differs "
+            "between processes; use DDP or DeepSpeed ZeRO-3 (experiments/accelerate/zero3.yaml)"
+        )
+
+
 class RREDCoTTrainer(GRPOTrainer):
     """Drop-in ``GRPOTrainer`` that trains with redistributed token weights; takes an :class:`RREDCoTConfig`.
 
@@ -200,12 +218,9 @@ class RREDCoTTrainer(GRPOTrainer):
         super().__init__(*args, **kwargs)
         if not isinstance(self.args, RREDCoTConfig):
             raise TypeError(f"RREDCoTTrainer needs an RREDCoTConfig, got {type(self.args).__name__}")
-        # Decoded text of every token id, built once: segmentation matches keywords on token text.
-        self._token_table = self._tokenizer.batch_decode(
-            [[i] for i in range(len(self._tokenizer))],
-            skip_special_tokens=False,
-            clean_up_tokenization_spaces=False,
-        )
+        check_distributed(self.accelerator)
+        # Decoded text of every id the policy can sample: segmentation matches keywords on token text.
+        self._token_table = token_table(self._tokenizer, self.model.get_output_embeddings().out_features)
 
     def _generate_and_score_completions(self, inputs):
         output = super()._generate_and_score_completions(inputs)
@@ -279,19 +294,17 @@ class RREDCoTTrainer(GRPOTrainer):
     def _segment_and_value(self, inputs, output, completion_ids, active) -> tuple[dict, dict, dict]:
         """Segments and boundary values of every active completion, and statistics of how they were made."""
         args = self.args
-        # Before the early return: gathering the groups is a collective every process must join.
+        # Gathering the groups is a collective: every process joins, with completions to score or not.
         group_correct = (
             self._group_correct(inputs, completion_ids) if args.value_estimator in SELF_ESTIMATORS else None
         )
-        if not active:
-            return {}, {}, {}
         prompt_ids = [
             ids[mask.bool()].tolist()
             for ids, mask in zip(output["prompt_ids"], output["prompt_mask"], strict=True)
         ]
-        model = self.accelerator.unwrap_model(self.model)
         if args.value_estimator == "mc":
-            return self._segment_and_mc_value(model, inputs, prompt_ids, completion_ids, active)
+            with self._scoring_model() as model:
+                return self._segment_and_mc_value(model, inputs, prompt_ids, completion_ids, active)
         references = {}  # a group shares its row: build each reference once
         requests = []
         for i in active:
@@ -325,9 +338,14 @@ class RREDCoTTrainer(GRPOTrainer):
             segments[i] = self._segment(completion_ids[i], entropies)
             return value_boundaries(segments[i])
 
-        results = segment_and_estimate(
-            model, requests, boundaries_of, temperature=self.temperature, max_tokens=args.value_batch_tokens
-        )
+        with self._scoring_model() as model:
+            results = segment_and_estimate(
+                model,
+                requests,
+                boundaries_of,
+                temperature=self.temperature,
+                max_tokens=args.value_batch_tokens,
+            )
         values = {i: np.asarray(v, dtype=np.float64) for i, (_, v) in zip(active, results, strict=True)}
         return segments, values, {}
 
@@ -363,6 +381,16 @@ class RREDCoTTrainer(GRPOTrainer):
         )
         values = {i: r.means for i, r in zip(active, results, strict=True)}
         return segments, values, {"mc_generated_tokens": [sum(r.generated_tokens for r in results)]}
+
+    def _scoring_model(self):
+        """The policy to score or roll out with, no gradient. Every process enters this every step, with
+        completions to value or not: under ZeRO-3 it gathers the full parameters once (a collective), so the
+        scoring forwards and rollouts, whose number differs between processes, need no communication."""
+        return unwrap_model_for_generation(
+            self.model_wrapped,
+            self.accelerator,
+            gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs,
+        )
 
     def _segment(self, completion_ids: list[int], entropies: np.ndarray):
         args = self.args

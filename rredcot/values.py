@@ -40,6 +40,9 @@ SPACES = ("log", "linear")
 # copy and the logits. Small batches also keep each batch's cache length close to its rows' own cuts: on 2 CPU
 # cores 2k–8k slots ran fastest for the tiny model (benchmarks/value_scoring.py).
 DEFAULT_MAX_TOKENS = 8192
+# Budget of one chunk of logits in elements (256 MiB in fp32), whatever the vocabulary: scoring never holds
+# rows × width × V logits, only chunks of rows (and, past the budget, of the vocabulary) through lm_head.
+DEFAULT_MAX_LOGITS = 2**26
 
 
 def reference_continuations(
@@ -269,6 +272,7 @@ def estimate_values(
     exit_string: str = "The final answer is ",
     answer_template: str = "\\boxed{{{answer}}}",
     max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_logits: int = DEFAULT_MAX_LOGITS,
 ) -> np.ndarray:
     """Values (log v̂ by default) at completion prefix lengths ``boundaries`` (0 = prompt only)."""
     request = ValueRequest(
@@ -285,11 +289,15 @@ def estimate_values(
         exit_string=exit_string,
         answer_template=answer_template,
     )
-    return estimate_values_batch(model, [request], max_tokens=max_tokens)[0]
+    return estimate_values_batch(model, [request], max_tokens=max_tokens, max_logits=max_logits)[0]
 
 
 def estimate_values_batch(
-    model, items: Sequence[ValueRequest], *, max_tokens: int = DEFAULT_MAX_TOKENS
+    model,
+    items: Sequence[ValueRequest],
+    *,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_logits: int = DEFAULT_MAX_LOGITS,
 ) -> list[np.ndarray]:
     """Values for every boundary of every request, all scored together."""
     for k, item in enumerate(items):
@@ -297,7 +305,7 @@ def estimate_values_batch(
             raise ValueError(f"request {k}: no boundaries given")
     prefixes, continuations = _prepare(items)
     absolute = [_absolute(k, item, item.boundaries) for k, item in enumerate(items)]
-    logps, _ = _score(model, prefixes, absolute, continuations, max_tokens)
+    logps, _ = _score(model, prefixes, absolute, continuations, max_tokens, max_logits=max_logits)
     return [aggregate_values(logp, item.space) for logp, item in zip(logps, items, strict=True)]
 
 
@@ -308,6 +316,7 @@ def segment_and_estimate(
     *,
     temperature: float = 1.0,
     max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_logits: int = DEFAULT_MAX_LOGITS,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(entropies, values) of every request from one forward per trace (the trainer's entry point).
 
@@ -328,6 +337,7 @@ def segment_and_estimate(
         lambda k, entropies: _absolute(k, items[k], boundaries_of(k, entropies)),
         continuations,
         max_tokens,
+        max_logits=max_logits,
         n_prompts=[len(item.prompt_ids) for item in items],
         temperature=temperature,
     )
@@ -344,14 +354,15 @@ def completion_entropies(
     *,
     temperature: float = 1.0,
     max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_logits: int = DEFAULT_MAX_LOGITS,
 ) -> list[np.ndarray]:
     """The policy's entropy (of ``logits / temperature``, fp32) at every completion token, one no-grad
     decoder forward per batch of traces: what a segmenter needs when no values are scored against the trace
     (the Monte Carlo oracle), computed as :func:`segment_and_estimate` computes it."""
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    if max_tokens < 1:
-        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    _check_budget("max_tokens", max_tokens)
+    _check_budget("max_logits", max_logits)
     for k, ids in enumerate(completion_ids):
         if not ids:
             raise ValueError(f"trace {k}: an empty completion has no entropies")
@@ -364,7 +375,7 @@ def completion_entropies(
             _, _, hidden = _prefix_cache(model, [contexts[k] for k in group], device)
             for row, k in enumerate(group):
                 states = hidden[row, len(prompt_ids[k]) - 1 : len(contexts[k])]
-                out[k] = _entropies(model, states, temperature)
+                out[k] = _entropies(model, states, temperature, max_logits)
     return out
 
 
@@ -394,6 +405,7 @@ def score_continuations(
     continuations: Sequence[Sequence[int]],
     *,
     max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_logits: int = DEFAULT_MAX_LOGITS,
 ) -> torch.Tensor:
     """(len(boundaries), len(continuations)) ``log p(continuation | prefix_ids[:b])`` per boundary b.
 
@@ -401,9 +413,10 @@ def score_continuations(
     fp32 step is 6e-5, as large as the value differences between close boundaries. ``prefix_ids`` is prompt +
     completion (no padding); boundaries are absolute prefix lengths, strictly increasing, in
     ``[1, len(prefix_ids)]``. One forward over the prefix, then batched continuation rows against its KV
-    cache, ``max_tokens`` token slots per forward.
+    cache, ``max_tokens`` token slots per forward, at most ``max_logits`` logits at a time.
     """
-    return _score(model, [_as_list(prefix_ids)], [boundaries], [continuations], max_tokens)[0][0]
+    prefix = [_as_list(prefix_ids)]
+    return _score(model, prefix, [boundaries], [continuations], max_tokens, max_logits=max_logits)[0][0]
 
 
 def score_continuations_naive(
@@ -426,22 +439,30 @@ def score_continuations_naive(
 
 
 def logprobs_and_entropies(
-    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, logits_to_keep: int
+    model,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    logits_to_keep: int,
+    *,
+    max_logits: int = DEFAULT_MAX_LOGITS,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token log-probs and entropies (B, logits_to_keep) of the last ``logits_to_keep`` tokens, from the
-    same logits of one no-grad forward, in fp32.
+    same distribution of one no-grad decoder forward, in fp32, ``max_logits`` logits at a time.
 
     For segmentation outside a trainer (analyses, MC comparisons). Inside the trainer, TRL's
     ``GRPOTrainer._get_per_token_logps_and_entropies`` already returns both from its own pass (with its
     temperature scaling); use that instead of a second forward.
     """
+    _check_budget("max_logits", max_logits)
     with torch.inference_mode(), eval_mode(model):
-        logits = model(input_ids, attention_mask=attention_mask, logits_to_keep=logits_to_keep + 1).logits
-        logp = logits[:, :-1].float().log_softmax(-1)
-        target = input_ids[:, -logits_to_keep:, None]
-        token_logp = logp.gather(-1, target).squeeze(-1)
-        entropy = -(logp.exp() * logp).sum(-1)
-    return token_logp, entropy
+        decoder = model.get_decoder()
+        hidden = decoder(input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        states = hidden[:, -logits_to_keep - 1 : -1]
+        target = input_ids[:, -logits_to_keep:]
+        token_logp, entropy = _head_logprobs(
+            model, states.flatten(0, 1), target.flatten(), entropy=True, max_logits=max_logits
+        )
+    return token_logp.view(target.shape), entropy.view(target.shape)
 
 
 @contextlib.contextmanager
@@ -460,7 +481,15 @@ def eval_mode(model):
 
 
 def _score(
-    model, prefixes, boundaries, continuations, max_tokens: int, *, n_prompts=None, temperature: float = 1.0
+    model,
+    prefixes,
+    boundaries,
+    continuations,
+    max_tokens: int,
+    *,
+    max_logits: int,
+    n_prompts=None,
+    temperature: float = 1.0,
 ) -> tuple[list[torch.Tensor], list[np.ndarray | None]]:
     """Score every (boundary, continuation) pair of every item: one (n_b, n_c) tensor per item.
 
@@ -468,8 +497,8 @@ def _score(
     then the cache covers the whole trace, and its forward also gives the entropies of the completion
     tokens (the last ``len(prefix) − n_prompts[k]``), returned alongside (``None`` otherwise).
     """
-    if max_tokens < 1:
-        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    _check_budget("max_tokens", max_tokens)
+    _check_budget("max_logits", max_logits)
     _check_model(model)
     device = _device(model)
     fused = callable(boundaries)
@@ -495,27 +524,104 @@ def _score(
             for row, k in enumerate(group):
                 if fused:
                     states = hidden[row, n_prompts[k] - 1 : len(contexts[k])]
-                    entropies[k] = _entropies(model, states, temperature)
+                    entropies[k] = _entropies(model, states, temperature, max_logits)
                     bounds[k] = boundaries(k, entropies[k])
                 results[k] = torch.empty(len(bounds[k]), len(conts[k]), dtype=torch.float64, device=device)
             pairs = _pairs(group, prefixes, bounds, conts)
             unique = _first_occurrences(pairs, group, prefixes, bounds, conts, first, copies)
-            _score_pairs(model, keys, values, pairs.subset(unique), results, max_tokens, device)
+            _score_pairs(model, keys, values, pairs.subset(unique), results, max_tokens, max_logits)
         for item, out, source_item, source_out in copies:
             results[item].view(-1)[out] = results[source_item].view(-1)[source_out]
     return results, entropies
 
 
-def _entropies(model, hidden: torch.Tensor, temperature: float) -> np.ndarray:
-    """Entropy (nats, fp32) of ``softmax(lm_head(hidden) / temperature)`` per position, in chunks that keep
-    the logits of a large vocabulary to about 256 MiB."""
+def _entropies(model, hidden: torch.Tensor, temperature: float, max_logits: int) -> np.ndarray:
+    """Entropy (nats, fp32) of ``softmax(lm_head(hidden) / temperature)`` per position."""
+    _, entropy = _head_logprobs(model, hidden, temperature=temperature, entropy=True, max_logits=max_logits)
+    return entropy.cpu().numpy()
+
+
+def _head_logprobs(
+    model,
+    hidden: torch.Tensor,
+    targets: torch.Tensor | None = None,
+    *,
+    temperature: float = 1.0,
+    entropy: bool = False,
+    max_logits: int = DEFAULT_MAX_LOGITS,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """fp32 ``log p(target)`` and/or entropy per row of ``hidden`` (n, hidden_size), of the distribution
+    ``softmax(get_output_embeddings()(hidden) / temperature)``, never holding more than ``max_logits`` logits.
+
+    Rows go in chunks of ``max_logits // V``; when one row's V logits exceed the budget, the vocabulary is
+    split too and combined by an online log-sum-exp (running max, rescaled sums of ``exp`` and of
+    ``exp · logit``). While the vocabulary fits in one chunk the arithmetic is that of full logits
+    (logsumexp, or log_softmax when the entropy is wanted), so scores equal full-logits scoring bit for bit.
+    """
     head = model.get_output_embeddings()
-    step = max(1, 2**26 // head.weight.shape[0])
-    out = []
+    vocab = head.weight.shape[0]
+    cols = min(vocab, max_logits)
+    step = max(1, max_logits // cols)
+    logps, entropies = [], []
     for start in range(0, hidden.shape[0], step):
-        logp = (head(hidden[start : start + step]).float() / temperature).log_softmax(-1)
-        out.append(-(logp.exp() * logp).sum(-1))
-    return torch.cat(out).cpu().numpy()
+        rows = hidden[start : start + step]
+        target = None if targets is None else targets[start : start + step, None]
+        if cols == vocab:
+            logits = _scaled(head(rows), temperature)
+            if entropy:
+                logp = logits.log_softmax(-1)
+                entropies.append(-(logp.exp() * logp).sum(-1))
+                if target is not None:
+                    logps.append(logp.gather(-1, target).squeeze(-1))
+            else:
+                logps.append(logits.gather(-1, target).squeeze(-1) - torch.logsumexp(logits, dim=-1))
+        else:
+            log_z, spread, picked = _split_vocab(head, rows, target, temperature, cols)
+            if entropy:
+                entropies.append(spread)
+            if target is not None:
+                logps.append(picked - log_z)
+    cat = torch.cat
+    return (cat(logps) if targets is not None else None), (cat(entropies) if entropy else None)
+
+
+def _scaled(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """fp32 ``logits / temperature``; at temperature 1 without the copy (x / 1 is x, bit for bit)."""
+    logits = logits.float()
+    return logits if temperature == 1.0 else logits / temperature
+
+
+def _split_vocab(head, rows: torch.Tensor, target, temperature: float, cols: int):
+    """(log Z, entropy, target logit) per row from vocabulary chunks of ``cols`` logits each.
+
+    Sums are kept relative to the running max m: ``s = Σ exp(z − m)``, ``t = Σ exp(z − m)(z − m)``, rescaled
+    when m grows; then ``log Z = m + log s`` and the entropy ``log Z − E_p[z] = log s − t / s``.
+    """
+    weight, bias = head.weight, head.bias
+    peak = sums = tilted = picked = None
+    for low in range(0, weight.shape[0], cols):
+        high = min(low + cols, weight.shape[0])
+        part = torch.nn.functional.linear(rows, weight[low:high], None if bias is None else bias[low:high])
+        z = _scaled(part, temperature)
+        top = z.amax(-1)
+        new_peak = top if peak is None else torch.maximum(peak, top)
+        shifted = z - new_peak[:, None]
+        e = shifted.exp()
+        if peak is None:
+            sums, tilted = e.sum(-1), (e * shifted).sum(-1)
+            picked = torch.zeros_like(top)
+        else:
+            delta = peak - new_peak
+            scale = delta.exp()
+            tilted = (tilted + delta * sums) * scale + (e * shifted).sum(-1)
+            sums = sums * scale + e.sum(-1)
+        peak = new_peak
+        if target is not None:
+            inside = (target[:, 0] >= low) & (target[:, 0] < high)
+            local = z.gather(-1, (target - low).clamp(0, high - low - 1)).squeeze(-1)
+            picked = torch.where(inside, local, picked)
+    log_sums = sums.log()
+    return peak + log_sums, log_sums - tilted / sums, picked
 
 
 @dataclass
@@ -606,8 +712,10 @@ def _prefix_cache(model, contexts: list[list[int]], device) -> tuple[list, list,
     return [layer.keys for layer in layers], [layer.values for layer in layers], out.last_hidden_state
 
 
-def _score_pairs(model, keys, values, pairs: _Pairs, results, max_tokens: int, device) -> None:
-    """Batched forwards over continuation rows; each row attends to its item's cache below its cut."""
+def _score_pairs(model, keys, values, pairs: _Pairs, results, max_tokens: int, max_logits: int) -> None:
+    """Batched decoder forwards over continuation rows, each attending to its item's cache below its cut;
+    the target log-probs of the real (unpadded) positions then go through lm_head in logits chunks."""
+    device = keys[0].device
     order = np.lexsort((pairs.cut, pairs.length))  # similar lengths and cuts share a batch: little padding
     tokens = pairs.tokens.to(device)
     blocked = torch.finfo(model.dtype).min
@@ -625,19 +733,17 @@ def _score_pairs(model, keys, values, pairs: _Pairs, results, max_tokens: int, d
         mask[..., :n_cache].masked_fill_((positions[:n_cache] < cut[:, None])[:, None, None, :], 0.0)
         mask[..., n_cache:].masked_fill_(positions[:width, None] >= positions[None, :width], 0.0)
         cache = _prefilled_cache(*(_rows_of(layers, pairs.row[batch], n_cache) for layers in (keys, values)))
-        logits = model(
+        hidden = model.get_decoder()(
             inputs,
             attention_mask=mask,
             position_ids=cut[:, None] + positions[:width],
             past_key_values=cache,
             use_cache=True,
-        ).logits
-        # log p(target) = logit − logsumexp(logits), in fp32, without a full log-softmax copy of the logits.
-        logp = logits.gather(-1, target[..., None]).squeeze(-1).float() - torch.logsumexp(
-            logits.float(), dim=-1
-        )
+        ).last_hidden_state
         valid = positions[:width] < torch.as_tensor(pairs.length[batch], device=device)[:, None]
-        totals = torch.where(valid, logp, 0.0).double().sum(-1)
+        logp = torch.zeros(valid.shape, dtype=torch.float32, device=device)
+        logp[valid] = _head_logprobs(model, hidden[valid], target[valid], max_logits=max_logits)[0]
+        totals = logp.double().sum(-1)
         for item in np.unique(pairs.item[batch]):
             sel = np.flatnonzero(pairs.item[batch] == item)
             out = torch.as_tensor(pairs.out[batch][sel], device=device)
@@ -695,6 +801,11 @@ def _check_model(model) -> None:
     layer_types = set(getattr(config, "layer_types", None) or ["full_attention"])
     if layer_types != {"full_attention"}:
         raise ValueError(f"one-pass scoring supports full-attention layers only, got {sorted(layer_types)}")
+
+
+def _check_budget(name: str, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
 
 
 def _check_boundaries(boundaries: Sequence[int], low: int, high: int, what: str) -> list[int]:

@@ -8,6 +8,8 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from rredcot.train import _config
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "experiments" / "schema.yaml")
 SCALES = ["smoke", "tiny", "nano", "paper"]
@@ -22,6 +24,21 @@ def test_shipped_config_validates(scale):
     config = load(scale)
     validate(config, SCHEMA)
     assert config["scale"] == scale
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_every_run_of_a_config_makes_a_trainer_config(scale, tmp_path):
+    """The schema passes TRL fields through; TRL must know them, or a GPU job fails at its first second."""
+    train = load(scale)["train"]
+    runs = {m: {} for m in train["methods"]} | {
+        name: variant for name, variant in (train.get("variants") or {}).items()
+    }
+    for name, variant in runs.items():
+        method = variant.get("method", name)
+        trl = {**train["trl"], **train["method_overrides"].get(method, {}), **variant.get("trl", {})}
+        rredcot = {**train["rredcot"], **variant.get("rredcot", {})} if method == "rredcot" else None
+        config = _config(method, tmp_path, 0, trl, rredcot)
+        assert config.max_steps == trl["max_steps"] and config.loss_type == trl["loss_type"]
 
 
 @pytest.mark.parametrize("scale", SCALES)

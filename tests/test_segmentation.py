@@ -14,6 +14,7 @@ from rredcot.segmentation import (
     CompletionSegments,
     segment,
     segment_completion,
+    token_table,
     token_texts,
     value_boundaries,
 )
@@ -323,6 +324,19 @@ def test_vocabulary_table_and_a_marker_split_over_tokens():
 def test_token_texts_keep_special_tokens(tokenizer):
     ids = _ids(tokenizer, "a\n</think>")
     assert token_texts(ids, tokenizer) == ["a", "\n", "</think>"]
+
+
+def test_token_table_covers_the_models_ids_not_the_tokenizers(tokenizer):
+    """A model with 8 more output rows than tokenizer entries: those ids get "", and a completion that
+    contains one still segments on the text around it."""
+    n = len(tokenizer)
+    table = token_table(tokenizer, n + 8)
+    assert len(table) == n + 8 and table[n:] == [""] * 8
+    assert table[:n] == token_texts(range(n), tokenizer)
+    assert token_table(tokenizer, 10) == table[:10]  # a model smaller than its tokenizer
+    ids = _ids(tokenizer, "a\nb") + [n + 3] + _ids(tokenizer, "\nc</think>")
+    segs = segment_completion(ids, table, None, strategy="keyword")
+    assert segs == CompletionSegments([(0, 2), (2, 5), (5, 6), (6, 7)], n_reasoning_segments=3, think_end=6)
 
 
 def test_completion_rejects_bad_n_tokens(tokenizer):

@@ -210,7 +210,11 @@ def parity_reward(completions, answer, **kwargs):
     ]
 
 
-def scoring_trainer(tmp_path, tokenizer, per_device: int = 8, **overrides) -> RREDCoTTrainer:
+def scoring_trainer(
+    tmp_path, tokenizer, per_device: int = 8, extra_ids: int = 0, **overrides
+) -> RREDCoTTrainer:
+    """An RREDCoT trainer on the tiny random model, whose output layer has ``extra_ids`` rows past the
+    tokenizer."""
     config = dict(
         output_dir=str(tmp_path),
         per_device_train_batch_size=per_device,
@@ -227,7 +231,7 @@ def scoring_trainer(tmp_path, tokenizer, per_device: int = 8, **overrides) -> RR
         value_estimator="reference",
     )
     trainer = RREDCoTTrainer(
-        model=make_tiny_model(len(tokenizer), seed=3),
+        model=make_tiny_model(len(tokenizer) + extra_ids, seed=3),
         reward_funcs=[parity_reward],
         args=RREDCoTConfig(**{**config, **overrides}),
         train_dataset=Dataset.from_list(SCORED_ROWS),
@@ -264,6 +268,20 @@ def test_scored_batch_carries_redistributed_token_advantages(tmp_path, char_toke
     metrics = trainer._metrics["train"]
     assert metrics["rredcot/active_frac"] == [pytest.approx((sequence != 0).float().mean().item())]
     assert metrics["rredcot/segments_mean"][0] >= 2
+
+
+def test_a_sampled_id_past_the_tokenizer_is_segmented_as_empty_text(tmp_path, char_tokenizer):
+    """Qwen-family models have more output rows than tokenizer entries, and a policy can sample them. With
+    8 such rows and a uniform policy (zero output layer), 4 scored completions of 12 tokens sample some."""
+    trainer = scoring_trainer(tmp_path, char_tokenizer, extra_ids=8)
+    with torch.no_grad():
+        trainer.model.lm_head.weight.zero_()
+    assert len(trainer._token_table) == len(char_tokenizer) + 8
+    output = trainer._generate_and_score_completions(GENERATION_BATCH)
+    ids, mask = output["completion_ids"], output["completion_mask"].bool()
+    assert (ids[:4][mask[:4]] >= len(char_tokenizer)).any()  # in the group whose completions are scored
+    assert torch.isfinite(output["advantages"]).all()
+    assert trainer._metrics["train"]["rredcot/active_frac"][0] > 0
 
 
 def test_segmentation_sees_trls_temperature_scaled_entropies(tmp_path, char_tokenizer, monkeypatch):

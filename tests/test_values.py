@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import make_tiny_model
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from rredcot.values import (
     ValueRequest,
@@ -306,3 +309,86 @@ def test_one_token_of_context(tiny_random_model):
     torch.testing.assert_close(
         fast, score_continuations_naive(tiny_random_model, [7, 8, 9], [1], conts), atol=1e-5, rtol=0
     )
+
+
+class LargestAllocation(TorchDispatchMode):
+    """Records the largest storage (bytes) any op allocates while active; views and in-place results share
+    an input's storage and allocate nothing."""
+
+    def __init__(self):
+        super().__init__()
+        self.bytes = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        inputs = {t.untyped_storage().data_ptr() for t in tree_leaves((args, kwargs)) if torch.is_tensor(t)}
+        for leaf in tree_leaves(out):
+            if torch.is_tensor(leaf) and leaf.untyped_storage().data_ptr() not in inputs:
+                self.bytes = max(self.bytes, leaf.untyped_storage().nbytes())
+        return out
+
+
+@pytest.mark.parametrize("max_logits", [40, 101, 102, 500])
+def test_a_vocabulary_split_into_chunks_matches_naive(tiny_random_model, max_logits):
+    """The 102-token vocabulary in chunks of 40 (three, the last one short), 101 (a one-token tail), whole
+    rows one (102) or four (500) at a time: values, entropies and log-probs as the naive full-logits path."""
+    generator = torch.Generator().manual_seed(8)
+    prefix, conts = random_ids(60, generator), [random_ids(9, generator), random_ids(2, generator)]
+    fast = score_continuations(tiny_random_model, prefix, [1, 17, 40, 60], conts, max_logits=max_logits)
+    slow = score_continuations_naive(tiny_random_model, prefix, [1, 17, 40, 60], conts)
+    torch.testing.assert_close(fast, slow, atol=1e-4, rtol=0)
+
+    ids = torch.tensor([random_ids(30, generator), random_ids(30, generator)])
+    logps, entropies = logprobs_and_entropies(
+        tiny_random_model, ids, torch.ones_like(ids), logits_to_keep=10, max_logits=max_logits
+    )
+    with torch.no_grad():
+        dist = torch.distributions.Categorical(logits=tiny_random_model(ids).logits[:, -11:-1])
+    torch.testing.assert_close(logps, dist.log_prob(ids[:, -10:]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(entropies, dist.entropy(), atol=1e-5, rtol=0)
+
+    request = ValueRequest(prefix[:5], prefix[5:], continuations=conts)
+    ((split, _),) = segment_and_estimate(
+        tiny_random_model, [request], lambda k, e: [0, 55], temperature=0.6, max_logits=max_logits
+    )
+    ((whole, _),) = segment_and_estimate(tiny_random_model, [request], lambda k, e: [0, 55], temperature=0.6)
+    np.testing.assert_allclose(split, whole, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("max_logits", [2**14, 2**15])
+def test_scoring_memory_is_bounded_by_the_logits_budget_not_the_vocabulary(max_logits):
+    """A 20,000-token vocabulary: no tensor that scoring allocates is larger than ``max_logits`` fp32 values
+    (the vocabulary split in chunks of 2**14, or whole rows one at a time), while the full logits of the
+    batch would be 16 × 16 × 20,000. The budgets sit above the batch's other tensors (its 4D mask is
+    16 × 16 × 45)."""
+    torch.manual_seed(0)
+    config = Qwen3Config(
+        vocab_size=20_000,
+        hidden_size=8,
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=1,
+        num_key_value_heads=1,
+        head_dim=8,
+        max_position_embeddings=128,
+        attn_implementation="sdpa",
+    )
+    model = Qwen3ForCausalLM(config).eval()
+    generator = torch.Generator().manual_seed(1)
+    draw = lambda n: torch.randint(0, 20_000, (n,), generator=generator).tolist()  # noqa: E731
+    prefix, conts = draw(30), [draw(16), draw(16)]
+    boundaries = [2, 6, 10, 14, 18, 22, 26, 30]
+    with LargestAllocation() as largest:
+        fast = score_continuations(model, prefix, boundaries, conts, max_logits=max_logits)
+    assert largest.bytes <= 4 * max_logits < 4 * 16 * 16 * 20_000
+    torch.testing.assert_close(
+        fast, score_continuations_naive(model, prefix, boundaries, conts), atol=1e-4, rtol=0
+    )
+
+
+def test_a_bad_logits_budget_is_rejected(tiny_random_model):
+    with pytest.raises(ValueError, match="max_logits must be >= 1, got 0"):
+        score_continuations(tiny_random_model, [7, 8, 9], [1], [[10]], max_logits=0)
+    ids = torch.tensor([[7, 8, 9]])
+    with pytest.raises(ValueError, match="max_logits must be >= 1, got -1"):
+        logprobs_and_entropies(tiny_random_model, ids, torch.ones_like(ids), 1, max_logits=-1)

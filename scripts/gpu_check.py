@@ -1,0 +1,217 @@
+"""The nano architecture on one GPU, with random weights: GRPO and RREDCoT steps, memory, one-pass values.
+
+``scripts/gpu_check.sh`` runs this after installing the wheels; it needs no network. The model is
+DeepSeek-R1-Distill-Qwen-1.5B's architecture (its ``config.json`` in ``tests/fixtures/models``) with random
+bf16 weights on the character tokenizer, whose 102 entries against 151,936 output rows also exercise the
+model-sized token table. Settings are ``experiments/nano.yaml``'s, except: HF generation (no vLLM), a few
+steps, ``--batch`` completions per step, a reward that varies with the sampled ids (a random policy never
+answers correctly, so all advantages would be 0), and fixed-length segments, 40 per completion (a random
+policy writes no paragraph breaks). Written to ``--out``, one JSON object: per method the step times
+(``step_time`` of TRL's logs, the first step a warm-up), their medians and ratio, RREDCoT's own seconds per
+step, peak GPU memory; and one-pass vs naive scoring of one 1,024-token completion at 40 boundaries (values,
+max |Δ|, seconds). ``--shrink`` builds a small two-layer version with 16-token completions for a CPU run
+(``tests/test_gpu_check.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+import rredcot.train as train_module
+from rredcot.base_model import load_model_and_tokenizer
+from rredcot.data.synthetic import SplitSpec, generate_split
+from rredcot.io import read_jsonl, write_jsonl
+from rredcot.tokenizer import build_char_tokenizer
+from rredcot.values import reference_continuations, score_continuations, score_continuations_naive
+
+REPO = Path(__file__).resolve().parents[1]
+NANO_CONFIG = REPO / "tests" / "fixtures" / "models" / "deepseek-r1-distill-qwen-1.5b" / "config.json"
+# --shrink: two small layers, and 1,024 output rows (still more than the tokenizer's 102).
+SHRUNK = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=1024,
+)
+
+
+def varied_reward(completions, completion_ids, **kwargs):
+    """Parity of the sampled ids' sum: varied rewards, hence non-zero advantages, for a random policy."""
+    return [float(sum(ids) % 2) for ids in completion_ids]
+
+
+varied_reward.__name__ = "accuracy_reward"
+
+
+def model_dir(root: Path, shrink: bool) -> Path:
+    """config.json of the nano architecture (shrunk: two small layers) and the character tokenizer."""
+    config = json.loads(NANO_CONFIG.read_text())
+    if shrink:
+        config.update(SHRUNK)
+    tokenizer = build_char_tokenizer()
+    config.update(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
+    path = root / "model"
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps(config, indent=2))
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def settings(shrink: bool, steps: int, batch: int, completion_tokens: int) -> tuple[dict, dict]:
+    """nano.yaml's TRL and RREDCoT fields with the check's changes (see the module docstring)."""
+    nano = yaml.safe_load((REPO / "experiments" / "nano.yaml").read_text())["train"]
+    trl = {
+        **nano["trl"],
+        "max_steps": steps,
+        "per_device_train_batch_size": batch,
+        "gradient_accumulation_steps": 1,
+        "max_completion_length": completion_tokens,
+        "save_steps": steps + 1,  # no checkpoint inside the check
+        "use_vllm": False,
+        "model_init_kwargs": {"dtype": "float32" if shrink else "bfloat16"},
+        "bf16": not shrink,
+        "gradient_checkpointing": not shrink,
+    }
+    trl = {k: v for k, v in trl.items() if not k.startswith("vllm_")}
+    segments = 40
+    rredcot = {
+        **nano["rredcot"],
+        "segmentation": "fixed",
+        "segment_chunk_size": max(1, completion_tokens // segments),
+        "max_segments": segments,
+    }
+    return trl, rredcot
+
+
+def peak_gib(device: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
+
+
+def train_steps(method: str, root: Path, model: Path, train: Path, trl: dict, rredcot: dict, device) -> dict:
+    """A few steps of one method from random weights: step times, RREDCoT's share, peak memory."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    train_module.train_policy(
+        method=method,
+        model_path=model,
+        train_path=train,
+        output_dir=root / method,
+        seed=0,
+        trl_args=trl,
+        rredcot_args=rredcot if method == "rredcot" else None,
+        random_init=True,
+    )
+    rows = read_jsonl(root / method / train_module.METRICS_FILE)
+    steps = [row["step_time"] for row in rows]
+    timed = steps[1:] or steps
+    out = {
+        "step_time_s": steps,
+        "step_time_median_s": statistics.median(timed),
+        "completion_tokens_mean": statistics.mean(row["completions/mean_length"] for row in rows),
+        "peak_gpu_gib": peak_gib(device),
+        "wall_s": time.perf_counter() - start,
+    }
+    if method == "rredcot":
+        out["rredcot_time_s"] = [row["rredcot/time_s"] for row in rows]
+        out["active_frac"] = [row["rredcot/active_frac"] for row in rows]
+    return out
+
+
+def one_pass_vs_naive(model_path: Path, completion_tokens: int, device: torch.device, dtype: str) -> dict:
+    """One-pass and naive scores of one random completion at 40 boundaries against two references."""
+    model, tokenizer = load_model_and_tokenizer(model_path, dtype=dtype, device=device)
+    generator = torch.Generator().manual_seed(0)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Start with 3. Add 4."}], add_generation_prompt=True, tokenize=False
+    )
+    prompt = tokenizer(text, add_special_tokens=False)["input_ids"]
+    completion = torch.randint(0, model.config.vocab_size, (completion_tokens,), generator=generator).tolist()
+    prefix = prompt + completion
+    references = [("Start with 3. Add 4: 3+4=7. ", "7"), ("3 and 4 make 7, so the result is 7. ", "7")]
+    conts = reference_continuations(tokenizer, references)
+    bounds = sorted({len(prompt) + int(b) for b in np.linspace(0, completion_tokens, 40)})
+    timings, results = {}, {}
+    for name, fn in (("one_pass", score_continuations), ("naive", score_continuations_naive)):
+        for _ in range(2):  # the first call warms up kernels
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            results[name] = fn(model, prefix, bounds, conts)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            timings[name] = time.perf_counter() - start
+    diff = (results["one_pass"] - results["naive"]).abs()
+    return {
+        "boundaries": len(bounds),
+        "continuation_tokens": [len(c) for c in conts],
+        "one_pass_s": timings["one_pass"],
+        "naive_s": timings["naive"],
+        "naive_over_one_pass": timings["naive"] / timings["one_pass"],
+        "max_abs_diff": diff.max().item(),
+        "max_rel_diff": (diff / results["naive"].abs()).max().item(),
+        "one_pass_logp": results["one_pass"].tolist(),
+        "naive_logp": results["naive"].tolist(),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=12, help="completions per step (whole groups)")
+    parser.add_argument("--completion-tokens", type=int, default=1024)
+    parser.add_argument("--shrink", action="store_true", help="a two-layer model and 16 tokens, for CPU")
+    args = parser.parse_args(argv)
+    if args.shrink:
+        args.completion_tokens = min(args.completion_tokens, 16)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    train_module.accuracy_reward = varied_reward
+    report = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "shrink": args.shrink,
+        "completion_tokens": args.completion_tokens,
+        "steps": args.steps,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        model = model_dir(root, args.shrink)
+        train = root / "train.jsonl"
+        spec = SplitSpec(n=64, min_ops=1, max_ops=3, max_operand=9, max_value=50, check_prob=0.3)
+        write_jsonl(train, generate_split("train", spec, seed=0))
+        trl, rredcot = settings(args.shrink, args.steps, args.batch, args.completion_tokens)
+        for method in ("grpo", "rredcot"):
+            report[method] = train_steps(method, root, model, train, trl, rredcot, device)
+            print(json.dumps({method: report[method]}), flush=True)
+        report["rredcot_over_grpo_step_time"] = (
+            report["rredcot"]["step_time_median_s"] / report["grpo"]["step_time_median_s"]
+        )
+        dtype = trl["model_init_kwargs"]["dtype"]
+        report["values"] = one_pass_vs_naive(
+            root / "rredcot" / train_module.FINAL_DIR, args.completion_tokens, device, dtype
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(json.dumps({k: v for k, v in report["values"].items() if not k.endswith("_logp")}))
+    print(f"rredcot / grpo step time: {report['rredcot_over_grpo_step_time']:.2f}; written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

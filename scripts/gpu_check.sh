@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The GPU check: the nano architecture with random weights on one GPU, a few GRPO and RREDCoT steps at 1,024
+# completion tokens, one-pass vs naive values; one JSON file (see scripts/gpu_check.py). At most 8 minutes.
+#
+# Here, with network, fill wheels/gpu_check/ for the GPU machine's Python (default 3.12):
+#     scripts/gpu_check.sh --download [PYTHON_VERSION]
+# There (torch, transformers and accelerate installed, no network), from the repository root:
+#     scripts/gpu_check.sh [OUT_JSON [OPTIONS]]        # default results/gpu_check.json; OPTIONS go to gpu_check.py
+# The wheels go, without their dependencies, into a virtual environment that sees the system's packages
+# (python3 -m venv --system-site-packages), ahead of them: the GPU machine's torch is used, never replaced.
+# (A plain --target folder outside the interpreter's prefix breaks datasets' fingerprinting through dill.)
+# rredcot runs from the checkout (no install).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WHEELS=wheels/gpu_check
+VENV=${GPU_CHECK_VENV:-/tmp/rredcot-gpu-check}
+
+if [[ "${1:-}" == "--download" ]]; then
+    python3 -m pip download --no-deps --only-binary=:all: --python-version "${2:-3.12}" --implementation cp \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+        -d "$WHEELS" -r scripts/gpu_check_requirements.txt
+    exit
+fi
+
+[[ -x "$VENV/bin/python" ]] || python3 -m venv --system-site-packages "$VENV"
+"$VENV/bin/python" -m pip install -q --no-index --no-deps --no-compile --ignore-installed \
+    --find-links "$WHEELS" -r scripts/gpu_check_requirements.txt
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+timeout 420 "$VENV/bin/python" scripts/gpu_check.py --out "${1:-results/gpu_check.json}" "${@:2}"
