@@ -21,13 +21,17 @@ def run_method(run):
     return run if run in METHODS else VARIANTS[run]["method"]
 
 
-def run_settings(run):
-    """The train section a run trains with: the variant's trl/rredcot fields over the shared ones."""
+def run_settings(run, seed):
+    """The train section a run trains with: the variant's trl/rredcot fields over the shared ones, and the
+    tracker and this run's name (train.tracking) as the GRPOConfig fields TRL reads them from."""
     train = config["train"]
     variant = VARIANTS.get(run, {})
     settings = {key: train[key] for key in ("trl", "method_overrides", "rredcot")}
     for key in ("trl", "rredcot"):
         settings[key] = {**settings[key], **variant.get(key, {})}
+    tracking = train["tracking"]
+    settings["trl"]["report_to"] = tracking["report_to"]
+    settings["trl"]["run_name"] = tracking["run_name"].format(scale=SCALE, run=run, seed=seed)
     return settings
 
 

@@ -16,7 +16,7 @@ rule train_policy:
         seed=r"\d+",
     params:
         base_method=lambda wc: run_method(wc.method),
-        train=lambda wc: as_json(run_settings(wc.method)),
+        train=lambda wc: as_json(run_settings(wc.method, wc.seed)),
         base=base_model_ref(),
         run_dir=lambda wc: f"{RESULTS}/train/{wc.method}/seed{wc.seed}/checkpoints",
         random_init=config["base_model"].get("random_init", False),
