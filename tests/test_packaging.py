@@ -1,6 +1,8 @@
 """The conda environment, the lock, pyproject and CI stay in step with the README."""
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -34,8 +36,7 @@ def _locked() -> dict[str, dict]:
 def test_environment_yml_mirrors_pyproject_dependencies():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    conda_pins = {line for line in pip_section if not line.startswith("-e")}
-    assert conda_pins == _pyproject_pins()
+    assert set(pip_section) == _pyproject_pins()
 
 
 def test_every_dependency_is_pinned_exactly():
@@ -66,3 +67,12 @@ def test_lock_is_complete_hashed_and_cpu_only():
     assert locked["torch"]["version"].endswith("+cpu")
     assert not [name for name in locked if name.startswith(("nvidia-", "cuda-", "triton"))]
     assert "setuptools" in locked  # builds the editable install without network (--no-build-isolation)
+
+
+def test_workflow_lints_clean():
+    """Every rule declares its software (conda: environment.yml), so `--software-deployment-method conda`
+    has an environment for each job; the other lints stay fixed too."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -1,10 +1,21 @@
 # Shared names and helpers for every stage. Paths are relative to the working directory.
 import json
+import os
+import shlex
 import sys
+
+import yaml
+from snakemake.settings.types import DeploymentMethod
 
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"
-PYTHON = sys.executable
+# Every rule's software: the conda environment of environment.yml (its dependencies) under
+# --software-deployment-method conda, where a job runs that environment's python on this checkout's code;
+# otherwise the interpreter running Snakemake, into which rredcot is installed.
+CONDA_ENV = "../../environment.yml"  # relative to experiments/rules/, where every rule is defined
+ON_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+RUN_ENV = f"PYTHONPATH={shlex.quote(workflow.basedir)} " if ON_CONDA else ""
+PYTHON = f"{RUN_ENV}python" if ON_CONDA else sys.executable
 METHODS = config["train"]["methods"]
 SEEDS = config["train"]["seeds"]
 VARIANTS = config["train"]["variants"]
@@ -46,7 +57,9 @@ def launcher(stage):
     gpus = res.get("gpu", 0)
     if gpus > 1:
         accelerate_config = config["train"]["accelerate_config"]
-        return f"accelerate launch --config_file {accelerate_config} --num_processes {gpus} -m rredcot.cli"
+        return (
+            f"{RUN_ENV}accelerate launch --config_file {accelerate_config} --num_processes {gpus} -m rredcot.cli"
+        )
     return f"{PYTHON} -m rredcot.cli"
 
 
@@ -58,7 +71,13 @@ def base_model_ref():
 
 
 def base_model_inputs():
-    return [f"{RESULTS}/base_model"] if config["base_model"]["kind"] == "sft" else []
+    """The base model as a named input where this pipeline builds it (kind: sft), for `**` in a rule's input."""
+    return {"base_model": f"{RESULTS}/base_model"} if config["base_model"]["kind"] == "sft" else {}
+
+
+def base_model_param(wildcards, input):
+    """--model of the base policy: the job's base_model input, or the configured hub id / local path."""
+    return input.base_model if config["base_model"]["kind"] == "sft" else config["base_model"]["name_or_path"]
 
 
 def policy_tags():
@@ -68,3 +87,60 @@ def policy_tags():
 
 def evaluation_targets():
     return expand(f"{RESULTS}/eval/{{policy}}/{{split}}.json", policy=policy_tags(), split=EVAL_SPLITS)
+
+
+# ------------------------------------------------------------------------------------------------- data
+def data_section():
+    """The data config, with the hub catalog entries it names inlined (so editing them reruns this rule)."""
+    data = dict(config["data"])
+    if data["kind"] == "hub":
+        hub = dict(data["hub"])
+        catalog_path = os.path.join(workflow.basedir, hub.pop("catalog"))
+        with open(catalog_path) as f:
+            catalog = yaml.safe_load(f)["hub_datasets"]
+        names = [hub["train"], *hub["benchmarks"]]
+        missing = [name for name in names if name not in catalog]
+        if missing:
+            raise ValueError(f"data.hub names datasets missing from {catalog_path}: {missing}")
+        hub["datasets"] = {name: catalog[name] for name in names}
+        data["hub"] = hub
+    return data
+
+
+# ------------------------------------------------------------------------------------------- evaluation
+def policy_model(policy):
+    return base_model_ref() if policy == "base" else f"{RESULTS}/train/{policy}/model"
+
+
+def evaluation_settings(split):
+    """The sampling settings plus this benchmark's own (n_samples, pass_k); other benchmarks left out."""
+    shared = {key: value for key, value in config["eval"].items() if key != "benchmarks"}
+    return {**shared, "benchmark": config["eval"]["benchmarks"][split]}
+
+
+def policy_inputs(wildcards):
+    return list(base_model_inputs().values()) if wildcards.policy == "base" else [policy_model(wildcards.policy)]
+
+
+# -------------------------------------------------------------------------------------------- analysis
+ANALYSIS = config["analysis"]
+ANALYSIS_BENCHMARK = ANALYSIS["benchmark"]
+SEGMENTATION_VARIANTS = list(ANALYSIS["segmentation_variants"])
+# The estimator's continuations are built exactly as in training.
+VALUE_OPTION_FIELDS = ("end_of_thinking", "exit_string", "answer_template", "value_batch_tokens")
+
+if ANALYSIS_BENCHMARK not in EVAL_SPLITS:
+    raise ValueError(
+        f"analysis.benchmark {ANALYSIS_BENCHMARK!r} is not an evaluation benchmark {EVAL_SPLITS}"
+    )
+
+
+def analysis_settings():
+    options = {field: config["train"]["rredcot"][field] for field in VALUE_OPTION_FIELDS}
+    return as_json({**ANALYSIS, "value_options": options})
+
+
+def analysis_targets():
+    return [f"{RESULTS}/analysis/credit.jsonl"] + expand(
+        f"{RESULTS}/analysis/segmentation/{{variant}}.jsonl", variant=SEGMENTATION_VARIANTS
+    )
