@@ -57,9 +57,8 @@ def launcher(stage):
     gpus = res.get("gpu", 0)
     if gpus > 1:
         accelerate_config = config["train"]["accelerate_config"]
-        return (
-            f"{RUN_ENV}accelerate launch --config_file {accelerate_config} --num_processes {gpus} -m rredcot.cli"
-        )
+        accelerate = f"{RUN_ENV}accelerate launch --config_file {accelerate_config} --num_processes {gpus}"
+        return f"{accelerate} -m rredcot.cli"
     return f"{PYTHON} -m rredcot.cli"
 
 
@@ -71,7 +70,7 @@ def base_model_ref():
 
 
 def base_model_inputs():
-    """The base model as a named input where this pipeline builds it (kind: sft), for `**` in a rule's input."""
+    """The base model as a named input where this pipeline builds it (kind: sft), for `**` in an input."""
     return {"base_model": f"{RESULTS}/base_model"} if config["base_model"]["kind"] == "sft" else {}
 
 
@@ -119,7 +118,9 @@ def evaluation_settings(split):
 
 
 def policy_inputs(wildcards):
-    return list(base_model_inputs().values()) if wildcards.policy == "base" else [policy_model(wildcards.policy)]
+    if wildcards.policy == "base":
+        return list(base_model_inputs().values())
+    return [policy_model(wildcards.policy)]
 
 
 # -------------------------------------------------------------------------------------------- analysis
