@@ -6,6 +6,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,10 +34,13 @@ def _locked() -> dict[str, dict]:
     return packages
 
 
-def test_environment_yml_mirrors_pyproject_dependencies():
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+@pytest.mark.parametrize(
+    ("env_file", "extras"), [("environment.yml", ()), ("experiments/envs/gpu.yaml", ("gpu",))]
+)
+def test_conda_environment_mirrors_pyproject_dependencies(env_file, extras):
+    env = yaml.safe_load((ROOT / env_file).read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert set(pip_section) == _pyproject_pins()
+    assert set(pip_section) == _pyproject_pins(*extras)
 
 
 def test_every_dependency_is_pinned_exactly():

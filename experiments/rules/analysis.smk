@@ -26,7 +26,7 @@ rule credit_analysis:
     resources:
         **stage_resources("analysis"),
     conda:
-        CONDA_ENV
+        conda_env("analysis")
     shell:
         "{params.python} -m rredcot.cli analyze-credit --model {params.model} --random-init {params.random_init}"
         " --benchmark {input.benchmark} --analysis-json {params.analysis:q} --partial {params.partial}"
@@ -56,7 +56,7 @@ rule segmentation_analysis:
     resources:
         **stage_resources("analysis"),
     conda:
-        CONDA_ENV
+        conda_env("analysis")
     shell:
         "{params.python} -m rredcot.cli analyze-segmentation --model {params.model}"
         " --random-init {params.random_init} --benchmark {input.benchmark} --analysis-json {params.analysis:q}"

@@ -16,7 +16,7 @@ if config["base_model"]["kind"] == "sft":
         resources:
             **stage_resources("sft"),
         conda:
-            CONDA_ENV
+            conda_env("sft")
         shell:
             "{params.python} -m rredcot.cli sft --base-json {params.base:q} --train {input.train}"
             " --seed {params.seed} --out {output} --threads {threads} > {log} 2>&1"

@@ -13,6 +13,7 @@ RESULTS = f"results/{SCALE}"
 # --software-deployment-method conda, where a job runs that environment's python on this checkout's code;
 # otherwise the interpreter running Snakemake, into which rredcot is installed.
 CONDA_ENV = "../../environment.yml"  # relative to experiments/rules/, where every rule is defined
+GPU_CONDA_ENV = "../envs/gpu.yaml"  # the same plus pyproject's gpu extra, for stages on GPUs
 ON_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 RUN_ENV = f"PYTHONPATH={shlex.quote(workflow.basedir)} " if ON_CONDA else ""
 PYTHON = f"{RUN_ENV}python" if ON_CONDA else sys.executable
@@ -49,6 +50,11 @@ def run_settings(run, seed):
 def stage_resources(stage):
     """Resources of a stage from the config; the executor (local or SLURM) maps them to a job."""
     return config["resources"][stage]
+
+
+def conda_env(stage):
+    """A stage's conda environment: with the GPU extra where the config gives the stage GPUs."""
+    return GPU_CONDA_ENV if stage_resources(stage).get("gpu", 0) else CONDA_ENV
 
 
 def launcher(stage):

@@ -13,7 +13,7 @@ rule prepare_data:
     resources:
         **stage_resources("prepare_data"),
     conda:
-        CONDA_ENV
+        conda_env("prepare_data")
     shell:
         "{params.python} -m rredcot.cli prepare-data --data-json {params.data:q} --out-dir {params.out_dir}"
         " --benchmarks {params.benchmarks} > {log} 2>&1"

@@ -26,7 +26,7 @@ rule evaluate_policy:
     resources:
         **stage_resources("evaluate"),
     conda:
-        CONDA_ENV
+        conda_env("evaluate")
     shell:
         "{params.python} -m rredcot.cli evaluate --model {params.model} --random-init {params.random_init}"
         " --benchmark {input.benchmark} --eval-json {params.eval:q} --partial {params.partial}"

@@ -27,7 +27,7 @@ rule train_policy:
     resources:
         **stage_resources("train"),
     conda:
-        CONDA_ENV
+        conda_env("train")
     shell:
         "{params.launch} train --method {params.base_method} --seed {wildcards.seed} --model {params.base}"
         " --random-init {params.random_init} --train {input.train} --train-json {params.train:q}"
