@@ -73,10 +73,14 @@ def test_lock_is_complete_hashed_and_cpu_only():
     assert "setuptools" in locked  # builds the editable install without network (--no-build-isolation)
 
 
-def test_workflow_lints_clean():
-    """Every rule declares its software (conda: environment.yml), so `--software-deployment-method conda`
+def test_workflow_lints_clean(tmp_path):
+    """Every rule declares its software (a conda environment), so `--software-deployment-method conda`
     has an environment for each job; the other lints stay fixed too."""
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "-d", str(tmp_path)]
+        + ["--lint", "--configfile", str(ROOT / "experiments" / "tiny.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
