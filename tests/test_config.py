@@ -1,6 +1,11 @@
 """Experiment configs: every shipped scale validates; a mistyped or out-of-range field stops with its name."""
 
 import copy
+import json
+import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,6 +72,18 @@ def _error(mutate) -> str:
     return str(err.value)
 
 
+def _setter(section: tuple[str, ...], field: str, value):
+    """A mutation for _error: set config[section...][field] = value."""
+
+    def mutate(config):
+        node = config
+        for key in section:
+            node = node[key]
+        node[field] = value
+
+    return mutate
+
+
 def test_mistyped_key_is_rejected_with_its_name():
     message = _error(lambda c: c["train"]["rredcot"].update(sigma_mxi=0.3))
     assert "sigma_mxi" in message
@@ -83,16 +100,46 @@ def test_missing_loss_relevant_field_is_rejected():
         (("train", "rredcot"), "sigma_mix", 1.5),
         (("train", "rredcot"), "value_space", "sqrt"),
         (("train", "trl"), "num_generations", 1),
+        (("train", "tracking"), "report_to", "tensorbord"),
+        (("train", "tracking"), "run_name", "{method}-{seed}"),
         (("eval",), "temperature", -1.0),
         (("data", "synthetic", "train"), "check_prob", 2.0),
     ],
 )
 def test_out_of_range_value_is_rejected(section, field, value):
-    def mutate(config):
-        node = config
-        for key in section:
-            node = node[key]
-        node[field] = value
-
-    message = _error(mutate)
+    message = _error(_setter(section, field, value))
     assert repr(value) in message or str(value) in message
+
+
+@pytest.mark.parametrize(
+    ("section", "field"),
+    [
+        (("train", "trl"), "report_to"),
+        (("train", "method_overrides", "grpo"), "run_name"),
+    ],
+)
+def test_tracking_fields_outside_train_tracking_are_rejected(section, field):
+    """One place names a run's tracker: a report_to among the other GRPOConfig fields would shadow it."""
+    message = _error(_setter(section, field, "wandb"))
+    assert f"set train.tracking.{field} instead" in message
+    assert f"['{field}']" in message
+
+
+def test_train_rule_hands_the_tracker_and_run_name_to_trl(tmp_path):
+    config = load("smoke")
+    config["train"]["tracking"] = {"report_to": "tensorboard", "run_name": "{scale}/{run}/seed{seed}"}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    target = "results/smoke/train/rredcot_uniform/seed0/metrics.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "-d", str(tmp_path)]
+        + ["-n", "-p", "--cores", "1", target, "--configfile", str(tmp_path / "config.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    command = next(line for line in proc.stdout.splitlines() if "rredcot.cli train " in line)
+    words = shlex.split(command)
+    trl = json.loads(words[words.index("--train-json") + 1])["trl"]
+    assert (trl["report_to"], trl["run_name"]) == ("tensorboard", "smoke/rredcot_uniform/seed0")
+    assert re.search(r"--method rredcot\b", command)

@@ -1,24 +1,46 @@
-"""The conda environment, pyproject and CI stay in step with the README."""
+"""The conda environment, the lock, pyproject and CI stay in step with the README."""
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _pyproject_pins() -> set[str]:
+def _pyproject_pins(*extras: str) -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return set(project["dependencies"])
+    return set(project["dependencies"]).union(*(project["optional-dependencies"][e] for e in extras))
 
 
-def test_environment_yml_mirrors_pyproject_dependencies():
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+def _name(requirement: str) -> str:
+    return re.sub(r"[-_.]+", "-", re.split(r"[=<>!~\[;]", requirement, maxsplit=1)[0]).strip().lower()
+
+
+def _locked() -> dict[str, dict]:
+    """requirements.lock as {name: {version, hashes, direct}}; direct: pinned by pyproject itself."""
+    packages = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", (ROOT / "requirements.lock").read_text()):
+        if match := re.match(r"([A-Za-z0-9_.\-]+)==(\S+)", block):
+            packages[_name(match[1])] = {
+                "version": match[2],
+                "hashes": re.findall(r"--hash=sha256:[0-9a-f]{64}", block),
+                "direct": "rredcot (pyproject.toml)" in block,
+            }
+    return packages
+
+
+@pytest.mark.parametrize(
+    ("env_file", "extras"), [("environment.yml", ()), ("experiments/envs/gpu.yaml", ("gpu",))]
+)
+def test_conda_environment_mirrors_pyproject_dependencies(env_file, extras):
+    env = yaml.safe_load((ROOT / env_file).read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    conda_pins = {line for line in pip_section if not line.startswith("-e")}
-    assert conda_pins == _pyproject_pins()
+    assert set(pip_section) == _pyproject_pins(*extras)
 
 
 def test_every_dependency_is_pinned_exactly():
@@ -31,3 +53,34 @@ def test_ci_runs_the_readme_test_command_verbatim():
     commands = re.findall(r"```bash\n(.*?)\n```", readme, flags=re.S)
     test_command = next(c for c in commands if "pytest" in c)
     assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_lock_pins_exactly_pyprojects_dependencies_and_dev_extra():
+    """Fails when pyproject.toml changes without `pip-compile` (README, "Quick start")."""
+    locked = _locked()
+    direct = {name: entry["version"] for name, entry in locked.items() if entry["direct"]}
+    pinned = {_name(r): r.split("==")[1] for r in _pyproject_pins("dev")}
+    # the CPU wheel's local label (+cpu) is the same release as pyproject's pin
+    assert {name: version.split("+")[0] for name, version in direct.items()} == pinned
+
+
+def test_lock_is_complete_hashed_and_cpu_only():
+    locked = _locked()
+    assert len(locked) > len(_pyproject_pins("dev"))  # transitive packages are locked too
+    assert not [name for name, entry in locked.items() if not entry["hashes"]]
+    assert locked["torch"]["version"].endswith("+cpu")
+    assert not [name for name in locked if name.startswith(("nvidia-", "cuda-", "triton"))]
+    assert "setuptools" in locked  # builds the editable install without network (--no-build-isolation)
+
+
+def test_workflow_lints_clean(tmp_path):
+    """Every rule declares its software (a conda environment), so `--software-deployment-method conda`
+    has an environment for each job; the other lints stay fixed too."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "-d", str(tmp_path)]
+        + ["--lint", "--configfile", str(ROOT / "experiments" / "tiny.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -66,6 +67,24 @@ def test_finished_pipeline_has_nothing_left_to_do(smoke_run):
     proc = snakemake(smoke_run, "-n", "--configfile", str(SMOKE))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_html_report_holds_every_figure_and_table_under_its_caption(smoke_run):
+    report = smoke_run / "report.html"
+    proc = snakemake(smoke_run, "--report", str(report), "--configfile", str(SMOKE))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = report.read_text()
+    # the report embeds its items as one JSON object: path -> name, caption (rendered .rst), data, ...
+    start = re.search(r'<script id="results">\s*var results = ', html).end()
+    items, _ = json.JSONDecoder().raw_decode(html, start)
+    made = [*(smoke_run / "figures").rglob("*.png"), *(smoke_run / "paper_tables").rglob("*.csv")]
+    expected = {str(path.relative_to(smoke_run)) for path in made} | {"paper_tables/smoke/REPLICATION.md"}
+    assert made and set(items) == expected
+    captions = [re.sub(r"<[^>]+>|\s+", " ", item["caption"]).strip() for item in items.values()]
+    assert all(captions)
+    for rst in (ROOT / "experiments" / "report").glob("*.rst"):
+        opening = " ".join(itertools.takewhile(lambda word: "`" not in word, rst.read_text().split()[:6]))
+        assert any(caption.startswith(opening) for caption in captions), rst.name
 
 
 def test_changed_eval_setting_reruns_only_evaluation(smoke_run):

@@ -247,3 +247,13 @@ def test_missing_required_field_is_named(workspace, tmp_path):
             seed=0,
             trl_args=args,
         )
+
+
+def test_tracker_and_run_name_reach_grpo_config(tmp_path):
+    """train.tracking arrives as GRPOConfig fields; without them a library caller logs to JSONL only."""
+    tracked = train_module._config(
+        "grpo", tmp_path, 0, {**TRL_ARGS, "report_to": "tensorboard", "run_name": "smoke-grpo-seed0"}, None
+    )
+    assert tracked.report_to == ["tensorboard"]
+    assert tracked.run_name == "smoke-grpo-seed0"
+    assert train_module._config("grpo", tmp_path, 0, TRL_ARGS, None).report_to == []

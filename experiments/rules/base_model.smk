@@ -15,6 +15,8 @@ if config["base_model"]["kind"] == "sft":
         threads: stage_resources("sft").get("cpus_per_task", 1)
         resources:
             **stage_resources("sft"),
+        conda:
+            conda_env("sft")
         shell:
             "{params.python} -m rredcot.cli sft --base-json {params.base:q} --train {input.train}"
             " --seed {params.seed} --out {output} --threads {threads} > {log} 2>&1"

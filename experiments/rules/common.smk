@@ -1,10 +1,22 @@
 # Shared names and helpers for every stage. Paths are relative to the working directory.
 import json
+import os
+import shlex
 import sys
+
+import yaml
+from snakemake.settings.types import DeploymentMethod
 
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"
-PYTHON = sys.executable
+# Every rule's software: the conda environment of environment.yml (its dependencies) under
+# --software-deployment-method conda, where a job runs that environment's python on this checkout's code;
+# otherwise the interpreter running Snakemake, into which rredcot is installed.
+CONDA_ENV = "../../environment.yml"  # relative to experiments/rules/, where every rule is defined
+GPU_CONDA_ENV = "../envs/gpu.yaml"  # the same plus pyproject's gpu extra, for stages on GPUs
+ON_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+RUN_ENV = f"PYTHONPATH={shlex.quote(workflow.basedir)} " if ON_CONDA else ""
+PYTHON = f"{RUN_ENV}python" if ON_CONDA else sys.executable
 METHODS = config["train"]["methods"]
 SEEDS = config["train"]["seeds"]
 VARIANTS = config["train"]["variants"]
@@ -21,13 +33,17 @@ def run_method(run):
     return run if run in METHODS else VARIANTS[run]["method"]
 
 
-def run_settings(run):
-    """The train section a run trains with: the variant's trl/rredcot fields over the shared ones."""
+def run_settings(run, seed):
+    """The train section a run trains with: the variant's trl/rredcot fields over the shared ones, and the
+    tracker and this run's name (train.tracking) as the GRPOConfig fields TRL reads them from."""
     train = config["train"]
     variant = VARIANTS.get(run, {})
     settings = {key: train[key] for key in ("trl", "method_overrides", "rredcot")}
     for key in ("trl", "rredcot"):
         settings[key] = {**settings[key], **variant.get(key, {})}
+    tracking = train["tracking"]
+    settings["trl"]["report_to"] = tracking["report_to"]
+    settings["trl"]["run_name"] = tracking["run_name"].format(scale=SCALE, run=run, seed=seed)
     return settings
 
 
@@ -36,13 +52,19 @@ def stage_resources(stage):
     return config["resources"][stage]
 
 
+def conda_env(stage):
+    """A stage's conda environment: with the GPU extra where the config gives the stage GPUs."""
+    return GPU_CONDA_ENV if stage_resources(stage).get("gpu", 0) else CONDA_ENV
+
+
 def launcher(stage):
     """`accelerate launch` with one process per GPU for multi-GPU stages, plain Python otherwise."""
     res = stage_resources(stage)
     gpus = res.get("gpu", 0)
     if gpus > 1:
         accelerate_config = config["train"]["accelerate_config"]
-        return f"accelerate launch --config_file {accelerate_config} --num_processes {gpus} -m rredcot.cli"
+        accelerate = f"{RUN_ENV}accelerate launch --config_file {accelerate_config} --num_processes {gpus}"
+        return f"{accelerate} -m rredcot.cli"
     return f"{PYTHON} -m rredcot.cli"
 
 
@@ -54,12 +76,18 @@ def base_model_ref():
 
 
 def base_model_inputs():
-    return [f"{RESULTS}/base_model"] if config["base_model"]["kind"] == "sft" else []
+    """The base model as a named input where this pipeline builds it (kind: sft), for `**` in an input."""
+    return {"base_model": f"{RESULTS}/base_model"} if config["base_model"]["kind"] == "sft" else {}
+
+
+def base_model_param(wildcards, input):
+    """--model of the base policy: the job's base_model input, or the configured hub id / local path."""
+    return input.base_model if config["base_model"]["kind"] == "sft" else config["base_model"]["name_or_path"]
 
 
 CONTROL_RUNS = [run for runs in config["artifacts"]["controls"].values() for run in runs]
 for _run in CONTROL_RUNS:
-    if _run.split("/seed")[0] not in VARIANTS:
+    if _run.rsplit("/", 1)[0] not in VARIANTS:
         raise ValueError(f"artifacts.controls names {_run!r}, whose run is not in train.variants")
 
 
@@ -70,3 +98,76 @@ def policy_tags():
 
 def evaluation_targets():
     return expand(f"{RESULTS}/eval/{{policy}}/{{split}}.json", policy=policy_tags(), split=EVAL_SPLITS)
+
+
+# ------------------------------------------------------------------------------------------------- data
+def data_section():
+    """The data config, with the hub catalog entries it names inlined (so editing them reruns this rule)."""
+    data = dict(config["data"])
+    if data["kind"] == "hub":
+        hub = dict(data["hub"])
+        catalog_path = os.path.join(workflow.basedir, hub.pop("catalog"))
+        with open(catalog_path) as f:
+            catalog = yaml.safe_load(f)["hub_datasets"]
+        names = [hub["train"], *hub["benchmarks"]]
+        missing = [name for name in names if name not in catalog]
+        if missing:
+            raise ValueError(f"data.hub names datasets missing from {catalog_path}: {missing}")
+        hub["datasets"] = {name: catalog[name] for name in names}
+        data["hub"] = hub
+    return data
+
+
+# ------------------------------------------------------------------------------------------- evaluation
+def policy_model(policy):
+    return base_model_ref() if policy == "base" else f"{RESULTS}/train/{policy}/model"
+
+
+def evaluation_settings(split):
+    """The sampling settings plus this benchmark's own (n_samples, pass_k); other benchmarks left out."""
+    shared = {key: value for key, value in config["eval"].items() if key != "benchmarks"}
+    return {**shared, "benchmark": config["eval"]["benchmarks"][split]}
+
+
+def policy_inputs(wildcards):
+    if wildcards.policy == "base":
+        return list(base_model_inputs().values())
+    return [policy_model(wildcards.policy)]
+
+
+# -------------------------------------------------------------------------------------------- analysis
+ANALYSIS = config["analysis"]
+ANALYSIS_BENCHMARK = ANALYSIS["benchmark"]
+SEGMENTATION_VARIANTS = list(ANALYSIS["segmentation_variants"])
+# The estimator's continuations are built exactly as in training.
+VALUE_OPTION_FIELDS = ("end_of_thinking", "exit_string", "answer_template", "value_batch_tokens")
+
+if ANALYSIS_BENCHMARK not in EVAL_SPLITS:
+    raise ValueError(
+        f"analysis.benchmark {ANALYSIS_BENCHMARK!r} is not an evaluation benchmark {EVAL_SPLITS}"
+    )
+
+
+def analysis_settings():
+    options = {field: config["train"]["rredcot"][field] for field in VALUE_OPTION_FIELDS}
+    return as_json({**ANALYSIS, "value_options": options})
+
+
+def analysis_targets():
+    return [f"{RESULTS}/analysis/credit.jsonl", f"{RESULTS}/analysis/value_sanity.json"] + expand(
+        f"{RESULTS}/analysis/segmentation/{{variant}}.jsonl", variant=SEGMENTATION_VARIANTS
+    )
+
+
+def value_sanity_settings():
+    sanity = ANALYSIS["value_sanity"]
+    return as_json(
+        {
+            **sanity,
+            "options": {field: config["train"]["rredcot"][field] for field in VALUE_OPTION_FIELDS},
+            "bootstrap_resamples": config["artifacts"]["bootstrap_resamples"],
+            "ci_level": config["artifacts"]["ci_level"],
+            "dtype": ANALYSIS["dtype"],
+            "device": ANALYSIS["device"],
+        }
+    )

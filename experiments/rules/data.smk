@@ -1,25 +1,3 @@
-import os
-
-import yaml
-
-
-def data_section():
-    """The data config, with the hub catalog entries it names inlined (so editing them reruns this rule)."""
-    data = dict(config["data"])
-    if data["kind"] == "hub":
-        hub = dict(data["hub"])
-        catalog_path = os.path.join(workflow.basedir, hub.pop("catalog"))
-        with open(catalog_path) as f:
-            catalog = yaml.safe_load(f)["hub_datasets"]
-        names = [hub["train"], *hub["benchmarks"]]
-        missing = [name for name in names if name not in catalog]
-        if missing:
-            raise ValueError(f"data.hub names datasets missing from {catalog_path}: {missing}")
-        hub["datasets"] = {name: catalog[name] for name in names}
-        data["hub"] = hub
-    return data
-
-
 rule prepare_data:
     """Training set and every evaluation benchmark, normalised to {id, problem, solution, answer, source}."""
     output:
@@ -35,6 +13,8 @@ rule prepare_data:
         f"{RESULTS}/logs/prepare_data.log",
     resources:
         **stage_resources("prepare_data"),
+    conda:
+        conda_env("prepare_data")
     shell:
         "{params.python} -m rredcot.cli prepare-data --data-json {params.data:q} --out-dir {params.out_dir}"
         " --benchmarks {params.benchmarks} > {log} 2>&1"

@@ -1,17 +1,3 @@
-def policy_model(policy):
-    return base_model_ref() if policy == "base" else f"{RESULTS}/train/{policy}/model"
-
-
-def evaluation_settings(split):
-    """The sampling settings plus this benchmark's own (n_samples, pass_k); other benchmarks left out."""
-    shared = {key: value for key, value in config["eval"].items() if key != "benchmarks"}
-    return {**shared, "benchmark": config["eval"]["benchmarks"][split]}
-
-
-def policy_inputs(wildcards):
-    return base_model_inputs() if wildcards.policy == "base" else [policy_model(wildcards.policy)]
-
-
 rule evaluate_policy:
     """avg@k and pass@k of one policy on one benchmark; per-problem records kept beside the summary.
 
@@ -39,6 +25,8 @@ rule evaluate_policy:
     threads: stage_resources("evaluate").get("cpus_per_task", 1)
     resources:
         **stage_resources("evaluate"),
+    conda:
+        conda_env("evaluate")
     shell:
         "{params.python} -m rredcot.cli evaluate --model {params.model} --random-init {params.random_init}"
         " --benchmark {input.benchmark} --eval-json {params.eval:q} --partial {params.partial}"

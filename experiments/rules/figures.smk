@@ -17,6 +17,8 @@ rule training_curves:
     log:
         f"{RESULTS}/logs/figures/training_curves.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "{params.python} -m rredcot.cli figure-training-curves --metrics {input.metrics}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
@@ -39,6 +41,8 @@ rule fig3_mc_cost:
     log:
         f"{RESULTS}/logs/figures/fig3_mc_cost.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "{params.python} -m rredcot.cli figure-mc-cost --credit {input.credit} --extra-credit {input.segmentation}"
         " --variant {params.variant:q} --paper-claims {input.claims} --scale {params.scale}"
@@ -58,6 +62,8 @@ rule value_sanity_figure:
     log:
         f"{RESULTS}/logs/figures/value_sanity.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "{params.python} -m rredcot.cli figure-value-sanity --sanity {input.sanity} --scale {params.scale}"
         " --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
@@ -78,6 +84,8 @@ rule fig7_mc_sd:
     log:
         f"{RESULTS}/logs/figures/fig7_mc_sd.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "{params.python} -m rredcot.cli figure-mc-sd --credit {input.credit} --paper-claims {input.claims}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
@@ -102,6 +110,8 @@ rule fig4_estimator_correlation:
     log:
         f"{RESULTS}/logs/figures/fig4_estimator_correlation.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "{params.python} -m rredcot.cli figure-estimator-correlation --credit {input.credit}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
@@ -127,6 +137,8 @@ rule ablation_segmentation:
     log:
         f"{RESULTS}/logs/figures/ablation_segmentation.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "{params.python} -m rredcot.cli figure-ablation-segmentation --credit {input} --variant {params.variant:q}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
@@ -149,6 +161,8 @@ rule ablation_estimator:
     log:
         f"{RESULTS}/logs/figures/ablation_estimator.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "{params.python} -m rredcot.cli figure-ablation-estimator --credit {input.credit}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
@@ -178,6 +192,8 @@ if TRAINING_ABLATIONS:
         log:
             f"{RESULTS}/logs/figures/ablation_training_{{name}}.log",
         localrule: True
+        conda:
+            CONDA_ENV
         shell:
             "{params.python} -m rredcot.cli figure-ablation-training {params.groups} --title {params.title:q}"
             " --artifacts-json {params.artifacts:q} --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"

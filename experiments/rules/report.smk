@@ -23,10 +23,12 @@ rule replication_report:
         targets=[t for t in artifact_targets() if t not in report_outputs()],
         command=lambda wc: regenerate_command(),
         benchmark_cost=f"{PAPER_TABLES}/compute_cost.csv",
-        paper_dir=PAPER_NUMBERS,
+        paper_dir=lambda wc, input: os.path.dirname(input.paper[0]),
     log:
         f"{RESULTS}/logs/report/replication_report.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "{params.python} -m rredcot.cli report --config-json {params.config:q} --eval {input.evals}"
         " --metrics {input.metrics} --credit {input.credit} --value-sanity {input.sanity}"

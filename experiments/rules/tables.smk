@@ -21,6 +21,8 @@ rule table1:
     log:
         f"{RESULTS}/logs/tables/table1.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "{params.python} -m rredcot.cli table --name table1 --eval {input.evals} --paper-table {input.paper}"
         " --methods {params.methods} --benchmarks {params.benchmarks} --scale {params.scale}"
@@ -46,6 +48,8 @@ rule table2:
     log:
         f"{RESULTS}/logs/tables/table2.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "{params.python} -m rredcot.cli table --name table2 --eval {input.evals} --paper-table {input.paper}"
         " --methods {params.methods} --benchmarks {params.benchmarks} --scale {params.scale}"
@@ -73,6 +77,8 @@ rule compute_cost_logged:
     log:
         f"{RESULTS}/logs/tables/compute_cost_logged.log",
     localrule: True
+    conda:
+        CONDA_ENV
     shell:
         "{params.python} -m rredcot.cli cost-table --metrics {input.metrics} --credit {input.credit}"
         " --variant {params.variant:q} --paper-claims {input.claims} --scale {params.scale}"

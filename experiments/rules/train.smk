@@ -6,7 +6,7 @@ rule train_policy:
     an interrupted job (SLURM time limit, preemption) resumes from the latest checkpoint.
     """
     input:
-        base_model_inputs(),
+        **base_model_inputs(),
         train=f"{RESULTS}/data/train.jsonl",
     output:
         model=directory(f"{RESULTS}/train/{{method}}/seed{{seed}}/model"),
@@ -16,8 +16,8 @@ rule train_policy:
         seed=r"\d+",
     params:
         base_method=lambda wc: run_method(wc.method),
-        train=lambda wc: as_json(run_settings(wc.method)),
-        base=base_model_ref(),
+        train=lambda wc: as_json(run_settings(wc.method, wc.seed)),
+        base=base_model_param,
         run_dir=lambda wc: f"{RESULTS}/train/{wc.method}/seed{wc.seed}/checkpoints",
         random_init=config["base_model"].get("random_init", False),
         launch=launcher("train"),
@@ -26,6 +26,8 @@ rule train_policy:
     threads: stage_resources("train").get("cpus_per_task", 1)
     resources:
         **stage_resources("train"),
+    conda:
+        conda_env("train")
     shell:
         "{params.launch} train --method {params.base_method} --seed {wildcards.seed} --model {params.base}"
         " --random-init {params.random_init} --train {input.train} --train-json {params.train:q}"
