@@ -459,6 +459,7 @@ def report(args) -> None:
             out=out,
             tables_md=args.tables_md,
             figures_png=args.figures_png,
+            named_only_figures=args.named_only_figures,
             targets=args.targets,
             snakemake_command=args.snakemake_command,
             benchmark_cost=args.benchmark_cost,
@@ -609,6 +610,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper-dir", required=True)
     p.add_argument("--tables-md", nargs="*", default=[])
     p.add_argument("--figures-png", nargs="*", default=[])
+    p.add_argument(
+        "--named-only-figures",
+        nargs="*",
+        default=[],
+        help="figures outside the default target (training ablations): shown when they exist",
+    )
     p.add_argument("--targets", nargs="*", default=[], help="artifacts listed with their snakemake command")
     p.add_argument(
         "--snakemake-command", default="snakemake --cores 2 {target}", help="{target}: the artifact"

@@ -920,6 +920,7 @@ def render(
     out: str | Path,
     tables_md: Sequence[str | Path] = (),
     figures_png: Sequence[str | Path] = (),
+    named_only_figures: Sequence[str | Path] = (),
     targets: Sequence[str] = (),
     snakemake_command: str = "snakemake --cores 2 {target}",
     benchmark_cost: str | Path | None = None,
@@ -982,6 +983,20 @@ def render(
         lines += ["## Figures", ""]
         for path in figures_png:
             lines += [f"![{Path(path).stem}]({_rel(path, out)})", ""]
+    if named_only_figures:
+        built = [path for path in named_only_figures if Path(path).exists()]
+        lines += [
+            "## Training ablations (a named target, outside the default run)",
+            "",
+            "One RL run per variant, one seed each, judged on training accuracy: built by "
+            f"`{snakemake_command.replace('{target}', 'training_ablations')}` and shown here when they "
+            "existed as this report was written.",
+            "",
+        ]
+        lines += [line for path in built for line in (f"![{Path(path).stem}]({_rel(path, out)})", "")]
+        missing = [Path(path).stem for path in named_only_figures if path not in built]
+        if missing:
+            lines += [f"Not built: {', '.join(missing)}.", ""]
     lines += [
         "## Verdict rules",
         "",

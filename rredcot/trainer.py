@@ -35,9 +35,11 @@ every row against autograd.
 Cost per generation batch, besides TRL's own passes: one call of :func:`rredcot.values.segment_and_estimate`.
 Its no-grad forward over each trace fills the KV cache that value scoring attends to and gives the token
 entropies the segmenter needs (of TRL's temperature-scaled distribution), so segmentation costs no pass of
-its own; then the reference continuations are scored at every boundary against that cache. Completions with
-zero advantage (groups with equal rewards) or no loss tokens are not segmented or scored: their weights
-cannot change the gradient.
+its own; then the reference continuations are scored at every boundary against that cache. The ``mc``
+estimator (the oracle) segments from the same entropies and values every boundary by ``mc_samples`` rollouts
+of the policy instead (``rredcot/mc_generated_tokens`` logs their cost). Completions with zero advantage
+(groups with equal rewards) or no loss tokens are not segmented or scored: their weights cannot change the
+gradient.
 
 Logged (mean over the redistributed completions of all processes): ``rredcot/segments_mean`` (spans, answer
 span included), ``rredcot/sigma_max_mean``, ``rredcot/sigma_entropy`` (nats) and
@@ -210,8 +212,8 @@ def check_distributed(accelerator) -> None:
 class RREDCoTTrainer(GRPOTrainer):
     """Drop-in ``GRPOTrainer`` that trains with redistributed token weights; takes an :class:`RREDCoTConfig`.
 
-    The dataset needs an ``answer`` column, and a ``solution`` column (the reference trace u) for the
-    ``reference`` estimator. Logs ``rredcot/*`` metrics alongside TRL's.
+    The dataset needs an ``answer`` column, and a ``solution`` column (the worked solution u, what the policy
+    writes after ``end_of_thinking``) for the ``reference`` estimator. Logs ``rredcot/*`` metrics alongside TRL's.
     """
 
     def __init__(self, *args, **kwargs):

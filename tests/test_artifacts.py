@@ -62,6 +62,7 @@ ARTIFACTS = {
     "metric": "avg_at_n",
     "paper_rows": {"table1": {}, "table2": {}},
     "training_ablations": {},
+    "training_ablations_in_default_target": True,
     "controls": {"lr0": [], "oracle": []},
     "smooth_window": 3,
     "final_window": 5,

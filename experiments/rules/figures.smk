@@ -211,3 +211,10 @@ rule ablations:
     input:
         figure_files(ABLATION_NAMES),
     localrule: True
+
+
+rule training_ablations:
+    """The training-ablation figures (one RL run per variant of artifacts.training_ablations)."""
+    input:
+        figure_files(TRAINING_ABLATION_NAMES),
+    localrule: True

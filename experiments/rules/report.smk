@@ -13,16 +13,17 @@ rule replication_report:
         sanity=f"{RESULTS}/analysis/value_sanity.json",
         paper=expand(f"{PAPER_NUMBERS}/{{name}}.csv", name=["table1", "table2", "claims"]),
         tables=[f"{PAPER_TABLES}/{name}.md" for name in TABLE_NAMES],
-        figures=[f"{FIGURES}/{name}.png" for name in FIGURE_NAMES + ABLATION_NAMES],
+        figures=[f"{FIGURES}/{name}.png" for name in DEFAULT_FIGURES],
     output:
         report(REPORT_FILE, caption="../report/replication.rst", category="Report"),
         *([PUBLISHED_REPORT] if ARTIFACTS["publish_report"] else []),
     params:
         python=PYTHON,
         config=lambda wc: as_json(config),
-        targets=[t for t in artifact_targets() if t not in report_outputs()],
+        targets=[t for t in artifact_targets() if t not in report_outputs()] + figure_files(NAMED_ONLY_FIGURES),
         command=lambda wc: regenerate_command(),
         benchmark_cost=f"{PAPER_TABLES}/compute_cost.csv",
+        named_only=[f"{FIGURES}/{name}.png" for name in NAMED_ONLY_FIGURES],
         paper_dir=lambda wc, input: os.path.dirname(input.paper[0]),
     log:
         f"{RESULTS}/logs/report/replication_report.log",
@@ -33,7 +34,8 @@ rule replication_report:
         "{params.python} -m rredcot.cli report --config-json {params.config:q} --eval {input.evals}"
         " --metrics {input.metrics} --credit {input.credit} --value-sanity {input.sanity}"
         " --paper-dir {params.paper_dir}"
-        " --tables-md {input.tables} --figures-png {input.figures} --targets {params.targets}"
+        " --tables-md {input.tables} --figures-png {input.figures} --named-only-figures {params.named_only}"
+        " --targets {params.targets}"
         " --snakemake-command {params.command:q} --benchmark-cost {params.benchmark_cost} --out {output}"
         " > {log} 2>&1"
 
