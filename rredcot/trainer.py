@@ -212,8 +212,9 @@ def check_distributed(accelerator) -> None:
 class RREDCoTTrainer(GRPOTrainer):
     """Drop-in ``GRPOTrainer`` that trains with redistributed token weights; takes an :class:`RREDCoTConfig`.
 
-    The dataset needs an ``answer`` column, and a ``solution`` column (the worked solution u, what the policy
-    writes after ``end_of_thinking``) for the ``reference`` estimator. Logs ``rredcot/*`` metrics alongside TRL's.
+    The dataset needs an ``answer`` column, and a ``solution`` column (the worked solution u, what the
+    policy writes after ``end_of_thinking``) for the ``reference`` estimator. Logs ``rredcot/*`` metrics
+    alongside TRL's.
     """
 
     def __init__(self, *args, **kwargs):
