@@ -776,7 +776,7 @@ ASSUMPTIONS: list[tuple[str, str, str]] = [
     ("train.trl.gradient_accumulation_steps", "§5 [ours]", "accumulation (prompts per step)"),
     ("train.trl.loss_type", "§4 [ours]", "GRPO loss normaliser (TRL name)"),
     ("train.trl.scale_rewards", "§5 [ours]", "advantage normalisation (TRL name)"),
-    ("train.trl.warmup_ratio", "§5 [ours]", "learning-rate warm-up"),
+    ("train.trl.warmup_steps", "§5 [ours]", "learning-rate warm-up (steps)"),
     ("train.seeds", "§5 [ours]", "training seeds"),
     ("data.hub.train_limit", "§5 [ours]", "rows of the training set used"),
     ("eval.temperature", "§5 [ours]", "evaluation temperature"),

@@ -193,7 +193,9 @@ def main(argv=None) -> int:
         root = Path(tmp)
         model = model_dir(root, args.shrink)
         train = root / "train.jsonl"
-        spec = SplitSpec(n=64, min_ops=1, max_ops=3, max_operand=9, max_value=50, check_prob=0.3)
+        spec = SplitSpec(
+            n=64, min_ops=1, max_ops=3, max_operand=9, max_value=50, check_prob=0.3, mistake_prob=0.15
+        )
         write_jsonl(train, generate_split("train", spec, seed=0))
         trl, rredcot = settings(args.shrink, args.steps, args.batch, args.completion_tokens)
         for method in ("grpo", "rredcot"):

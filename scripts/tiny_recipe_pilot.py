@@ -73,8 +73,9 @@ def run_point(name: str, overrides: dict | None, config: dict, pilot: dict) -> d
     trl = {**config["train"]["trl"], **pilot["base"], **(overrides or {})}
     return {
         "point": name,
-        "prompts_x_completions": "—" if overrides is None else
-        f"{trl['per_device_train_batch_size'] // trl['num_generations']}x{trl['num_generations']}",
+        "prompts_x_completions": "—"
+        if overrides is None
+        else f"{trl['per_device_train_batch_size'] // trl['num_generations']}x{trl['num_generations']}",
         "learning_rate": "—" if overrides is None else trl["learning_rate"],
         "warmup_steps": "—" if overrides is None else trl.get("warmup_steps", 0),
         "max_steps": "—" if overrides is None else trl["max_steps"],

@@ -213,7 +213,12 @@ def test_prepare_data_writes_identical_bytes_whatever_the_hash_seed(tmp_path):
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
         assert proc.returncode == 0, proc.stderr[-3000:]
         outputs.append({p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()})
-    assert sorted(outputs[0]) == ["eval/in_dist.jsonl", "eval/more_steps.jsonl", "train.jsonl"]
+    assert sorted(outputs[0]) == [
+        "eval/in_dist.jsonl",
+        "eval/more_steps.jsonl",
+        "train.jsonl",
+        "validation.jsonl",
+    ]
     assert outputs[0] == outputs[1]
     assert len(outputs[0]["train.jsonl"].splitlines()) == SMOKE["data"]["synthetic"]["train"]["n"]
 
