@@ -727,8 +727,8 @@ def value_sanity(result: dict, *, pdf: str | Path, png: str | Path, scale: str =
         clean = [(v, m) for r in records for v, m in zip(r["values"][name], r["mc"], strict=True)]
         twins = [(r["twin"]["values"][name], r["twin"]["mc"]) for r in records if r["twin"]]
         for points, label, color, marker in (
-            (clean, "line-end states", color_of("clean", 0), "o"),
-            (twins, "corrupted first step", color_of("twin", 5), "x"),
+            (clean, "line-end states", OKABE_ITO["blue"], "o"),
+            (twins, "corrupted first step", OKABE_ITO["vermillion"], "x"),
         ):
             if points:
                 v, m = np.asarray(points).T
