@@ -79,9 +79,8 @@ from rredcot.values import (
     aggregate_values,
     build_continuations,
     logprobs_and_entropies,
-    reference_part_continuations,
+    reference_value_parts,
     score_continuations,
-    value_parts,
 )
 
 VARIANTS = tuple(f"{estimator}/{space}" for estimator in ESTIMATORS for space in SPACES)
@@ -192,7 +191,18 @@ def analyze_credit(
             if group is not None:
                 record["self_group"] = group
             if _has_solution(row):
-                record["value_parts"] = _value_parts(model, tokenizer, trace, segments, options)
+                record["value_parts"] = reference_value_parts(
+                    model,
+                    tokenizer,
+                    trace.prompt_ids,
+                    trace.completion_ids,
+                    value_boundaries(segments),
+                    row["solution"],
+                    row["answer"],
+                    end_of_thinking=options.end_of_thinking,
+                    answer_template=options.answer_template,
+                    max_tokens=options.value_batch_tokens,
+                )
             record["attribution"], record["attribution_seconds"] = _attributions(
                 model, tokenizer, trace, segments, attribution_estimator, options
             )
@@ -436,24 +446,6 @@ def _values(model, tokenizer, trace: Trace, segments, variants, options: ValueOp
             values[f"{estimator}/{space}"] = [float(v) for v in aggregate_values(logp, space)]
             seconds[f"{estimator}/{space}"] = scoring + time.perf_counter() - start
     return values, seconds, group
-
-
-def _value_parts(model, tokenizer, trace: Trace, segments, options: ValueOptions) -> dict[str, list[float]]:
-    """Per boundary, log p of the reference continuation's marker, solution body and answer: what moves
-    log v̂ (they sum to the single-reference value)."""
-    continuations = reference_part_continuations(
-        tokenizer,
-        trace.row["solution"],
-        trace.row["answer"],
-        end_of_thinking=options.end_of_thinking,
-        answer_template=options.answer_template,
-    )
-    prefix = [*trace.prompt_ids, *trace.completion_ids]
-    boundaries = [len(trace.prompt_ids) + b for b in value_boundaries(segments)]
-    logp = score_continuations(
-        model, prefix, boundaries, continuations, max_tokens=options.value_batch_tokens
-    )
-    return value_parts(logp)
 
 
 def _self_group(tokenizer, trace: Trace, *, include_own: bool) -> tuple[list[list[int]], dict]:

@@ -35,12 +35,7 @@ from rredcot.io import write_json
 from rredcot.mc import MCRequest, mc_values_batch
 from rredcot.rewards import grade
 from rredcot.segmentation import token_texts
-from rredcot.values import (
-    estimate_values,
-    reference_part_continuations,
-    score_continuations,
-    value_parts,
-)
+from rredcot.values import estimate_values, reference_value_parts
 
 STEP = re.compile(r"(\d+)([+\-*/])(\d+)=(\d+)$")
 TARGETS = {"spearman": 0.5, "drop_share": 0.9}
@@ -310,16 +305,15 @@ def _values(
 
 def _parts(model, tokenizer, trace, completion_ids, boundaries, options: Mapping) -> dict[str, list[float]]:
     row = trace["row"]
-    continuations = reference_part_continuations(
+    return reference_value_parts(
+        model,
         tokenizer,
+        trace["prompt_ids"],
+        completion_ids,
+        boundaries,
         row["solution"],
         row["answer"],
         end_of_thinking=options["end_of_thinking"],
         answer_template=options["answer_template"],
+        max_tokens=options["value_batch_tokens"],
     )
-    prefix = [*trace["prompt_ids"], *completion_ids]
-    absolute = [len(trace["prompt_ids"]) + b for b in boundaries]
-    logp = score_continuations(
-        model, prefix, absolute, continuations, max_tokens=options["value_batch_tokens"]
-    )
-    return value_parts(logp)

@@ -78,20 +78,26 @@ def has_boxed_answer(solution: str) -> bool:
 VALUE_PARTS = ("marker", "body", "answer")
 
 
-def reference_part_continuations(
+def reference_value_parts(
+    model,
     tokenizer,
+    prompt_ids: Sequence[int],
+    completion_ids: Sequence[int],
+    boundaries: Sequence[int],
     solution: str,
     answer: str,
     *,
     end_of_thinking: str = "</think>",
     answer_template: str = "\\boxed{{{answer}}}",
-) -> list[list[int]]:
-    """The reference continuation and its token prefixes ending after the marker and before the answer's box.
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+) -> dict[str, list[float]]:
+    """Per boundary (completion prefix length), log p of each part of the reference continuation: the
+    marker, the solution body, the answer's box. They sum to the single reference's log v̂, so a reader
+    sees which part moves it.
 
-    Scoring the three at a boundary gives log p of the marker, then of the solution body, then of the
-    answer (successive differences: :func:`value_parts`), so a reader sees which part moves log v̂. The
-    cuts are token counts of the marker and of marker + body tokenized alone: exact for the tiny model's
-    character tokenizer, within a token at a BPE merge across a cut.
+    The parts are scored as the full continuation and its token prefixes ending after the marker and before
+    the box; the cuts are token counts of the marker and of marker + body tokenized alone: exact for the
+    tiny model's character tokenizer, within a token at a BPE merge across a cut.
     """
     (full,) = reference_continuations(
         tokenizer, [(solution, answer)], end_of_thinking=end_of_thinking, answer_template=answer_template
@@ -101,13 +107,10 @@ def reference_part_continuations(
         len(tokenizer(text, add_special_tokens=False)["input_ids"])
         for text in (end_of_thinking, end_of_thinking + solution[:box])
     ]
-    return [full[: max(cut, 1)] for cut in cuts] + [full]
-
-
-def value_parts(logp: torch.Tensor) -> dict[str, list[float]]:
-    """Per-boundary log p of each part from the (n_boundaries, 3) scores of
-    :func:`reference_part_continuations`; the parts sum to the reference's log p."""
-    logp = torch.as_tensor(logp, dtype=torch.float64)
+    continuations = [full[: max(cut, 1)] for cut in cuts] + [full]
+    prefix = [*prompt_ids, *completion_ids]
+    absolute = [len(prompt_ids) + int(b) for b in boundaries]
+    logp = score_continuations(model, prefix, absolute, continuations, max_tokens=max_tokens)
     parts = torch.stack([logp[:, 0], logp[:, 1] - logp[:, 0], logp[:, 2] - logp[:, 1]], dim=1)
     return {name: parts[:, k].tolist() for k, name in enumerate(VALUE_PARTS)}
 

@@ -54,8 +54,8 @@ def run_point(name: str, overrides: dict | None, config: dict, pilot: dict) -> d
 
     start, metrics = time.perf_counter(), []
     model = RESULTS / "base_model"
+    trl = {**config["train"]["trl"], **pilot["base"], **(overrides or {})}
     if overrides is not None:
-        trl = {**config["train"]["trl"], **pilot["base"], **overrides}
         summary = train_policy(
             method="grpo",
             model_path=model,
@@ -70,7 +70,6 @@ def run_point(name: str, overrides: dict | None, config: dict, pilot: dict) -> d
     train_s = time.perf_counter() - start
     result = _evaluate(model, name, config["eval"], pilot)
     rewards = [m["reward"] for m in metrics if "reward" in m]
-    trl = {**config["train"]["trl"], **pilot["base"], **(overrides or {})}
     return {
         "point": name,
         "prompts_x_completions": "—"
@@ -82,7 +81,7 @@ def run_point(name: str, overrides: dict | None, config: dict, pilot: dict) -> d
         "validation_avg_at_n": round(result["avg_at_n"], 4),
         "train_reward_first5": round(sum(rewards[:5]) / max(len(rewards[:5]), 1), 4) if rewards else "—",
         "train_reward_last5": round(sum(rewards[-5:]) / max(len(rewards[-5:]), 1), 4) if rewards else "—",
-        "wall_s": round(train_s + 0.0, 1),
+        "wall_s": round(train_s, 1),
     }
 
 
