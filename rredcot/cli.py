@@ -72,6 +72,7 @@ def sft(args) -> None:
     """Build and supervised-fine-tune the tiny base model."""
     from rredcot.base_model import train_base_model
     from rredcot.data.synthetic import load_split
+    from rredcot.machine import write_machine
 
     base = args.base_json
     summary = train_base_model(
@@ -82,6 +83,7 @@ def sft(args) -> None:
         seed=args.seed,
         num_threads=args.threads,
     )
+    write_machine(args.out)  # after training: torch's thread count is the run's
     print(json.dumps(summary))
 
 
@@ -92,6 +94,7 @@ def train(args) -> None:
     """
     from accelerate import PartialState
 
+    from rredcot.machine import write_machine
     from rredcot.train import train_policy
 
     section = args.train_json
@@ -114,6 +117,7 @@ def train(args) -> None:
         staging = model_out.with_name(model_out.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(summary["final"], staging)
+        write_machine(staging)
         shutil.rmtree(model_out, ignore_errors=True)
         staging.rename(model_out)
         with atomic_path(args.metrics_out) as tmp:
@@ -415,9 +419,10 @@ def figure_ablation_estimator(args) -> None:
 
 
 def figure_ablation_training(args) -> None:
-    """Training accuracy of groups of runs: --group LABEL METRICS.jsonl [METRICS.jsonl ...], repeated."""
+    """Training and test accuracy of groups of runs: --group LABEL METRICS.jsonl [METRICS.jsonl ...], repeated,
+    and the runs' evaluation summaries (--eval)."""
     from rredcot.figures import ablation_training
-    from rredcot.logs import load_metrics
+    from rredcot.logs import load_eval, load_metrics
 
     paths, labels = [], []
     for label, *group in args.group:
@@ -426,10 +431,10 @@ def figure_ablation_training(args) -> None:
     a = args.artifacts_json
     ablation_training(
         load_metrics(paths, labels=labels),
+        load_eval(args.eval, metric=a["metric"]),
         pdf=args.out_pdf,
         png=args.out_png,
         smooth_window=a["smooth_window"],
-        final_window=a["final_window"],
         ci_level=a["ci_level"],
         title=args.title,
     )
@@ -571,13 +576,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("figure-estimator-correlation", figure_estimator_correlation, ("credit", "artifacts")),
         ("figure-ablation-segmentation", figure_ablation_segmentation, ("credits", "variant", "artifacts")),
         ("figure-ablation-estimator", figure_ablation_estimator, ("credit", "artifacts")),
-        ("figure-ablation-training", figure_ablation_training, ("group", "artifacts")),
+        ("figure-ablation-training", figure_ablation_training, ("group", "eval", "artifacts")),
         ("figure-value-sanity", figure_value_sanity, ("sanity",)),
     )
     for name, func, inputs in figure_commands:
         p = commands.add_parser(name, help=func.__doc__)
         if "metrics" in inputs:
             p.add_argument("--metrics", nargs="*", default=[], help="train/<method>/seed<seed>/metrics.jsonl")
+        if "eval" in inputs:
+            p.add_argument("--eval", nargs="*", default=[], help="eval/<policy>/<benchmark>.json")
         if "credit" in inputs:
             p.add_argument("--credit", required=True, help="analysis/credit.jsonl")
         if "credits" in inputs:

@@ -668,46 +668,72 @@ def ablation_estimator(
 
 def ablation_training(
     metrics: pd.DataFrame,
+    evals: pd.DataFrame,
     *,
     pdf: str | Path,
     png: str | Path,
     smooth_window: int,
-    final_window: int,
     ci_level: float = 0.95,
     title: str = "",
 ) -> None:
-    """Accuracy vs step (mean and CI over the runs of each label) and final accuracy per label."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    """Training accuracy vs step, and the test-split accuracy of each label's runs (as the main runs are
+    evaluated): mean ± SD over runs with every run drawn as a dot; a label with one run draws no bar, n = 1.
+
+    ``metrics`` holds each run's steps with its label in ``method`` and its run dir in ``run``
+    (:func:`rredcot.logs.load_metrics` with labels); ``evals`` the runs' evaluation summaries
+    (:func:`rredcot.logs.load_eval`), matched to a label by policy (``<run>/seed<n>``).
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
     if metrics.empty or "accuracy" not in metrics:
         _no_data(left)
         _no_data(right)
-    else:
-        table = metrics.assign(accuracy=smoothed(metrics, "accuracy", smooth_window))
-        labels, means, sds = [], [], []
-        for index, (label, runs) in enumerate(table.groupby("method", sort=False)):
-            with _quiet():
-                x, mean, half = _curve_by_step(runs, "accuracy", ci_level)
-            _band(left, x, mean, half, CYCLE[index % len(CYCLE)], f"{label} (n={runs['seed'].nunique()})")
-            finals = [
-                g.sort_values("step")["accuracy"].tail(final_window).mean() for _, g in runs.groupby("seed")
-            ]
-            m, s, _ = mean_sd(finals)
-            labels.append(label)
-            means.append(m)
-            sds.append(s)
-        left.set_xlabel("training step")
-        left.set_ylabel("training accuracy (fraction correct)")
-        left.legend()
-        right.bar(
-            range(len(labels)),
-            np.nan_to_num(means),
-            yerr=np.nan_to_num(sds),
-            capsize=3,
-            color=[CYCLE[i % len(CYCLE)] for i in range(len(labels))],
-        )
+        fig.suptitle(title or "Training ablation")
+        save(fig, pdf, png)
+        return
+    table = metrics.assign(accuracy=smoothed(metrics, "accuracy", smooth_window))
+    labels = list(dict.fromkeys(table["method"]))
+    for index, label in enumerate(labels):
+        runs = table[table["method"] == label]
+        with _quiet():
+            x, mean, half = _curve_by_step(runs, "accuracy", ci_level)
+        _band(left, x, mean, half, CYCLE[index % len(CYCLE)], f"{label} (n={runs['seed'].nunique()})")
+    left.set_xlabel("training step")
+    left.set_ylabel("training accuracy (fraction correct)")
+    left.set_title("training batches")
+    left.legend()
+
+    policies = {  # label -> evaluated policies, from the runs' directories (…/train/<run>/seed<n>)
+        label: {f"{Path(run).parent.name}/{Path(run).name}" for run in table.loc[table["method"] == label, "run"]}
+        for label in labels
+    }
+    splits = sorted(evals["benchmark"].unique()) if not evals.empty else []
+    if not splits:
+        _no_data(right, "no evaluation of these runs")
+    width = 0.8 / max(len(splits), 1)
+    for j, split in enumerate(splits):
+        rows = evals[evals["benchmark"] == split]
+        for i, label in enumerate(labels):
+            values = rows.loc[rows["policy"].isin(policies[label]), "value"].to_numpy(dtype=float)
+            m, sd, n = mean_sd(values)
+            xpos = i + (j - (len(splits) - 1) / 2) * width
+            right.bar(
+                xpos,
+                np.nan_to_num(m),
+                width=width,
+                yerr=sd if n > 1 else None,
+                capsize=3,
+                color=CYCLE[j % len(CYCLE)],
+                label=split if i == 0 else None,
+            )
+            right.scatter(np.full(n, xpos), values[np.isfinite(values)], s=10, color="black", zorder=3)
+            if n == 1:
+                right.annotate("n = 1", (xpos, m), xytext=(0, 3), textcoords="offset points", ha="center",
+                               fontsize=7)
+    if splits:
         right.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
-        right.set_ylabel(f"final accuracy (mean of last {final_window} steps)")
-        right.set_title("mean ± SD over runs")
+        right.set_ylabel("test accuracy (avg@n)")
+        right.set_title("test splits: mean ± SD over runs (dots: runs)")
+        right.legend(fontsize=8)
     fig.suptitle(title or "Training ablation")
     save(fig, pdf, png)
 

@@ -26,14 +26,15 @@ import torch
 import torch.distributed as dist
 from datasets import Dataset
 from transformers import TrainerCallback, set_seed
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOConfig
 
 from rredcot.base_model import load_model_and_tokenizer
 from rredcot.data import prompt_messages
 from rredcot.data.synthetic import load_split
+from rredcot.delimiters import TRAINERS
 from rredcot.metrics import MetricsLogger
 from rredcot.rewards import accuracy_reward
-from rredcot.trainer import RREDCOT_FIELDS, RREDCoTConfig, RREDCoTTrainer
+from rredcot.trainer import RREDCOT_FIELDS, RREDCoTConfig
 
 logger = logging.getLogger(__name__)
 
@@ -196,9 +197,9 @@ def train_policy(
 
 
 def make_trainer(method: str, args: GRPOConfig, model, tokenizer, dataset: Dataset, callbacks=None):
-    """TRL's ``GRPOTrainer`` (``"grpo"``) or :class:`RREDCoTTrainer`, rewarded by answer accuracy."""
-    trainer_cls = RREDCoTTrainer if method == "rredcot" else GRPOTrainer
-    return trainer_cls(
+    """TRL's ``GRPOTrainer`` (``"grpo"``) or :class:`RREDCoTTrainer`, rewarded by answer accuracy, each
+    logging the delimiter statistics of :mod:`rredcot.delimiters` (no change to the loss)."""
+    return TRAINERS[method](
         model=model,
         reward_funcs=[accuracy_reward],
         args=args,

@@ -468,7 +468,9 @@ def test_figure_cli_and_training_ablation_groups(logs, tmp_path):
             *grpo,
             "--group",
             "sigma mix 0.5",
-            *ours,
+            *ours[:1],  # one run: no SD bar, marked n = 1
+            "--eval",
+            *map(str, logs["evals"]),
             "--artifacts-json",
             json.dumps(ARTIFACTS),
             "--out-pdf",

@@ -10,11 +10,11 @@ import signal
 import pytest
 import torch
 from conftest import SMOKE_ARCHITECTURE
-from trl import GRPOTrainer
 
 import rredcot.train as train_module
 from rredcot.base_model import build_model
 from rredcot.data.synthetic import SplitSpec, generate_split
+from rredcot.delimiters import LoggedGRPOTrainer
 from rredcot.io import append_jsonl, read_jsonl, write_jsonl
 from rredcot.tokenizer import build_char_tokenizer
 from rredcot.train import TrainingInterrupted, train_policy
@@ -65,6 +65,8 @@ STEP_KEYS = {
     "reward_std",
     "rewards/accuracy_reward/mean",
     "completions/mean_length",
+    "delimiters/newlines_mean",
+    "delimiters/thinking_lines_mean",
     "entropy",
     "step_time",
 }
@@ -132,6 +134,7 @@ def test_smoke_run_logs_one_line_per_step(workspace, tmp_path, varied_reward, me
     for row in rows:
         assert expected <= set(row), expected - set(row)
         assert row["accuracy"] == row["rewards/accuracy_reward/mean"]
+        assert 0 <= row["delimiters/thinking_lines_mean"] <= row["delimiters/newlines_mean"] + 1
     tokens = [r["generated_tokens"] for r in rows]
     assert tokens[0] == rows[0]["completions/mean_length"] * TRL_ARGS["per_device_train_batch_size"]
     assert tokens == sorted(tokens) and tokens[0] > 0
@@ -193,12 +196,12 @@ def test_sigterm_checkpoints_stops_and_rerun_finishes(workspace, tmp_path, monke
 
 
 def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(workspace, tmp_path, monkeypatch):
-    class NaNAtStep3(GRPOTrainer):
+    class NaNAtStep3(LoggedGRPOTrainer):
         def _compute_loss(self, model, inputs):
             loss = super()._compute_loss(model, inputs)
             return loss * math.nan if self.state.global_step == 2 else loss
 
-    monkeypatch.setattr(train_module, "GRPOTrainer", NaNAtStep3)
+    monkeypatch.setitem(train_module.TRAINERS, "grpo", NaNAtStep3)
     with pytest.raises(FloatingPointError, match="at step 3"):
         run(workspace, tmp_path, max_steps=4)
     assert (tmp_path / "checkpoint-2").exists() and not (tmp_path / "checkpoint-3").exists()

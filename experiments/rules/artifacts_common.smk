@@ -73,6 +73,12 @@ def training_ablation_metrics(name):
     }
 
 
+def training_ablation_evals(name):
+    """The evaluation summaries of every run of one training ablation, on every test split."""
+    runs = dict.fromkeys(run for runs in TRAINING_ABLATIONS[name].values() for run in runs)
+    return [f"{RESULTS}/eval/{run}/{split}.json" for run in runs for split in EVAL_SPLITS]
+
+
 def training_ablation_groups(name):
     """`--group LABEL PATH ...` arguments of one training ablation, shell-quoted."""
     return " ".join(

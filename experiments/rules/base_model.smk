@@ -18,5 +18,28 @@ if config["base_model"]["kind"] == "sft":
         conda:
             conda_env("sft")
         shell:
-            "{params.python} -m rredcot.cli sft --base-json {params.base:q} --train {input.train}"
-            " --seed {params.seed} --out {output} --threads {threads} > {log} 2>&1"
+            SFT_SHELL
+
+    rule sft_base_model_spread:
+        """The same base model from another SFT seed (base_model.spread_seeds): evaluated as policy
+        base/seed<n>, it measures how far the base model alone moves the numbers (floating-point differences
+        between machines move it too)."""
+        input:
+            train=f"{RESULTS}/data/train.jsonl",
+        output:
+            directory(f"{RESULTS}/base_model_seed{{seed}}"),
+        wildcard_constraints:
+            seed=r"\d+",
+        params:
+            python=PYTHON,
+            base=as_json(config["base_model"]),
+            seed=lambda wc: wc.seed,
+        log:
+            f"{RESULTS}/logs/sft_base_model_seed{{seed}}.log",
+        threads: stage_resources("sft").get("cpus_per_task", 1)
+        resources:
+            **stage_resources("sft"),
+        conda:
+            conda_env("sft")
+        shell:
+            SFT_SHELL

@@ -80,6 +80,16 @@ def base_model_inputs():
     return {"base_model": f"{RESULTS}/base_model"} if config["base_model"]["kind"] == "sft" else {}
 
 
+SPREAD_SEEDS = config["base_model"].get("spread_seeds", [])
+if config["seed"] in SPREAD_SEEDS:
+    raise ValueError(f"base_model.spread_seeds {SPREAD_SEEDS} repeats the top-level seed {config['seed']}")
+# SFT of the tiny base model, shared by the main base and the spread bases.
+SFT_SHELL = (
+    "{params.python} -m rredcot.cli sft --base-json {params.base:q} --train {input.train}"
+    " --seed {params.seed} --out {output} --threads {threads} > {log} 2>&1"
+)
+
+
 def base_model_param(wildcards, input):
     """--model of the base policy: the job's base_model input, or the configured hub id / local path."""
     return input.base_model if config["base_model"]["kind"] == "sft" else config["base_model"]["name_or_path"]
@@ -91,9 +101,15 @@ for _run in CONTROL_RUNS:
         raise ValueError(f"artifacts.controls names {_run!r}, whose run is not in train.variants")
 
 
+def spread_policies():
+    """The base models of the other SFT seeds, as evaluated policies."""
+    return [f"base/seed{s}" for s in SPREAD_SEEDS]
+
+
 def policy_tags():
-    """Every evaluated policy: the base model, each trained (method, seed) and the control runs."""
-    return ["base"] + [f"{m}/seed{s}" for m in METHODS for s in SEEDS] + CONTROL_RUNS
+    """Every evaluated policy: the base model, the spread bases, each trained (method, seed) and the control
+    runs."""
+    return ["base"] + spread_policies() + [f"{m}/seed{s}" for m in METHODS for s in SEEDS] + CONTROL_RUNS
 
 
 def evaluation_targets():
@@ -120,7 +136,11 @@ def data_section():
 
 # ------------------------------------------------------------------------------------------- evaluation
 def policy_model(policy):
-    return base_model_ref() if policy == "base" else f"{RESULTS}/train/{policy}/model"
+    if policy == "base":
+        return base_model_ref()
+    if policy.startswith("base/"):  # base/seed<n>: a spread base
+        return f"{RESULTS}/base_model_{policy.split('/')[1]}"
+    return f"{RESULTS}/train/{policy}/model"
 
 
 def evaluation_settings(split):
@@ -132,7 +152,7 @@ def evaluation_settings(split):
 def policy_inputs(wildcards):
     if wildcards.policy == "base":
         return list(base_model_inputs().values())
-    return [policy_model(wildcards.policy)]
+    return [policy_model(wildcards.policy)]  # a spread base or a trained policy
 
 
 # -------------------------------------------------------------------------------------------- analysis

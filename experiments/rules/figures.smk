@@ -172,9 +172,11 @@ rule ablation_estimator:
 if TRAINING_ABLATIONS:
 
     rule ablation_training:
-        """Training accuracy of the runs of one training ablation (e.g. sigma mode and mix), grouped by label."""
+        """Training accuracy and test-split accuracy of the runs of one training ablation (e.g. sigma mode and
+        mix), grouped by label; the runs are evaluated like the main runs."""
         input:
-            lambda wc: [path for paths in training_ablation_metrics(wc.name).values() for path in paths],
+            metrics=lambda wc: [path for paths in training_ablation_metrics(wc.name).values() for path in paths],
+            evals=lambda wc: training_ablation_evals(wc.name),
         output:
             pdf=f"{FIGURES}/ablation_training_{{name}}.pdf",
             png=report(
@@ -186,7 +188,7 @@ if TRAINING_ABLATIONS:
             name="|".join(TRAINING_ABLATIONS),
         params:
             python=PYTHON,
-            artifacts=lambda wc: artifacts_json("smooth_window", "final_window", "ci_level"),
+            artifacts=lambda wc: artifacts_json("metric", "smooth_window", "ci_level"),
             groups=lambda wc: training_ablation_groups(wc.name),
             title=lambda wc: f"Training ablation ({wc.name}, {SCALE} scale)",
         log:
@@ -195,7 +197,8 @@ if TRAINING_ABLATIONS:
         conda:
             CONDA_ENV
         shell:
-            "{params.python} -m rredcot.cli figure-ablation-training {params.groups} --title {params.title:q}"
+            "{params.python} -m rredcot.cli figure-ablation-training {params.groups} --eval {input.evals}"
+            " --title {params.title:q}"
             " --artifacts-json {params.artifacts:q} --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
 
 
