@@ -327,6 +327,22 @@ def figure_training_curves(args) -> None:
     )
 
 
+def figure_delimiter_drift(args) -> None:
+    """Newlines and thinking lines per completion vs training step, mean and CI over seeds."""
+    from rredcot.figures import delimiter_drift
+    from rredcot.logs import load_metrics
+
+    a = args.artifacts_json
+    delimiter_drift(
+        load_metrics(args.metrics),
+        pdf=args.out_pdf,
+        png=args.out_png,
+        smooth_window=a["smooth_window"],
+        ci_level=a["ci_level"],
+        scale=args.scale,
+    )
+
+
 def figure_mc_cost(args) -> None:
     """Fig. 3: MC vs RREDCoT value seconds, vs segments and vs number of questions."""
     from rredcot.figures import fig3_mc_cost
@@ -419,8 +435,8 @@ def figure_ablation_estimator(args) -> None:
 
 
 def figure_ablation_training(args) -> None:
-    """Training and test accuracy of groups of runs: --group LABEL METRICS.jsonl [METRICS.jsonl ...], repeated,
-    and the runs' evaluation summaries (--eval)."""
+    """Training and test accuracy of groups of runs: --group LABEL METRICS.jsonl [METRICS.jsonl ...],
+    repeated, and the runs' evaluation summaries (--eval)."""
     from rredcot.figures import ablation_training
     from rredcot.logs import load_eval, load_metrics
 
@@ -449,14 +465,21 @@ def report(args) -> None:
 
     config = args.config_json
     paper = Path(args.paper_dir)
+    optional = [path for path in args.optional_eval if Path(path).exists()]  # training ablations, if built
+    machines = {
+        directory: read_json(Path(directory) / "machine.json")
+        for directory in args.machines
+        if (Path(directory) / "machine.json").exists()
+    }
     logs = Logs(
         config=config,
-        evals=load_eval(args.eval, metric=config["artifacts"]["metric"]),
+        evals=load_eval([*args.eval, *optional], metric=config["artifacts"]["metric"]),
         metrics=load_metrics(args.metrics),
         traces=load_credit(args.credit) if args.credit else None,
         paper_tables={name: read_paper_table(paper / f"{name}.csv") for name in ("table1", "table2")},
         paper_claims=read_paper_claims(paper / "claims.csv"),
         value_sanity=read_json(args.value_sanity) if args.value_sanity else None,
+        machines=machines,
     )
     for out in args.out:
         text = render(
@@ -576,6 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("figure-estimator-correlation", figure_estimator_correlation, ("credit", "artifacts")),
         ("figure-ablation-segmentation", figure_ablation_segmentation, ("credits", "variant", "artifacts")),
         ("figure-ablation-estimator", figure_ablation_estimator, ("credit", "artifacts")),
+        ("figure-delimiter-drift", figure_delimiter_drift, ("metrics", "artifacts")),
         ("figure-ablation-training", figure_ablation_training, ("group", "eval", "artifacts")),
         ("figure-value-sanity", figure_value_sanity, ("sanity",)),
     )
@@ -611,6 +635,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("report", help=report.__doc__)
     p.add_argument("--config-json", type=_json, required=True, help="the whole (validated) config")
     p.add_argument("--eval", nargs="*", default=[])
+    p.add_argument(
+        "--optional-eval", nargs="*", default=[], help="evaluations read if they exist (training ablations)"
+    )
+    p.add_argument(
+        "--machines", nargs="*", default=[], help="model dirs whose machine.json the report lists, if present"
+    )
     p.add_argument("--metrics", nargs="*", default=[])
     p.add_argument("--credit", default=None)
     p.add_argument("--value-sanity", default=None, help="analysis/value_sanity.json")

@@ -8,11 +8,7 @@ GRPO's (issue: delimiter drift; the figure ``delimiter_drift`` and the report re
 
 from __future__ import annotations
 
-import torch
-from trl import GRPOTrainer
-
 from rredcot.tokenizer import THINK_END
-from rredcot.trainer import RREDCoTTrainer
 
 NEWLINES_METRIC = "delimiters/newlines_mean"
 THINKING_LINES_METRIC = "delimiters/thinking_lines_mean"
@@ -31,6 +27,8 @@ class DelimiterStatsMixin:
     """Logs :data:`DELIMITER_METRICS`, means over all processes' completions of the step; changes no loss."""
 
     def _generate_and_score_completions(self, inputs):
+        import torch  # here, so the report can read the metric names without loading torch
+
         output = super()._generate_and_score_completions(inputs)
         lengths = output["completion_mask"].sum(dim=1).tolist()
         texts = self.processing_class.batch_decode(
@@ -48,14 +46,3 @@ class DelimiterStatsMixin:
         self._metrics[mode][NEWLINES_METRIC].append(newlines / n if n else float("nan"))
         self._metrics[mode][THINKING_LINES_METRIC].append(lines / n if n else float("nan"))
         return output
-
-
-class LoggedGRPOTrainer(DelimiterStatsMixin, GRPOTrainer):
-    """TRL's ``GRPOTrainer`` with the delimiter statistics logged."""
-
-
-class LoggedRREDCoTTrainer(DelimiterStatsMixin, RREDCoTTrainer):
-    """:class:`RREDCoTTrainer` with the delimiter statistics logged."""
-
-
-TRAINERS = {"grpo": LoggedGRPOTrainer, "rredcot": LoggedRREDCoTTrainer}

@@ -8,7 +8,8 @@
 * :func:`fig4_estimator_correlation` — Pearson and Spearman matrices of segment credits (MC, RREDCoT variants,
   gradient, LOO) pooled over traces, and correlation with MC by relative position.
 * :func:`ablation_segmentation`, :func:`ablation_estimator` — agreement with MC per segmentation / estimator
-  variant; :func:`ablation_training` — training accuracy of any list of runs.
+  variant; :func:`ablation_training` — training accuracy and test-split accuracy of any list of runs.
+* :func:`delimiter_drift` — newlines and thinking lines per completion vs training step, per method.
 * :func:`value_sanity` — estimator vs MC values at the base policy's own states and their corrupted twins,
   and the parts of log v̂ along the trace (our control, not a paper figure).
 
@@ -31,6 +32,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from rredcot.delimiters import NEWLINES_METRIC, THINKING_LINES_METRIC  # noqa: E402
 from rredcot.io import atomic_path  # noqa: E402
 from rredcot.logs import (  # noqa: E402
     GRADIENT,
@@ -703,7 +705,9 @@ def ablation_training(
     left.legend()
 
     policies = {  # label -> evaluated policies, from the runs' directories (…/train/<run>/seed<n>)
-        label: {f"{Path(run).parent.name}/{Path(run).name}" for run in table.loc[table["method"] == label, "run"]}
+        label: {
+            f"{Path(run).parent.name}/{Path(run).name}" for run in table.loc[table["method"] == label, "run"]
+        }
         for label in labels
     }
     splits = sorted(evals["benchmark"].unique()) if not evals.empty else []
@@ -727,14 +731,50 @@ def ablation_training(
             )
             right.scatter(np.full(n, xpos), values[np.isfinite(values)], s=10, color="black", zorder=3)
             if n == 1:
-                right.annotate("n = 1", (xpos, m), xytext=(0, 3), textcoords="offset points", ha="center",
-                               fontsize=7)
+                right.annotate(
+                    "n = 1", (xpos, m), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=7
+                )
     if splits:
         right.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
         right.set_ylabel("test accuracy (avg@n)")
         right.set_title("test splits: mean ± SD over runs (dots: runs)")
         right.legend(fontsize=8)
     fig.suptitle(title or "Training ablation")
+    save(fig, pdf, png)
+
+
+def delimiter_drift(
+    metrics: pd.DataFrame,
+    *,
+    pdf: str | Path,
+    png: str | Path,
+    smooth_window: int,
+    ci_level: float = 0.95,
+    scale: str = "",
+) -> None:
+    """Newlines and thinking lines per completion vs training step, per method (mean and CI over seeds)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    for ax, (column, ylabel) in zip(
+        axes,
+        (
+            (NEWLINES_METRIC, "newlines per completion"),
+            (THINKING_LINES_METRIC, "thinking lines per completion"),
+        ),
+        strict=True,
+    ):
+        if metrics.empty or column not in metrics or not metrics[column].notna().any():
+            _no_data(ax, "no delimiter statistics logged")
+            continue
+        table = metrics.assign(**{column: smoothed(metrics, column, smooth_window)})
+        for index, (method, runs) in enumerate(table.groupby("method", sort=False)):
+            with _quiet():
+                x, mean, half = _curve_by_step(runs, column, ci_level)
+            label = f"{LABELS.get(method, method)} (n={runs['seed'].nunique()} seeds)"
+            _band(ax, x, mean, half, color_of(method, index), label)
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
+        ax.legend()
+    fig.suptitle(f"Delimiter drift{f' ({scale} scale)' if scale else ''}")
     save(fig, pdf, png)
 
 

@@ -214,9 +214,13 @@ def step_cost(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
+SPREAD_BASE = "base_spread"
+
+
 def load_eval(paths: Sequence[str | Path], metric: str = "avg_at_n") -> pd.DataFrame:
-    """One row per evaluation summary: policy, method (``base`` for the base model), seed, benchmark,
-    n_samples and the metric (``avg_at_n`` or ``pass_at_k/<k>``)."""
+    """One row per evaluation summary: policy, method (``base`` for the base model, :data:`SPREAD_BASE` for
+    the base models of other SFT seeds, policies ``base/seed<n>``), seed, benchmark, n_samples and the
+    metric (``avg_at_n`` or ``pass_at_k/<k>``)."""
     rows = []
     for path in paths:
         match = _EVAL.search(Path(path).as_posix())
@@ -225,6 +229,7 @@ def load_eval(paths: Sequence[str | Path], metric: str = "avg_at_n") -> pd.DataF
         summary = read_json(path)
         policy = match["policy"]
         method, _, seed = policy.partition("/seed")
+        method = SPREAD_BASE if method == "base" and seed else method
         if metric.startswith("pass_at_k/"):
             value = summary.get("pass_at_k", {}).get(metric.split("/", 1)[1], math.nan)
         else:

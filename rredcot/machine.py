@@ -1,4 +1,4 @@
-"""What a result was computed on: CPU model, the instruction set torch's kernels use, threads, library versions.
+"""What a result was computed on: CPU model, the instruction set torch's kernels use, threads, libraries.
 
 CPU runs here are bit-reproducible on one machine (seeded draws, deterministic algorithms) but not across
 machines: a different CPU or instruction set (AVX2 vs AVX-512 kernels) or thread count changes floating-point

@@ -48,6 +48,7 @@ from rredcot.logs import (
     step_cost,
     trace_costs,
 )
+from rredcot.robustness import ablation_test_lines, base_spread_lines, delimiter_drift_lines, machine_lines
 from rredcot.tables import MEAN_ROW, PAPER_COLUMNS, comparison_table, fmt
 
 REPRODUCED = "reproduced"
@@ -171,6 +172,7 @@ class Logs:
     paper_tables: dict[str, pd.DataFrame]
     paper_claims: dict[str, float]
     value_sanity: dict | None = None
+    machines: dict[str, dict] = field(default_factory=dict)  # run -> its machine.json record
 
     @property
     def artifacts(self) -> dict:
@@ -749,6 +751,19 @@ def _step_cost(metrics: pd.DataFrame, oracle: str) -> str:
     )
 
 
+def robustness_section(logs: Logs) -> list[str]:
+    """What could move the toy result besides the method (:mod:`rredcot.robustness`)."""
+    a = logs.artifacts
+    lines = [
+        *base_spread_lines(logs.evals, logs.benchmarks, a["metric"]),
+        *delimiter_drift_lines(logs.metrics, final_window=a["final_window"], verdict_z=a["verdict_z"]),
+        *machine_lines(logs.machines),
+    ]
+    if not lines:
+        return []
+    return ["## Robustness of the toy result (our additions)", "", *lines]
+
+
 # --------------------------------------------------------------------------------------------- assumptions
 # Every choice the paper leaves open ([ours] in PAPER.md), and the analysis choices of this report.
 ASSUMPTIONS: list[tuple[str, str, str]] = [
@@ -953,6 +968,7 @@ def render(
         "Summary: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".",
         "",
         *controls_section(logs),
+        *robustness_section(logs),
         "## Claims in detail",
         "",
     ]
@@ -988,10 +1004,12 @@ def render(
         lines += [
             "## Training ablations (a named target, outside the default run)",
             "",
-            "One RL run per variant, one seed each, judged on training accuracy: built by "
+            "RL runs per variant with the seeds `artifacts.training_ablations` names, evaluated on the test "
+            "splits like the main runs: built by "
             f"`{snakemake_command.replace('{target}', 'training_ablations')}` and shown here when they "
             "existed as this report was written.",
             "",
+            *ablation_test_lines(logs.artifacts.get("training_ablations", {}), logs.evals, logs.benchmarks),
         ]
         lines += [line for path in built for line in (f"![{Path(path).stem}]({_rel(path, out)})", "")]
         missing = [Path(path).stem for path in named_only_figures if path not in built]

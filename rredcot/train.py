@@ -26,15 +26,15 @@ import torch
 import torch.distributed as dist
 from datasets import Dataset
 from transformers import TrainerCallback, set_seed
-from trl import GRPOConfig
+from trl import GRPOConfig, GRPOTrainer
 
 from rredcot.base_model import load_model_and_tokenizer
 from rredcot.data import prompt_messages
 from rredcot.data.synthetic import load_split
-from rredcot.delimiters import TRAINERS
+from rredcot.delimiters import DelimiterStatsMixin
 from rredcot.metrics import MetricsLogger
 from rredcot.rewards import accuracy_reward
-from rredcot.trainer import RREDCOT_FIELDS, RREDCoTConfig
+from rredcot.trainer import RREDCOT_FIELDS, RREDCoTConfig, RREDCoTTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,17 @@ REQUIRED_TRL_FIELDS = (
 # Set here from train_policy's own arguments; a config that sets them is ambiguous.
 RESERVED_TRL_FIELDS = ("output_dir", "seed", "data_seed", "use_cpu", "logging_nan_inf_filter")
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+class LoggedGRPOTrainer(DelimiterStatsMixin, GRPOTrainer):
+    """TRL's ``GRPOTrainer`` with the delimiter statistics of :mod:`rredcot.delimiters` logged."""
+
+
+class LoggedRREDCoTTrainer(DelimiterStatsMixin, RREDCoTTrainer):
+    """:class:`RREDCoTTrainer` with the delimiter statistics of :mod:`rredcot.delimiters` logged."""
+
+
+TRAINERS = {"grpo": LoggedGRPOTrainer, "rredcot": LoggedRREDCoTTrainer}
 
 
 class TrainingInterrupted(RuntimeError):

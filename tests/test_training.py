@@ -14,7 +14,6 @@ from conftest import SMOKE_ARCHITECTURE
 import rredcot.train as train_module
 from rredcot.base_model import build_model
 from rredcot.data.synthetic import SplitSpec, generate_split
-from rredcot.delimiters import LoggedGRPOTrainer
 from rredcot.io import append_jsonl, read_jsonl, write_jsonl
 from rredcot.tokenizer import build_char_tokenizer
 from rredcot.train import TrainingInterrupted, train_policy
@@ -196,7 +195,7 @@ def test_sigterm_checkpoints_stops_and_rerun_finishes(workspace, tmp_path, monke
 
 
 def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(workspace, tmp_path, monkeypatch):
-    class NaNAtStep3(LoggedGRPOTrainer):
+    class NaNAtStep3(train_module.LoggedGRPOTrainer):
         def _compute_loss(self, model, inputs):
             loss = super()._compute_loss(model, inputs)
             return loss * math.nan if self.state.global_step == 2 else loss

@@ -11,7 +11,7 @@ CREDIT_LOG = f"{RESULTS}/analysis/credit.jsonl"
 # The configured training estimator, as the credit log names its values (e.g. "reference/log").
 DEFAULT_VARIANT = "{value_estimator}/{value_space}".format(**config["train"]["rredcot"])
 FIGURE_NAMES = [
-    "training_curves", "fig3_mc_cost", "fig7_mc_sd", "fig4_estimator_correlation", "value_sanity"
+    "training_curves", "fig3_mc_cost", "fig7_mc_sd", "fig4_estimator_correlation", "value_sanity", "delimiter_drift"
 ]
 TRAINING_ABLATIONS = ARTIFACTS["training_ablations"]
 TRAINING_ABLATION_NAMES = [f"ablation_training_{name}" for name in TRAINING_ABLATIONS]
@@ -84,6 +84,23 @@ def training_ablation_groups(name):
     return " ".join(
         f"--group {shlex.quote(label)} {' '.join(paths)}" for label, paths in training_ablation_metrics(name).items()
     )
+
+
+def ablation_only_evals():
+    """Evaluations of training-ablation runs outside the default target: the report reads those that exist."""
+    if ARTIFACTS["training_ablations_in_default_target"]:
+        return []
+    listed = set(evaluation_targets())
+    return [p for name in TRAINING_ABLATIONS for p in training_ablation_evals(name) if p not in listed]
+
+
+def machine_dirs():
+    """Every model directory whose machine.json the report lists (the SFT bases and every RL run)."""
+    bases = [f"{RESULTS}/base_model"] + [f"{RESULTS}/base_model_seed{s}" for s in SPREAD_SEEDS]
+    runs = [f"{m}/seed{s}" for m in METHODS for s in SEEDS] + CONTROL_RUNS
+    runs += [run for name in TRAINING_ABLATIONS for runs_ in TRAINING_ABLATIONS[name].values() for run in runs_]
+    sft = bases if config["base_model"]["kind"] == "sft" else []
+    return sft + [policy_model(run) for run in dict.fromkeys(runs)]
 
 
 def report_outputs():

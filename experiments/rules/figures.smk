@@ -25,6 +25,29 @@ rule training_curves:
         " --out-png {output.png} > {log} 2>&1"
 
 
+rule delimiter_drift:
+    """Newlines and thinking lines per completion over training, per method: does RREDCoT's credit, tied to
+    newlines, teach the policy to write fewer of them than GRPO does?"""
+    input:
+        metrics=training_metrics(),
+    output:
+        pdf=f"{FIGURES}/delimiter_drift.pdf",
+        png=report(f"{FIGURES}/delimiter_drift.png", caption="../report/delimiter_drift.rst", category="Figures"),
+    params:
+        python=PYTHON,
+        artifacts=lambda wc: artifacts_json("smooth_window", "ci_level"),
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/figures/delimiter_drift.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    shell:
+        "{params.python} -m rredcot.cli figure-delimiter-drift --metrics {input.metrics}"
+        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
+        " --out-png {output.png} > {log} 2>&1"
+
+
 rule fig3_mc_cost:
     """Fig. 3: MC value-estimation seconds vs segments and vs questions, beside RREDCoT's value seconds."""
     input:

@@ -24,6 +24,8 @@ rule replication_report:
         command=lambda wc: regenerate_command(),
         benchmark_cost=f"{PAPER_TABLES}/compute_cost.csv",
         named_only=[f"{FIGURES}/{name}.png" for name in NAMED_ONLY_FIGURES],
+        optional_eval=ablation_only_evals(),
+        machines=machine_dirs(),
         paper_dir=lambda wc, input: os.path.dirname(input.paper[0]),
     log:
         f"{RESULTS}/logs/report/replication_report.log",
@@ -32,6 +34,7 @@ rule replication_report:
         CONDA_ENV
     shell:
         "{params.python} -m rredcot.cli report --config-json {params.config:q} --eval {input.evals}"
+        " --optional-eval {params.optional_eval} --machines {params.machines}"
         " --metrics {input.metrics} --credit {input.credit} --value-sanity {input.sanity}"
         " --paper-dir {params.paper_dir}"
         " --tables-md {input.tables} --figures-png {input.figures} --named-only-figures {params.named_only}"
