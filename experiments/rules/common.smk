@@ -146,6 +146,12 @@ if ANALYSIS_BENCHMARK not in EVAL_SPLITS:
     raise ValueError(
         f"analysis.benchmark {ANALYSIS_BENCHMARK!r} is not an evaluation benchmark {EVAL_SPLITS}"
     )
+# The schema bounds each share; their sum is checked here, before any job (the analysis checks it again).
+if ANALYSIS["min_incorrect_share"] + ANALYSIS["min_correct_share"] > 1:
+    raise ValueError(
+        "analysis.min_incorrect_share + analysis.min_correct_share must be <= 1, got "
+        f"{ANALYSIS['min_incorrect_share']} + {ANALYSIS['min_correct_share']}"
+    )
 
 
 def analysis_settings():
@@ -154,7 +160,8 @@ def analysis_settings():
 
 
 def analysis_targets():
-    return [f"{RESULTS}/analysis/credit.jsonl", f"{RESULTS}/analysis/value_sanity.json"] + expand(
+    credit = [f"{RESULTS}/analysis/credit.jsonl", f"{RESULTS}/analysis/credit_draws.jsonl"]
+    return [*credit, f"{RESULTS}/analysis/value_sanity.json"] + expand(
         f"{RESULTS}/analysis/segmentation/{{variant}}.jsonl", variant=SEGMENTATION_VARIANTS
     )
 
