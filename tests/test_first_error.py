@@ -20,7 +20,7 @@ def error_line(text: str) -> str | None:
     if error is None:
         return None
     assert text[error.offset :].startswith(error.line)  # the offset is the line's first character
-    assert text[error.offset - 1] == "\n"
+    assert error.offset == 0 or text[error.offset - 1] == "\n"
     return error.line
 
 
@@ -90,3 +90,5 @@ def test_only_the_thinking_is_judged():
     # no <think>: the thinking starts at the text's start; another end-of-thinking marker
     assert find_first_error(ROW, "7+5=12\n7+5=11\nEND\n", end_of_thinking="END").line == "7+5=11"
     assert [line for _, line in thinking_lines("<think>\na\nb\n</think>\nc")] == ["", "a", "b", ""]
+    # text before a <think> that does not open the completion is thinking too
+    assert error_line("xyz\n<think>\n7+5=12\n") == "xyz"

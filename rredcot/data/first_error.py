@@ -5,8 +5,9 @@ left to right (``"7 +5 *3 -12"``) and its answer, so the true chain of steps ``7
 ``36-12=24`` is re-derived from ``problem`` alone (and checked against ``answer``). The analysed trace is the
 model's own text, so its lines are judged against that chain, not against the row's reference ``lines``.
 
-The thinking is the text after the first ``<think>`` (from the start when there is none) up to the first
-end-of-thinking marker (``</think>``) after it, or the end of the text. It is split into lines at ``\n``;
+The thinking is the text after a leading ``<think>`` (from the very start when the text does not open with
+one, so text before a later ``<think>`` is judged too) up to the first end-of-thinking marker (``</think>``)
+after it, or the end of the text. It is split into lines at ``\n``;
 blank lines are skipped. When no end-of-thinking marker follows, the last line is not judged if the text
 does not end in a newline: the token budget may have cut it. The write-up after the thinking is not judged.
 
@@ -104,7 +105,7 @@ def true_chain(row: Mapping) -> list[tuple[int, str, int, int]]:
 def thinking_lines(text: str, end_of_thinking: str = "</think>") -> list[tuple[int, str]]:
     """``(offset, line)`` of every judged thinking line (blank ones included), offsets into ``text``."""
     start = text.find(THINK_START)
-    start = 0 if start < 0 else start + len(THINK_START)
+    start = start + len(THINK_START) if start >= 0 and not text[:start].strip() else 0
     end = text.find(end_of_thinking, start)
     closed = end >= 0
     thinking = text[start : end if closed else len(text)]
