@@ -1,12 +1,26 @@
 """Segment-credit analysis (PAPER.md §5 "Analyses"): the logged data behind Fig. 3, 4 and 7 and the
 segmentation / estimator agreement-with-MC ablations.
 
-For each problem, one trace is sampled from the policy and segmented as in training. At every value boundary
-the analysis records Monte Carlo outcomes (the unbiased, expensive reference), the RREDCoT values of every
-estimator variant, and the gradient and leave-one-out attributions of the reasoning segments, each with its
-measured cost. One JSON record per problem::
+Traces are drawn stratified by correctness: walking the benchmark in row order, one trace is sampled per
+problem and graded, and accepted while its stratum (correct or incorrect) has room under the quotas, until
+``n_traces`` are accepted (:func:`check_strata`, :func:`stratified_draws`). At least ``min_incorrect_share``
+of them are incorrect and ``min_correct_share`` correct (each share × ``n_traces`` rounded up), so a stratum
+takes at most ``n_traces`` minus the other's minimum. Every draw is logged in order as
+``{"id", "correct", "accepted"}`` (the draws file); when the benchmark runs out first, the accepted traces are
+analysed anyway, a warning says so, and the draws file shows the shortfall.
+
+Each accepted trace is segmented as in training. At every value boundary the analysis records Monte Carlo
+outcomes (the unbiased, expensive reference), the RREDCoT values of every estimator variant, and the gradient
+and leave-one-out attributions of the reasoning segments, each with its measured cost. One JSON record per
+accepted trace, in draw order::
 
     {"id", "correct": 0|1, "n_tokens", "completion",
+     "first_error": int | null         completion-token offset (the units of spans and boundaries) of the
+                                       first token of the first wrong thinking line
+                                       (:mod:`rredcot.data.first_error`); null when none is found or the
+                                       row has no checker,
+     "first_error_line": str | null    that line's text,
+     "first_error_checked": bool       whether the row had a checker (synthetic rows: true; hub rows: false),
      "spans": [[s, e], ...]            reasoning spans, then the answer span (if the trace has one),
      "boundaries": [0, e_1, ..., e_K]  value boundaries (completion prefix lengths),
      "rel_position": [...]             per reasoning segment, its midpoint over the reasoning length,
@@ -20,9 +34,10 @@ measured cost. One JSON record per problem::
      "value_parts": {"marker", "body", "answer": [per boundary]}
                                        log p of the reference's parts, when the row has a solution}
 
-The segmentation ablation (:func:`analyze_segmentations`) writes the same record per variant, with only the
-ablation estimator's values, empty ``attribution``/``attribution_seconds``, and MC outcomes shared between
-variants at common boundaries.
+The segmentation ablation (:func:`analyze_segmentations`) analyses exactly the accepted traces (read from
+the draws file) and writes the same record per variant, with only the ablation estimator's values, empty
+``attribution``/``attribution_seconds``, no ``first_error`` fields (a property of the trace, in the credit
+record) and MC outcomes shared between variants at common boundaries.
 
 Segment credits: MC credit of reasoning segment k is ``mean(outcomes[k]) − mean(outcomes[k−1])``; RREDCoT
 credit is ``segment_rewards(values[variant])``; the attribution arrays are credits already.
@@ -45,18 +60,20 @@ Choices the paper leaves open (PAPER.md §3, §5), made here to match what train
   LOO and gradient credits are comparable with value differences. Only the reasoning tokens are attributed.
 - MC continuations get a fixed budget of ``mc_max_new_tokens`` from every boundary.
 
-Every random draw is seeded from (seed, problem id, purpose), so a problem's record does not depend on which
-other problems ran before it: a resumed run equals an uninterrupted one, and the segmentation ablation
-re-samples exactly the traces of the main analysis (same model, seed and sampling settings).
+Every random draw is seeded from (seed, problem id, purpose), so a problem's trace and record do not depend
+on which other problems ran before it: the draws are deterministic, a resumed run (which replays the logged
+grades and skips the finished records) equals an uninterrupted one, and the segmentation ablation re-samples
+exactly the traces of the main analysis (same model, seed and sampling settings).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +84,7 @@ from tqdm.auto import tqdm
 from rredcot.attribution import gradient_attribution, leave_one_out_attribution
 from rredcot.base_model import load_model_and_tokenizer
 from rredcot.data import prompt_messages
+from rredcot.data.first_error import find_first_error, is_synthetic, true_chain
 from rredcot.io import append_jsonl, read_jsonl, write_jsonl
 from rredcot.mc import mc_values
 from rredcot.rewards import grade
@@ -86,6 +104,7 @@ from rredcot.values import (
 VARIANTS = tuple(f"{estimator}/{space}" for estimator in ESTIMATORS for space in SPACES)
 ATTRIBUTIONS = ("gradient", "loo")
 SEGMENTATION_FIELDS = ("strategy", "max_segments", "keywords", "chunk_size")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,22 @@ class Sampling:
     self_group_size: int = 4
 
 
+@dataclass(frozen=True)
+class Strata:
+    """How many traces the credit analysis keeps, and the least of them that must be incorrect and correct.
+
+    The minimum counts are the shares of ``n_traces`` rounded up; a stratum may take at most ``n_traces``
+    minus the other stratum's minimum.
+    """
+
+    n_traces: int
+    min_incorrect: int
+    min_correct: int
+
+    def cap(self, correct: int) -> int:
+        return self.n_traces - (self.min_incorrect if correct else self.min_correct)
+
+
 @dataclass
 class Trace:
     row: dict
@@ -128,13 +163,16 @@ def analyze_credit(
     model_path: str | os.PathLike,
     rows: Sequence[dict],
     *,
-    n_problems: int,
+    n_traces: int,
     n_mc_samples: int,
     segmentation: Mapping,
     estimators: Sequence[str],
     seed: int,
     partial_path: str | os.PathLike,
     out_path: str | os.PathLike,
+    draws_path: str | os.PathLike,
+    min_incorrect_share: float = 0.0,
+    min_correct_share: float = 0.0,
     end_of_thinking: str = "</think>",
     exit_string: str = "The final answer is ",
     answer_template: str = "\\boxed{{{answer}}}",
@@ -149,13 +187,19 @@ def analyze_credit(
     dtype: str = "float32",
     device: str = "cpu",
 ) -> list[dict]:
-    """MC outcomes, RREDCoT values of every estimator variant and attributions for the first ``n_problems``.
+    """MC outcomes, RREDCoT values of every estimator variant and attributions of ``n_traces`` traces,
+    stratified by correctness (:func:`stratified_draws`).
 
     ``segmentation`` holds ``strategy``, ``max_segments``, ``keywords``, ``chunk_size`` (see
     :func:`rredcot.segmentation.segment`); ``estimators`` are ``"<estimator>/<space>"`` strings from
-    :data:`VARIANTS`. Each finished problem is appended to ``partial_path``; a rerun skips the ids found
-    there. The records, in row order, are written atomically to ``out_path`` and returned.
+    :data:`VARIANTS`. Every draw, in order, goes to ``draws_path`` (``{"id", "correct", "accepted"}``); only
+    accepted traces get MC, values and attributions. When the rows run out before the quotas are met, what
+    was accepted is written and a warning logged. Each finished trace is appended to ``partial_path`` and
+    each draw's grade to ``<partial_path stem>_draws.jsonl`` beside it; a rerun replays the logged grades and
+    skips the finished traces, so it equals an uninterrupted run. The records, in draw order, are written
+    atomically to ``out_path`` and returned.
     """
+    strata = check_strata(n_traces, min_incorrect_share, min_correct_share)
     segmentation = _check_segmentation(segmentation)
     estimators = _check_variants(estimators)
     if attribution_estimator not in ("reference", "answer_only"):
@@ -166,58 +210,122 @@ def analyze_credit(
     sampling = _check_sampling(
         Sampling(temperature, max_new_tokens, mc_max_new_tokens, mc_batch_size, self_group_size), n_mc_samples
     )
-    rows = _select(rows, n_problems)
+    rows = _check_rows(rows)
     _check_solutions(rows, [*estimators, attribution_estimator])
+    for row in rows:
+        if is_synthetic(row):
+            true_chain(row)  # a row the first-error checker cannot read stops here, not hours in
     partial_path = Path(partial_path)
     finished = _finished(partial_path, rows, n_mc_samples, estimators)
-    pending = [row for row in rows if row["id"] not in finished]
-    if pending:
-        model, tokenizer = load_model_and_tokenizer(
-            model_path, dtype=dtype, device=device, random_init=random_init
-        )
-        table = token_table(tokenizer, model.get_output_embeddings().out_features)
-        _warm_up(model, tokenizer, pending[0])
-        for row in tqdm(
-            pending, desc="credit analysis", unit="problem", initial=len(finished), total=len(rows)
-        ):
-            trace = sample_trace(model, tokenizer, row, sampling, seed)
-            segments = _segment(trace, table, segmentation, options.end_of_thinking)
-            record = _base_record(trace, segments)
-            record["mc"] = _mc(
-                model, tokenizer, trace, value_boundaries(segments), n_mc_samples, sampling, seed, "mc"
-            )
-            values, seconds, group = _values(model, tokenizer, trace, segments, estimators, options)
-            record["values"], record["value_seconds"] = values, seconds
-            if group is not None:
-                record["self_group"] = group
-            if _has_solution(row):
-                record["value_parts"] = reference_value_parts(
-                    model,
-                    tokenizer,
-                    trace.prompt_ids,
-                    trace.completion_ids,
-                    value_boundaries(segments),
-                    row["solution"],
-                    row["answer"],
-                    end_of_thinking=options.end_of_thinking,
-                    answer_template=options.answer_template,
-                    max_tokens=options.value_batch_tokens,
-                )
-            record["attribution"], record["attribution_seconds"] = _attributions(
-                model, tokenizer, trace, segments, attribution_estimator, options
+    grades_path = partial_path.with_name(f"{partial_path.stem}_draws.jsonl")
+    graded = _logged_grades(grades_path, rows, finished)
+
+    policy = _Policy(model_path, sampling, seed, dtype=dtype, device=device, random_init=random_init)
+
+    def correct_of(row) -> int:  # a logged grade, or the grade of a freshly sampled trace
+        if row["id"] not in graded:
+            graded[row["id"]] = policy.trace(row).correct
+            append_jsonl(grades_path, {"id": row["id"], "correct": graded[row["id"]]})
+        return graded[row["id"]]
+
+    by_id = {row["id"]: row for row in rows}
+    draws, records = [], []
+    progress = tqdm(desc="credit analysis", unit="trace", total=strata.n_traces)
+    for draw in stratified_draws(rows, correct_of, strata):
+        draws.append(draw)
+        progress.set_postfix(draws=len(draws))
+        if not draw["accepted"]:
+            continue
+        record = finished.get(draw["id"])
+        if record is None:
+            record = _credit_record(
+                policy,
+                policy.trace(by_id[draw["id"]]),
+                segmentation=segmentation,
+                estimators=estimators,
+                attribution_estimator=attribution_estimator,
+                options=options,
+                n_mc_samples=n_mc_samples,
             )
             append_jsonl(partial_path, record)
-            finished[row["id"]] = record
-    records = [finished[row["id"]] for row in rows]
+        elif "first_error_checked" not in record:
+            # Logged before the first-error fields existed: the same trace, sampled again, fills them in.
+            trace = policy.trace(by_id[draw["id"]])
+            record.update(_first_error(policy.tokenizer, trace, options.end_of_thinking))
+        records.append(record)
+        progress.update()
+    progress.close()
+    _warn_shortfall(draws, strata, len(rows))
+    write_jsonl(draws_path, draws)
     write_jsonl(out_path, records)
     return records
+
+
+class _Policy:
+    """The analysed model, loaded on first use (a resumed run with nothing left to do loads none), and the
+    traces it samples; the last trace is kept, so a draw graded and then accepted is sampled once."""
+
+    def __init__(self, model_path, sampling: Sampling, seed: int, **load):
+        self.model_path, self.sampling, self.seed, self.load = model_path, sampling, seed, load
+        self.model = self.tokenizer = self.table = None
+        self._last: Trace | None = None
+
+    def trace(self, row: Mapping) -> Trace:
+        if self._last is not None and self._last.row["id"] == row["id"]:
+            return self._last
+        if self.model is None:
+            self.model, self.tokenizer = load_model_and_tokenizer(self.model_path, **self.load)
+            self.table = token_table(self.tokenizer, self.model.get_output_embeddings().out_features)
+            _warm_up(self.model, self.tokenizer, row)
+        self._last = sample_trace(self.model, self.tokenizer, row, self.sampling, self.seed)
+        return self._last
+
+
+def _credit_record(
+    policy: _Policy,
+    trace: Trace,
+    *,
+    segmentation: Mapping,
+    estimators: Sequence[str],
+    attribution_estimator: str,
+    options: ValueOptions,
+    n_mc_samples: int,
+) -> dict:
+    """Everything the credit analysis logs for one accepted trace."""
+    model, tokenizer, row = policy.model, policy.tokenizer, trace.row
+    segments = _segment(trace, policy.table, segmentation, options.end_of_thinking)
+    record = _base_record(trace, segments)
+    record.update(_first_error(tokenizer, trace, options.end_of_thinking))
+    boundaries = value_boundaries(segments)
+    record["mc"] = _mc(model, tokenizer, trace, boundaries, n_mc_samples, policy.sampling, policy.seed, "mc")
+    values, seconds, group = _values(model, tokenizer, trace, segments, estimators, options)
+    record["values"], record["value_seconds"] = values, seconds
+    if group is not None:
+        record["self_group"] = group
+    if _has_solution(row):
+        record["value_parts"] = reference_value_parts(
+            model,
+            tokenizer,
+            trace.prompt_ids,
+            trace.completion_ids,
+            boundaries,
+            row["solution"],
+            row["answer"],
+            end_of_thinking=options.end_of_thinking,
+            answer_template=options.answer_template,
+            max_tokens=options.value_batch_tokens,
+        )
+    record["attribution"], record["attribution_seconds"] = _attributions(
+        model, tokenizer, trace, segments, attribution_estimator, options
+    )
+    return record
 
 
 def analyze_segmentations(
     model_path: str | os.PathLike,
     rows: Sequence[dict],
     *,
-    n_problems: int,
+    ids: Sequence[str],
     n_mc_samples: int,
     variants: Mapping[str, Mapping],
     keywords: Sequence[str],
@@ -238,11 +346,12 @@ def analyze_segmentations(
     dtype: str = "float32",
     device: str = "cpu",
 ) -> dict[str, list[dict]]:
-    """The segmentation ablation: one trace per problem, segmented by every variant, MC and values at each
-    variant's boundaries.
+    """The segmentation ablation: the traces of problems ``ids``, segmented by every variant, MC and values at
+    each variant's boundaries.
 
-    ``variants`` maps a name to ``{strategy, max_segments, chunk_size}`` (``keywords`` is shared). The traces
-    are those of :func:`analyze_credit` with the same model, seed and sampling. MC is one call per problem
+    ``ids`` are the credit analysis's accepted traces (its draws file), in its order; with the same model,
+    seed and sampling the traces re-sampled here are its traces. ``variants`` maps a name to
+    ``{strategy, max_segments, chunk_size}`` (``keywords`` is shared). MC is one call per problem
     over the union of all variants' boundaries, so variants sharing a boundary share its outcomes (common
     random numbers; hybrid boundaries are a subset of keyword boundaries). Each record's ``mc.seconds`` and
     ``mc.generated_tokens`` are that call's per-boundary cost times the variant's number of boundaries: what
@@ -264,10 +373,12 @@ def analyze_segmentations(
     sampling = _check_sampling(
         Sampling(temperature, max_new_tokens, mc_max_new_tokens, mc_batch_size, self_group_size), n_mc_samples
     )
-    rows = _select(rows, n_problems)
+    benchmark = _check_rows(rows)
+    rows = _pick(benchmark, ids)
     _check_solutions(rows, estimators)
     partials = {name: Path(partial_dir) / f"{name}.jsonl" for name in specs}
-    finished = {name: _finished(partials[name], rows, n_mc_samples, estimators) for name in specs}
+    # Logged records of traces no longer selected (other quotas) stay in the log, unused.
+    finished = {name: _finished(partials[name], benchmark, n_mc_samples, estimators) for name in specs}
     pending = [row for row in rows if any(row["id"] not in finished[name] for name in specs)]
     if pending:
         model, tokenizer = load_model_and_tokenizer(
@@ -303,6 +414,50 @@ def analyze_segmentations(
         results[name] = [finished[name][row["id"]] for row in rows]
         write_jsonl(out_paths[name], results[name])
     return results
+
+
+def check_strata(n_traces: int, min_incorrect_share: float, min_correct_share: float) -> Strata:
+    """The quotas of the stratified selection; a bad setting stops with its field's name."""
+    if isinstance(n_traces, bool) or not isinstance(n_traces, int) or n_traces < 1:
+        raise ValueError(f"n_traces must be an integer >= 1, got {n_traces!r}")
+    shares = {"min_incorrect_share": min_incorrect_share, "min_correct_share": min_correct_share}
+    for name, share in shares.items():
+        if not (isinstance(share, int | float) and math.isfinite(share) and 0.0 <= share <= 1.0):
+            raise ValueError(f"{name} must be a number in [0, 1], got {share!r}")
+    if min_incorrect_share + min_correct_share > 1.0 + 1e-9:
+        raise ValueError(
+            f"min_incorrect_share + min_correct_share must be <= 1, got {min_incorrect_share} + "
+            f"{min_correct_share}"
+        )
+    # Rounded up (with slack for binary fractions: 0.1 * 30 is 3, not 4).
+    least = {name: math.ceil(share * n_traces - 1e-9) for name, share in shares.items()}
+    if sum(least.values()) > n_traces:
+        raise ValueError(
+            f"min_incorrect_share and min_correct_share of n_traces={n_traces} round up to "
+            f"{least['min_incorrect_share']} + {least['min_correct_share']} traces, more than n_traces"
+        )
+    return Strata(n_traces, least["min_incorrect_share"], least["min_correct_share"])
+
+
+def stratified_draws(
+    rows: Sequence[Mapping], correct_of: Callable[[Mapping], int], strata: Strata
+) -> Iterator[dict]:
+    """Draw one trace per row, in row order, until ``strata.n_traces`` are accepted or the rows run out.
+
+    ``correct_of(row)`` samples and grades the row's trace (0 or 1). A draw is accepted when its stratum is
+    below its cap (:meth:`Strata.cap`), so both minimums can still be met. Yields every draw as
+    ``{"id", "correct", "accepted"}``.
+    """
+    counts = {0: 0, 1: 0}
+    for row in rows:
+        if counts[0] + counts[1] >= strata.n_traces:
+            return
+        correct = int(correct_of(row))
+        if correct not in counts:
+            raise ValueError(f"problem {row['id']!r}: a grade must be 0 or 1, got {correct!r}")
+        accepted = counts[correct] < strata.cap(correct)
+        counts[correct] += accepted
+        yield {"id": row["id"], "correct": correct, "accepted": accepted}
 
 
 def sample_trace(model, tokenizer, row: Mapping, sampling: Sampling, seed: int) -> Trace:
@@ -355,6 +510,33 @@ def _base_record(trace: Trace, segments: CompletionSegments) -> dict:
         "boundaries": [int(b) for b in value_boundaries(segments)],
         "rel_position": [(s + e) / 2 / n_reasoning for s, e in reasoning],
     }
+
+
+def _first_error(tokenizer, trace: Trace, end_of_thinking: str) -> dict:
+    """The record's ground-truth first error (synthetic rows only): the first wrong thinking line
+    (:mod:`rredcot.data.first_error`), as the completion-token offset of its first token, and its text."""
+    if not is_synthetic(trace.row):
+        return {"first_error": None, "first_error_line": None, "first_error_checked": False}
+    error = find_first_error(trace.row, trace.text, end_of_thinking=end_of_thinking)
+    if error is None:
+        return {"first_error": None, "first_error_line": None, "first_error_checked": True}
+    offset = token_offset(tokenizer, trace.completion_ids, error.offset)
+    return {"first_error": offset, "first_error_line": error.line, "first_error_checked": True}
+
+
+def token_offset(tokenizer, ids: Sequence[int], char_offset: int) -> int:
+    """The index of the token holding character ``char_offset`` of ``decode(ids)`` (with special tokens): the
+    largest prefix length whose decoded text is at most ``char_offset`` characters long. Decoding prefixes
+    needs no offset mapping, so it works for any tokenizer; prefix lengths grow with the prefix, so a binary
+    search finds it."""
+    lo, hi = 0, len(ids)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if len(tokenizer.decode(list(ids[:mid]), skip_special_tokens=False)) <= char_offset:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _segment(trace: Trace, table, spec: Mapping, end_of_thinking: str) -> CompletionSegments:
@@ -589,16 +771,24 @@ def _seed(seed: int, problem_id: str, purpose: str) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def _select(rows: Sequence[dict], n_problems: int) -> list[dict]:
-    if n_problems < 1:
-        raise ValueError(f"n_problems must be >= 1, got {n_problems}")
-    rows = list(rows[:n_problems])
+def _check_rows(rows: Sequence[dict]) -> list[dict]:
+    rows = list(rows)
     if not rows:
         raise ValueError("no problems to analyse")
     ids = [row["id"] for row in rows]
     if len(set(ids)) != len(ids):
         raise ValueError("problem ids are not unique")
     return rows
+
+
+def _pick(rows: Sequence[dict], ids: Sequence[str]) -> list[dict]:
+    """The rows of ``ids``, in that order."""
+    by_id = {row["id"]: row for row in rows}
+    ids = list(ids)
+    missing = [i for i in ids if i not in by_id]
+    if missing or len(set(ids)) != len(ids):
+        raise ValueError(f"ids must be distinct problems of the benchmark; unknown: {missing[:5]}")
+    return [by_id[i] for i in ids]
 
 
 def _finished(partial_path: Path, rows: Sequence[dict], n_mc_samples: int, variants: Sequence[str]) -> dict:
@@ -620,6 +810,46 @@ def _finished(partial_path: Path, rows: Sequence[dict], n_mc_samples: int, varia
                 f"{sorted(variants)}; delete the partial log to start over with the new settings"
             )
     return {record["id"]: record for record in records}
+
+
+def _logged_grades(path: Path, rows: Sequence[dict], finished: Mapping[str, dict]) -> dict[str, int]:
+    """Grades of the draws an interrupted run made (its draws log and its finished records), by id; a torn
+    last line is dropped before appending."""
+    graded = {record_id: int(record["correct"]) for record_id, record in finished.items()}
+    if not path.exists():
+        return graded
+    logged = read_jsonl(path)
+    write_jsonl(path, logged)
+    ids = {row["id"] for row in rows}
+    for number, draw in enumerate(logged, start=1):
+        draw_id, correct = draw.get("id"), draw.get("correct")
+        if draw_id not in ids or correct not in (0, 1):
+            raise ValueError(f"{path}, record {number}: not a draw of the analysed benchmark: {draw}")
+        if graded.setdefault(draw_id, correct) != correct:
+            raise ValueError(
+                f"{path}, record {number}: {draw_id!r} graded {correct}, its finished record says "
+                f"{graded[draw_id]}; delete the partial logs to start over"
+            )
+    return graded
+
+
+def _warn_shortfall(draws: Sequence[dict], strata: Strata, n_rows: int) -> None:
+    accepted = [d["correct"] for d in draws if d["accepted"]]
+    n_correct = sum(accepted)
+    if len(accepted) < strata.n_traces:
+        logger.warning(
+            "the benchmark ran out after %d draws (all %d problems): accepted %d of n_traces=%d traces, %d "
+            "correct (at least %d wanted) and %d incorrect (at least %d wanted); the draws file shows "
+            "every draw",
+            len(draws),
+            n_rows,
+            len(accepted),
+            strata.n_traces,
+            n_correct,
+            strata.min_correct,
+            len(accepted) - n_correct,
+            strata.min_incorrect,
+        )
 
 
 def _check_segmentation(spec: Mapping, where: str = "segmentation") -> dict:
@@ -666,4 +896,15 @@ def _check_sampling(sampling: Sampling, n_mc_samples: int) -> Sampling:
     return sampling
 
 
-__all__ = ["VARIANTS", "Sampling", "ValueOptions", "analyze_credit", "analyze_segmentations", "sample_trace"]
+__all__ = [
+    "VARIANTS",
+    "Sampling",
+    "Strata",
+    "ValueOptions",
+    "analyze_credit",
+    "analyze_segmentations",
+    "check_strata",
+    "sample_trace",
+    "stratified_draws",
+    "token_offset",
+]

@@ -164,7 +164,6 @@ VALUE_OPTION_FIELDS = ("end_of_thinking", "exit_string", "answer_template", "val
 def _analysis_settings(section: dict, n_mc_samples: int) -> dict:
     """Keyword arguments shared by both analyses: sampling, value options, model loading."""
     return {
-        "n_problems": section["n_problems"],
         "n_mc_samples": n_mc_samples,
         "temperature": section["temperature"],
         "max_new_tokens": section["max_new_tokens"],
@@ -178,7 +177,8 @@ def _analysis_settings(section: dict, n_mc_samples: int) -> dict:
 
 
 def analyze_credit(args) -> None:
-    """MC values, RREDCoT values of each estimator variant and attributions of sampled traces (Fig. 3/4/7)."""
+    """MC values, RREDCoT values of each estimator variant and attributions of sampled traces, stratified by
+    correctness (Fig. 3/4/7)."""
     import torch
 
     from rredcot.analysis import analyze_credit as run_analysis
@@ -195,10 +195,14 @@ def analyze_credit(args) -> None:
         seed=args.seed,
         partial_path=args.partial,
         out_path=args.out,
+        draws_path=args.draws_out,
         random_init=args.random_init,
+        n_traces=section["n_traces"],
+        min_incorrect_share=section["min_incorrect_share"],
+        min_correct_share=section["min_correct_share"],
         **_analysis_settings(section, section["n_mc_samples"]),
     )
-    print(json.dumps({"problems": len(records), "correct": sum(r["correct"] for r in records)}))
+    print(json.dumps({"traces": len(records), "correct": sum(r["correct"] for r in records)}))
 
 
 def value_sanity(args) -> None:
@@ -221,18 +225,22 @@ def value_sanity(args) -> None:
 
 
 def analyze_segmentation(args) -> None:
-    """Segmentation ablation: MC and default-estimator values at each segmentation variant's boundaries."""
+    """Segmentation ablation: MC and default-estimator values at each segmentation variant's boundaries, on
+    the credit analysis's accepted traces."""
     import torch
 
     from rredcot.analysis import analyze_segmentations
     from rredcot.data.synthetic import load_split
+    from rredcot.io import read_jsonl
 
     section = args.analysis_json
     variants = section["segmentation_variants"]
     torch.set_num_threads(args.threads)
+    rows = load_split(args.benchmark)
     results = analyze_segmentations(
         args.model,
-        load_split(args.benchmark),
+        rows,
+        ids=[draw["id"] for draw in read_jsonl(args.draws) if draw["accepted"]],
         variants=variants,
         keywords=section["segmentation"]["keywords"],
         estimator=section["ablation_estimator"],
@@ -556,6 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--partial", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--draws-out", required=True, help="every draw of the stratified selection, in order")
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=analyze_credit)
 
@@ -566,6 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--analysis-json", type=_json, required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--partial-dir", required=True)
+    p.add_argument(
+        "--draws", required=True, help="the credit analysis's draws: its accepted traces are analysed"
+    )
     p.add_argument("--out-dir", required=True, help="one <variant>.jsonl per segmentation variant")
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=analyze_segmentation)

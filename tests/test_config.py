@@ -104,6 +104,8 @@ def test_missing_loss_relevant_field_is_rejected():
         (("train", "tracking"), "run_name", "{method}-{seed}"),
         (("eval",), "temperature", -1.0),
         (("data", "synthetic", "train"), "check_prob", 2.0),
+        (("analysis",), "min_correct_share", 1.5),
+        (("analysis",), "n_traces", 0),
     ],
 )
 def test_out_of_range_value_is_rejected(section, field, value):
@@ -143,3 +145,25 @@ def test_train_rule_hands_the_tracker_and_run_name_to_trl(tmp_path):
     trl = json.loads(words[words.index("--train-json") + 1])["trl"]
     assert (trl["report_to"], trl["run_name"]) == ("tensorboard", "smoke/rredcot_uniform/seed0")
     assert re.search(r"--method rredcot\b", command)
+
+
+@pytest.mark.parametrize(
+    ("shares", "message"),
+    [
+        ((0.6, 0.5), "analysis.min_incorrect_share + analysis.min_correct_share must be <= 1"),
+        ((0.5, 0.5), "each rounded up, add up to more than n_traces"),  # n_traces 3: 2 + 2
+    ],
+)
+def test_trace_quotas_that_cannot_be_met_stop_the_workflow(tmp_path, shares, message):
+    """What the schema cannot say about the credit analysis's quotas stops Snakemake before any job."""
+    config = load("smoke")
+    config["analysis"].update(n_traces=3, min_incorrect_share=shares[0], min_correct_share=shares[1])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "-d", str(tmp_path)]
+        + ["-n", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0 and message in proc.stderr + proc.stdout

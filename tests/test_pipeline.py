@@ -149,7 +149,14 @@ def test_hub_data_with_pretrained_random_init_policy(tmp_path, char_tokenizer):
         "math500": {"n_samples": 1, "pass_k": [1]},
         "aime24": {"n_samples": 1, "pass_k": [1]},
     }
-    config["analysis"].update(benchmark="math500", n_problems=1, n_mc_samples=2, n_mc_samples_ablation=1)
+    config["analysis"].update(
+        benchmark="math500",
+        n_traces=1,
+        min_incorrect_share=0.0,
+        min_correct_share=0.0,
+        n_mc_samples=2,
+        n_mc_samples_ablation=1,
+    )
     configfile = tmp_path / "hub.yaml"
     configfile.write_text(yaml.safe_dump(config))
 

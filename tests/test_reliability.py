@@ -284,7 +284,7 @@ def stage_argv(command: str, split: Path, out: Path) -> list[str]:
     return [
         "analyze-credit", "--model", model, "--benchmark", str(split), "--analysis-json",
         json.dumps(SMOKE["analysis"]), "--seed", "0", "--partial", str(out / "partial.jsonl"),
-        "--out", str(out / "credit.jsonl"),
+        "--out", str(out / "credit.jsonl"), "--draws-out", str(out / "draws.jsonl"),
     ]  # fmt: skip
 
 

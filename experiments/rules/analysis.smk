@@ -3,16 +3,21 @@
 
 
 rule credit_analysis:
-    """Per problem: one trace of the base policy, MC outcomes at every value boundary, RREDCoT values of every
-    estimator variant, gradient and leave-one-out credits, each with its measured cost.
+    """Traces of the base policy, one per problem in benchmark order, kept while their stratum (correct or
+    incorrect) has room under the quotas (analysis.n_traces, min_incorrect_share, min_correct_share); for each
+    kept trace MC outcomes at every value boundary, RREDCoT values of every estimator variant, gradient and
+    leave-one-out credits, each with its measured cost, and the ground-truth first error (synthetic data).
+    credit_draws.jsonl lists every draw, kept or not.
 
-    Finished problems are appended to a partial log outside the declared output, so a preempted job resumes.
+    Finished traces and draw grades are appended to partial logs outside the declared outputs, so a preempted
+    job resumes.
     """
     input:
         **base_model_inputs(),
         benchmark=f"{RESULTS}/data/eval/{ANALYSIS_BENCHMARK}.jsonl",
     output:
-        f"{RESULTS}/analysis/credit.jsonl",
+        credit=f"{RESULTS}/analysis/credit.jsonl",
+        draws=f"{RESULTS}/analysis/credit_draws.jsonl",
     params:
         python=PYTHON,
         analysis=lambda wc: analysis_settings(),  # a function: the JSON holds "{answer}" braces
@@ -30,16 +35,18 @@ rule credit_analysis:
     shell:
         "{params.python} -m rredcot.cli analyze-credit --model {params.model} --random-init {params.random_init}"
         " --benchmark {input.benchmark} --analysis-json {params.analysis:q} --partial {params.partial}"
-        " --seed {params.seed} --out {output} --threads {threads} > {log} 2>&1"
+        " --seed {params.seed} --out {output.credit} --draws-out {output.draws} --threads {threads}"
+        " > {log} 2>&1"
 
 
 rule segmentation_analysis:
-    """The segmentation ablation: the credit analysis's traces, segmented by every variant of
-    analysis.segmentation_variants, with MC outcomes and the default estimator's values at each variant's
-    boundaries. One job for all variants, so every trace is sampled once."""
+    """The segmentation ablation: the credit analysis's accepted traces (its draws file), segmented by every
+    variant of analysis.segmentation_variants, with MC outcomes and the default estimator's values at each
+    variant's boundaries. One job for all variants, so every trace is sampled once."""
     input:
         **base_model_inputs(),
         benchmark=f"{RESULTS}/data/eval/{ANALYSIS_BENCHMARK}.jsonl",
+        draws=f"{RESULTS}/analysis/credit_draws.jsonl",
     output:
         expand(f"{RESULTS}/analysis/segmentation/{{variant}}.jsonl", variant=SEGMENTATION_VARIANTS),
     params:
@@ -60,8 +67,8 @@ rule segmentation_analysis:
     shell:
         "{params.python} -m rredcot.cli analyze-segmentation --model {params.model}"
         " --random-init {params.random_init} --benchmark {input.benchmark} --analysis-json {params.analysis:q}"
-        " --partial-dir {params.partial_dir} --seed {params.seed} --out-dir {params.out_dir}"
-        " --threads {threads} > {log} 2>&1"
+        " --partial-dir {params.partial_dir} --draws {input.draws} --seed {params.seed}"
+        " --out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
 
 
 rule value_sanity:

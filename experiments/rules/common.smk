@@ -1,5 +1,6 @@
 # Shared names and helpers for every stage. Paths are relative to the working directory.
 import json
+import math
 import os
 import shlex
 import sys
@@ -166,6 +167,15 @@ if ANALYSIS_BENCHMARK not in EVAL_SPLITS:
     raise ValueError(
         f"analysis.benchmark {ANALYSIS_BENCHMARK!r} is not an evaluation benchmark {EVAL_SPLITS}"
     )
+# The schema bounds each share; what it cannot say is checked here, before any job, as the analysis does:
+# the shares sum to at most 1, and their minimum counts (share × n_traces, rounded up) fit in n_traces.
+_SHARES = {key: ANALYSIS[key] for key in ("min_incorrect_share", "min_correct_share")}
+if sum(_SHARES.values()) > 1 + 1e-9:
+    raise ValueError(f"analysis.min_incorrect_share + analysis.min_correct_share must be <= 1, got {_SHARES}")
+if sum(math.ceil(share * ANALYSIS["n_traces"] - 1e-9) for share in _SHARES.values()) > ANALYSIS["n_traces"]:
+    raise ValueError(
+        f"analysis: {_SHARES} of n_traces={ANALYSIS['n_traces']}, each rounded up, add up to more than n_traces"
+    )
 
 
 def analysis_settings():
@@ -174,7 +184,8 @@ def analysis_settings():
 
 
 def analysis_targets():
-    return [f"{RESULTS}/analysis/credit.jsonl", f"{RESULTS}/analysis/value_sanity.json"] + expand(
+    credit = [f"{RESULTS}/analysis/credit.jsonl", f"{RESULTS}/analysis/credit_draws.jsonl"]
+    return [*credit, f"{RESULTS}/analysis/value_sanity.json"] + expand(
         f"{RESULTS}/analysis/segmentation/{{variant}}.jsonl", variant=SEGMENTATION_VARIANTS
     )
 

@@ -49,6 +49,7 @@ from rredcot.rewards import parse_reference
 
 CHECK_PHRASES = ("Wait, let me check: {step}", "Check: {step}")
 CORRECTION = "Wait, {lhs} is {right}, not {wrong}."
+RESULT = "Result: {value}"
 # Give up on a split after this many draws per requested problem: its difficulty admits too few problems.
 MAX_DRAWS_PER_PROBLEM = 100
 # The held-out split on which recipes are chosen (never the test splits); drawn after them, before train.
@@ -142,7 +143,7 @@ def make_example(spec: SplitSpec, rng: random.Random) -> dict:
             add(step, "step")
         if rng.random() < spec.check_prob:
             add(rng.choice(CHECK_PHRASES).format(step=step), "check")
-    add(f"Result: {value}", "result")
+    add(RESULT.format(value=value), "result")
     solution = "\n".join(steps) + "\n\\boxed{" + str(value) + "}"
     thinking = "\n".join(line["text"] for line in lines)
     return {
