@@ -899,7 +899,8 @@ def error_localization(
         ax.set_ylabel("share of traces: most-blamed segment holds the first error")
         ax.set_title(
             f"{loc.n_scored} incorrect traces with the first error in a reasoning segment "
-            f"({loc.n_outside} with it after them left out); dashed: uniform random (mean 1/K)",
+            f"({loc.n_outside} with it after them left out)\ndashed: uniform random (mean 1/K); "
+            "error bars: 95% bootstrap interval over traces",
             fontsize=8,
         )
     where = f" ({scale} scale)" if scale else ""

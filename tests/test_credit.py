@@ -15,7 +15,7 @@ from matplotlib import pyplot as plt
 
 from rredcot import credit, figures, report, tables
 from rredcot.io import write_jsonl
-from rredcot.logs import load_credit, load_eval, load_metrics, mc_bootstrap_sd
+from rredcot.logs import GRADIENT, LOO, MC, load_credit, load_eval, load_metrics, mc_bootstrap_sd
 from tests.test_artifacts import (
     ARTIFACTS,
     REPO,
@@ -118,22 +118,22 @@ def test_error_localization_shares_by_hand():
     loc = credit.error_localization(localization_log(), n_resamples=200)
     table = loc.table.set_index("estimator")
     assert list(table.index) == [
-        credit.MC,
+        MC,
         "RREDCoT reference/log",
-        credit.GRADIENT,
-        credit.LOO,
+        GRADIENT,
+        LOO,
         credit.RANDOM,
     ]
     assert table["n_traces"].tolist() == [2] * 5
-    assert table.loc[credit.MC, "share"] == 1.0  # both hit
+    assert table.loc[MC, "share"] == 1.0  # both hit
     assert table.loc["RREDCoT reference/log", "share"] == 0.0  # both miss
-    assert table.loc[credit.GRADIENT, "share"] == 0.5  # trace a's tie goes to segment 0 (miss), b's hits
-    assert table.loc[credit.LOO, "share"] == 0.5  # a's tie goes to segment 1 (hit); b has no finite credit
-    assert table.loc[credit.LOO, "no_prediction"] == 1
+    assert table.loc[GRADIENT, "share"] == 0.5  # trace a's tie goes to segment 0 (miss), b's hits
+    assert table.loc[LOO, "share"] == 0.5  # a's tie goes to segment 1 (hit); b has no finite credit
+    assert table.loc[LOO, "no_prediction"] == 1
     assert table.loc[credit.RANDOM, "share"] == pytest.approx((1 / 3 + 1 / 2) / 2)  # mean of 1/K, exact
     # the bootstrap interval of a share that is 1 (or 0) on every trace is a point
-    assert (table.loc[credit.MC, "lo"], table.loc[credit.MC, "hi"]) == (1.0, 1.0)
-    lo, hi = table.loc[credit.GRADIENT, ["lo", "hi"]]
+    assert (table.loc[MC, "lo"], table.loc[MC, "hi"]) == (1.0, 1.0)
+    lo, hi = table.loc[GRADIENT, ["lo", "hi"]]
     assert 0.0 <= lo <= 0.5 <= hi <= 1.0
     assert lo_hi_of_random(table) == pytest.approx((1 / 3, 1 / 2))
     counts = (loc.n_traces, loc.n_incorrect, loc.n_scored, loc.n_outside, loc.n_not_found, loc.n_unchecked)
