@@ -317,6 +317,69 @@ def cost_table(args) -> None:
     )
 
 
+def credit_table(args) -> None:
+    """Agreement with MC (values and credits) or first-error localization, from the credit-analysis log."""
+    from rredcot import credit
+    from rredcot.logs import load_credit
+    from rredcot.tables import credit_agreement_display, error_localization_display, write_table
+
+    traces = load_credit(args.credit)
+    a = args.artifacts_json
+    if args.name == "credit_agreement":
+        data = credit.agreement(traces, method=a["correlation"], n_resamples=a["bootstrap_resamples"])
+        display, title, notes = credit_agreement_display(data, method=a["correlation"], scale=args.scale)
+        share = credit.degenerate_share(traces)
+        notes.append(
+            f"Degenerate boundaries: {share.n_degenerate} of {share.n_boundaries} ({share.n_all_zero} all 0, "
+            f"{share.n_all_one} all 1); segments between two of them: {share.n_segments_degenerate} of "
+            f"{share.n_segments}."
+        )
+    else:
+        loc = credit.error_localization(traces, n_resamples=a["bootstrap_resamples"])
+        data = loc.table
+        display, title, notes = error_localization_display(loc, scale=args.scale)
+    write_table(
+        data,
+        display,
+        csv=args.out_csv,
+        tex=args.out_tex,
+        md=args.out_md,
+        title=title,
+        notes=notes,
+        label=f"tab:{args.name.replace('_', '-')}-{args.scale}",
+    )
+
+
+def figure_credit_agreement(args) -> None:
+    """Values and credits vs MC: pooled and per trace, by correct / incorrect trace, without degenerate
+    boundaries (our addition)."""
+    from rredcot.figures import credit_agreement
+    from rredcot.logs import load_credit
+
+    credit_agreement(
+        load_credit(args.credit),
+        pdf=args.out_pdf,
+        png=args.out_png,
+        method=args.artifacts_json["correlation"],
+        n_resamples=args.artifacts_json["bootstrap_resamples"],
+        scale=args.scale,
+    )
+
+
+def figure_error_localization(args) -> None:
+    """Share of incorrect traces whose most-blamed segment holds the first error (our addition)."""
+    from rredcot.figures import error_localization
+    from rredcot.logs import load_credit
+
+    error_localization(
+        load_credit(args.credit),
+        pdf=args.out_pdf,
+        png=args.out_png,
+        n_resamples=args.artifacts_json["bootstrap_resamples"],
+        scale=args.scale,
+    )
+
+
 def figure_training_curves(args) -> None:
     """Accuracy and reward vs step and vs generated tokens, mean and CI over seeds."""
     from rredcot.figures import training_curves
@@ -466,7 +529,7 @@ def figure_ablation_training(args) -> None:
 
 def report(args) -> None:
     """REPLICATION.md of one scale: claims, paper vs ours, rule-based verdicts, assumptions, regeneration."""
-    from rredcot.io import read_json, write_text
+    from rredcot.io import read_json, read_jsonl, write_text
     from rredcot.logs import load_credit, load_eval, load_metrics
     from rredcot.report import Logs, render
     from rredcot.tables import read_paper_claims, read_paper_table
@@ -488,6 +551,7 @@ def report(args) -> None:
         paper_claims=read_paper_claims(paper / "claims.csv"),
         value_sanity=read_json(args.value_sanity) if args.value_sanity else None,
         machines=machines,
+        draws=read_jsonl(args.credit_draws) if args.credit_draws else None,
     )
     for out in args.out:
         text = render(
@@ -604,6 +668,14 @@ def build_parser() -> argparse.ArgumentParser:
     _out_args(p, ("csv", "tex", "md"))
     p.set_defaults(func=cost_table)
 
+    p = commands.add_parser("credit-table", help=credit_table.__doc__)
+    p.add_argument("--name", required=True, choices=["credit_agreement", "error_localization"])
+    p.add_argument("--credit", required=True, help="analysis/credit.jsonl")
+    p.add_argument("--artifacts-json", type=_json, required=True, help="the config's artifacts section")
+    p.add_argument("--scale", required=True)
+    _out_args(p, ("csv", "tex", "md"))
+    p.set_defaults(func=credit_table)
+
     figure_commands = (
         ("figure-training-curves", figure_training_curves, ("metrics", "artifacts")),
         ("figure-mc-cost", figure_mc_cost, ("credit", "extra_credit", "variant", "paper_claims")),
@@ -614,6 +686,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("figure-delimiter-drift", figure_delimiter_drift, ("metrics", "artifacts")),
         ("figure-ablation-training", figure_ablation_training, ("group", "eval", "artifacts")),
         ("figure-value-sanity", figure_value_sanity, ("sanity",)),
+        ("figure-credit-agreement", figure_credit_agreement, ("credit", "artifacts")),
+        ("figure-error-localization", figure_error_localization, ("credit", "artifacts")),
     )
     for name, func, inputs in figure_commands:
         p = commands.add_parser(name, help=func.__doc__)
@@ -656,6 +730,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", nargs="*", default=[])
     p.add_argument("--credit", default=None)
     p.add_argument("--value-sanity", default=None, help="analysis/value_sanity.json")
+    p.add_argument("--credit-draws", default=None, help="analysis/credit_draws.jsonl, where logged")
     p.add_argument("--paper-dir", required=True)
     p.add_argument("--tables-md", nargs="*", default=[])
     p.add_argument("--figures-png", nargs="*", default=[])

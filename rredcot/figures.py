@@ -10,6 +10,9 @@
 * :func:`ablation_segmentation`, :func:`ablation_estimator` — agreement with MC per segmentation / estimator
   variant; :func:`ablation_training` — training accuracy and test-split accuracy of any list of runs.
 * :func:`delimiter_drift` — newlines and thinking lines per completion vs training step, per method.
+* :func:`credit_agreement` — values and credits vs MC, pooled and per trace, by correct / incorrect trace
+  and on non-degenerate boundaries; :func:`error_localization` — does the most-blamed segment hold the first
+  error (both our additions, not paper figures).
 * :func:`value_sanity` — estimator vs MC values at the base policy's own states and their corrupted twins,
   and the parts of log v̂ along the trace (our control, not a paper figure).
 
@@ -252,8 +255,9 @@ def training_curves(
                 + (f" ({censored}/{n} never reach it)" if censored else "")
             )
         axes[0, 0].set_title(
-            f"steps to {threshold_fraction:g} × final {LABELS.get(baseline, baseline)} accuracy "
-            f"({efficiency.threshold:.3f}):\n" + "; ".join(parts),
+            f"steps to start + {threshold_fraction:g} × (final − start) of "
+            f"{LABELS.get(baseline, baseline)}'s accuracy ({efficiency.start:.3f} → "
+            f"{efficiency.baseline_final:.3f}: {efficiency.threshold:.3f}):\n" + "; ".join(parts),
             fontsize=8,
         )
     smoothing = f"trailing mean over {smooth_window} steps" if smooth_window > 1 else "no smoothing"
@@ -838,3 +842,133 @@ def _num(x, pct: bool = False) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
     return f"{100 * x:.0f} %" if pct else f"{x:.2f}"
+
+
+# ------------------------------------------------------------------------------ credit agreement (ours)
+AGREEMENT_CELLS = (  # (stratum, subset, label, colour)
+    ("all", "all", "all traces, all", OKABE_ITO["black"]),
+    ("all", "non-degenerate", "all traces, non-degenerate", OKABE_ITO["blue"]),
+    ("correct", "non-degenerate", "correct traces, non-degenerate", OKABE_ITO["green"]),
+    ("incorrect", "non-degenerate", "incorrect traces, non-degenerate", OKABE_ITO["vermillion"]),
+)
+
+
+def _interval_bars(ax, names, cells, width=0.8) -> None:
+    """Grouped bars: ``cells`` = [(label, colour, points, lo, hi)], one value per name each."""
+    x = np.arange(len(names))
+    step = width / max(len(cells), 1)
+    for j, (label, color, points, lo, hi) in enumerate(cells):
+        points, lo, hi = (np.asarray(v, dtype=float) for v in (points, lo, hi))
+        with _quiet():
+            err = np.vstack(
+                [np.where(np.isfinite(lo), points - lo, 0), np.where(np.isfinite(hi), hi - points, 0)]
+            )
+        err = np.clip(np.nan_to_num(err), 0, None)
+        xs = x - width / 2 + (j + 0.5) * step
+        ax.bar(xs, np.nan_to_num(points), step, color=color, label=label, yerr=err, capsize=2, ecolor="0.3")
+        for xi, p in zip(xs, points, strict=True):
+            if not math.isfinite(p):
+                ax.text(xi, 0.03, "n/a", ha="center", fontsize=6, rotation=90)
+    ax.set_xticks(x, names, rotation=20, ha="right")
+    ax.axhline(0, color="0.5", lw=0.8)
+
+
+def credit_agreement(
+    traces: Sequence[dict],
+    *,
+    pdf: str | Path,
+    png: str | Path,
+    method: str = "spearman",
+    n_resamples: int = 1000,
+    data: pd.DataFrame | None = None,
+    scale: str = "",
+) -> None:
+    """2 × 2 panels: values / credits vs MC, pooled / per-trace median, by traces and boundaries
+    (:func:`rredcot.credit.agreement`; ``data``: its result, when already computed)."""
+    from rredcot.credit import CREDIT, VALUE, agreement, degenerate_share
+
+    if data is None:
+        data = agreement(traces, method=method, n_resamples=n_resamples)
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8), layout="constrained", sharey=True)
+    for col, quantity in enumerate((VALUE, CREDIT)):
+        part = data[data["quantity"] == quantity]
+        names = list(dict.fromkeys(part["estimator"]))
+        for row, (stat, what) in enumerate(
+            (("pooled", "pooled over traces"), ("per_trace_median", "median of per-trace correlations"))
+        ):
+            ax = axes[row, col]
+            if not names:
+                _no_data(ax, f"no {quantity}s logged")
+                continue
+            cells = []
+            for stratum, subset, label, color in AGREEMENT_CELLS:
+                sel = part[(part["stratum"] == stratum) & (part["subset"] == subset)].set_index("estimator")
+                sel = sel.reindex(names)
+                lo, hi = ("pooled_lo", "pooled_hi") if stat == "pooled" else ("per_trace_lo", "per_trace_hi")
+                cells.append((label, color, sel[stat], sel[lo], sel[hi]))
+            _interval_bars(ax, [n.removeprefix("RREDCoT ") for n in names], cells)
+            ax.set_ylim(-1.05, 1.05)
+            ax.set_ylabel(f"{method.capitalize()} with MC")
+            ax.set_title(f"{quantity}s, {what}", fontsize=9)
+            if row == 0 and col == 1:
+                ax.legend(loc="lower left", fontsize=7)
+    share = degenerate_share(traces)
+    where = f" ({scale} scale)" if scale else ""
+    fig.suptitle(
+        f"Agreement with MC{where}: {len(traces)} traces; {share.n_degenerate}/{share.n_boundaries} "
+        "boundaries degenerate (all rollouts agree)\n"
+        "error bars: 95% bootstrap interval over traces; n/a: undefined"
+    )
+    save(fig, pdf, png)
+
+
+def error_localization(
+    traces: Sequence[dict], *, pdf: str | Path, png: str | Path, n_resamples: int = 1000, scale: str = ""
+) -> None:
+    """Share of incorrect traces whose most-blamed segment holds the first error, per estimator, beside the
+    uniform-random baseline (:func:`rredcot.credit.error_localization`; our addition)."""
+    from rredcot.credit import RANDOM
+    from rredcot.credit import error_localization as localize
+
+    loc = localize(traces, n_resamples=n_resamples)
+    table = loc.table
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(table) + 3), 4.4), layout="constrained")
+    if table.empty:
+        _no_data(ax, "no incorrect trace with a located first error")
+    else:
+        names = [e.removeprefix("RREDCoT ") for e in table["estimator"]]
+        colors = estimator_colors(list(table["estimator"]))
+        x = np.arange(len(names))
+        share, lo, hi = (table[c].to_numpy(dtype=float) for c in ("share", "lo", "hi"))
+        with _quiet():
+            err = np.vstack(
+                [np.where(np.isfinite(lo), share - lo, 0), np.where(np.isfinite(hi), hi - share, 0)]
+            )
+        err = np.clip(np.nan_to_num(err), 0, None)
+        for xi, name, s, e in zip(x, table["estimator"], share, err.T, strict=True):
+            random = name == RANDOM
+            ax.bar(
+                xi,
+                s,
+                0.7,
+                color="white" if random else colors.get(name) or "0.5",
+                edgecolor="0.3",
+                hatch="//" if random else None,
+                yerr=e[:, None],
+                capsize=3,
+                ecolor="0.3",
+            )
+            ax.text(xi, min(s + e[1] + 0.03, 1.02), f"{s:.2f}", ha="center", fontsize=7)
+        ax.axhline(float(share[list(table["estimator"]).index(RANDOM)]), color="0.4", ls="--", lw=1)
+        ax.set_xticks(x, names, rotation=20, ha="right")
+        ax.set_ylim(0, 1.1)
+        ax.set_ylabel("share of traces: most-blamed segment holds the first error")
+        ax.set_title(
+            f"{loc.n_scored} incorrect traces with the first error in a reasoning segment "
+            f"({loc.n_outside} with it after them left out)\ndashed: uniform random (mean 1/K); "
+            "error bars: 95% bootstrap interval over traces",
+            fontsize=8,
+        )
+    where = f" ({scale} scale)" if scale else ""
+    fig.suptitle(f"First-error localization{where} (our addition, not a paper figure)")
+    save(fig, pdf, png)

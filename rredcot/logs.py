@@ -138,7 +138,8 @@ def first_crossing(x: np.ndarray, y: np.ndarray, threshold: float) -> float:
 
 @dataclass
 class SampleEfficiency:
-    """Steps (and generated tokens) each run needs to reach ``threshold`` = fraction × baseline final."""
+    """Steps (and generated tokens) each run needs to reach ``threshold`` = start + fraction × (baseline final
+    − start)."""
 
     threshold: float
     baseline_final: float
@@ -146,6 +147,7 @@ class SampleEfficiency:
     tokens: dict[str, list[float]]  # method -> per seed, NaN when censored
     censored: dict[str, int]
     mean_curve_steps: dict[str, float]  # first step where the seed-mean curve reaches the threshold
+    start: float = math.nan  # the baseline's accuracy at its first logged step, mean over seeds
 
 
 def sample_efficiency(
@@ -156,19 +158,25 @@ def sample_efficiency(
     final_window: int,
     baseline: str = "grpo",
 ) -> SampleEfficiency:
-    """Steps to ``fraction`` × the baseline's final accuracy (mean over seeds of the smoothed accuracy over
-    the last ``final_window`` steps). A run that never reaches it counts as last step + 1 (censored)."""
+    """Steps to ``start + fraction × (final − start)``: ``start`` is the baseline's accuracy at its first
+    logged step (the initial policy's, before any update) and ``final`` its final accuracy (the smoothed
+    accuracy over the last ``final_window`` steps), each a mean over the baseline's seeds; fraction 0.5 is
+    the midpoint. A run that never reaches it counts as last step + 1 (censored)."""
     empty = SampleEfficiency(math.nan, math.nan, {}, {}, {}, {})
     if table.empty or "accuracy" not in table:
         return empty
-    table = table.assign(acc=smoothed(table, "accuracy", smooth_window))
+    raw = pd.to_numeric(table["accuracy"], errors="coerce")
+    table = table.assign(acc=smoothed(table, "accuracy", smooth_window), raw=raw)
     base = table[table["method"] == baseline]
     if base.empty:
         return empty
-    finals = [g.sort_values("step")["acc"].tail(max(final_window, 1)).mean() for _, g in base.groupby("seed")]
+    runs = [g.sort_values("step") for _, g in base.groupby("seed")]
+    finals = [g["acc"].tail(max(final_window, 1)).mean() for g in runs]
+    starts = [g["raw"].iloc[0] for g in runs]
     baseline_final = float(np.nanmean(finals)) if finals else math.nan
-    threshold = fraction * baseline_final
-    result = SampleEfficiency(threshold, baseline_final, {}, {}, {}, {})
+    start = float(np.nanmean(starts)) if np.isfinite(starts).any() else math.nan
+    threshold = start + fraction * (baseline_final - start)
+    result = SampleEfficiency(threshold, baseline_final, {}, {}, {}, {}, start=start)
     if not math.isfinite(threshold):
         return result
     for method, runs in table.groupby("method", sort=False):

@@ -378,3 +378,97 @@ def cost_display(table: pd.DataFrame) -> pd.DataFrame:
     out["n"] = table["n"]
     out["paper"] = table["paper"]
     return out
+
+
+# ------------------------------------------------------------------------------------------ credit tables
+def _interval_cell(point: float, lo: float, hi: float, n: int | None = None, digits: int = 2) -> str:
+    if not math.isfinite(point):
+        text = "n/a"
+    else:
+        interval = f" [{fmt(lo, digits)}, {fmt(hi, digits)}]" if math.isfinite(lo) else " [n/a]"
+        text = f"{fmt(point, digits)}{interval}"
+    return text if n is None else f"{text} (n={n})"
+
+
+def credit_agreement_display(
+    data: pd.DataFrame, *, method: str, scale: str = ""
+) -> tuple[pd.DataFrame, str, list[str]]:
+    """Display of :func:`rredcot.credit.agreement`: one row per (quantity, estimator, statistic), one column
+    per (traces, boundaries) cell. Returns (display, title, notes)."""
+    from rredcot.credit import STRATA, SUBSETS
+
+    columns = [(s, b) for s in STRATA for b in SUBSETS]
+    counts = {
+        (s, b): int(data.loc[(data["stratum"] == s) & (data["subset"] == b), "n_traces"].max())
+        if ((data["stratum"] == s) & (data["subset"] == b)).any()
+        else 0
+        for s, b in columns
+    }
+    header = {
+        (s, b): f"{s} traces ({counts[s, b]}), {'all' if b == 'all' else 'non-degenerate'}"
+        for s, b in columns
+    }
+    rows = []
+    for (quantity, estimator), group in data.groupby(["quantity", "estimator"], sort=False):
+        cells = {(r["stratum"], r["subset"]): r for r in group.to_dict("records")}
+        for statistic in ("pooled", "per-trace median"):
+            row = {
+                "quantity": quantity,
+                "estimator": estimator.removeprefix("RREDCoT "),
+                "statistic": statistic,
+            }
+            for key in columns:
+                r = cells.get(key)
+                if r is None:
+                    row[header[key]] = "—"
+                elif statistic == "pooled":
+                    row[header[key]] = _interval_cell(r["pooled"], r["pooled_lo"], r["pooled_hi"])
+                else:
+                    row[header[key]] = _interval_cell(
+                        r["per_trace_median"], r["per_trace_lo"], r["per_trace_hi"], r["per_trace_n"]
+                    )
+            rows.append(row)
+    display = pd.DataFrame(rows, columns=["quantity", "estimator", "statistic", *header.values()])
+    title = (
+        f"Agreement with MC ({scale} scale): {method.capitalize()} correlation of values at the boundaries "
+        "and of segment credits"
+    )
+    notes = [
+        "Pooled: one correlation over the pairs of all traces, 95 % percentile bootstrap interval resampling "
+        "traces. Per-trace median: median of the per-trace correlations (n = traces where it is defined: "
+        "≥ 3 finite pairs, neither side constant), bootstrap over those traces. Non-degenerate: boundaries "
+        "whose MC rollouts disagree (for credits: segments whose two boundaries are not both degenerate). "
+        "Column headers give the traces with at least one pair; gradient and LOO have credits only."
+    ]
+    return display, title, notes
+
+
+def error_localization_display(loc, *, scale: str = "") -> tuple[pd.DataFrame, str, list[str]]:
+    """Display of :func:`rredcot.credit.error_localization`. Returns (display, title, notes)."""
+    table = loc.table
+    display = pd.DataFrame(
+        {
+            "estimator": [e.removeprefix("RREDCoT ") for e in table["estimator"]],
+            "most-blamed segment holds the first error": [
+                _interval_cell(s, lo, hi)
+                for s, lo, hi in zip(table["share"], table["lo"], table["hi"], strict=True)
+            ],
+            "hits / traces": [
+                "expected" if e == "uniform random" else f"{int(h)}/{n}"
+                for e, h, n in zip(table["estimator"], table["hits"], table["n_traces"], strict=True)
+            ],
+        }
+    )
+    title = f"First-error localization ({scale} scale; our addition, not a paper claim)"
+    notes = [
+        f"Incorrect traces: {loc.n_incorrect} of {loc.n_traces}; scored: {loc.n_scored} (first error "
+        "inside a reasoning segment); first error after the reasoning segments (e.g. in the answer): "
+        f"{loc.n_outside}; "
+        f"no wrong line found: {loc.n_not_found}; no checker for the row: {loc.n_unchecked}; "
+        f"not logged: {loc.n_unknown}.",
+        "Most-blamed: the most negative credit, ties to the earliest segment; uniform random: the mean of "
+        "1/K (exact expectation). 95 % percentile bootstrap intervals over traces.",
+    ]
+    if loc.n_no_segments:
+        notes[0] += f" Traces without reasoning segments: {loc.n_no_segments}."
+    return display, title, notes

@@ -76,6 +76,8 @@ ARTIFACTS = {
     "verdict_z": 2.0,
     "min_seeds": 2,
     "min_traces": 10,
+    "credit_effects": {"tracks_mc": 0.2, "tracks_mc_late": 0.2, "attributions_agree": 0.2},
+    "sample_efficiency_effect": 0.2,
     "value_cost_tolerance": 2.0,
     "publish_report": True,
 }
@@ -582,30 +584,40 @@ def test_segment_credits_follow_their_definitions():
 
 # -------------------------------------------------------------------------------------------------- verdicts
 def test_improvement_rule_on_hand_made_cases():
-    verdict, diff, se = report.verdict_improvement([0.8, 0.85, 0.9], [0.5, 0.6, 0.7], z=2, min_seeds=2)
+    rule = {"z": 2, "min_seeds": 2, "effect": 0.1}
+    verdict, diff, se = report.verdict_improvement([0.8, 0.85, 0.9], [0.5, 0.6, 0.7], **rule)
     assert verdict.verdict == report.REPRODUCED  # Δ = 0.25, SE = sqrt(0.0025/3 + 0.01/3) = 0.0645
     assert diff == pytest.approx(0.25) and se == pytest.approx(math.sqrt(0.0125 / 3))
-    verdict, _, _ = report.verdict_improvement([0.62, 0.50, 0.74], [0.5, 0.6, 0.7], z=2, min_seeds=2)
-    assert verdict.verdict == report.NOT_REPRODUCED  # Δ = 0.02 within seed noise
-    verdict, _, _ = report.verdict_improvement([0.4, 0.5], [0.5, 0.6], z=2, min_seeds=2)
-    assert verdict.verdict == report.NOT_REPRODUCED  # Δ < 0
-    verdict, _, _ = report.verdict_improvement([0.9], [0.1], z=2, min_seeds=2)
+    # Δ = 0.02, SE = sqrt(0.0144/3 + 0.01/3) = 0.0902: Δ ± 2 SE = [-0.160, 0.200] holds 0 and the effect 0.1
+    # (this case was "not reproduced" before the inconclusive verdict existed)
+    verdict, _, _ = report.verdict_improvement([0.62, 0.50, 0.74], [0.5, 0.6, 0.7], **rule)
+    assert verdict.verdict == report.INCONCLUSIVE
+    assert "about 40 seeds per side (here 3)" in verdict.reason  # ceil(3 · (4 · 0.0902 / 0.1)²) = 40
+    verdict, _, _ = report.verdict_improvement([0.4, 0.5], [0.5, 0.6], **rule)
+    assert verdict.verdict == report.NOT_REPRODUCED  # Δ = -0.1, Δ + 2 SE = 0.041 < 0.1: effect ruled out
+    verdict, _, _ = report.verdict_improvement([0.4, 0.5], [0.5, 0.6], **{**rule, "effect": 0.03})
+    assert verdict.verdict == report.INCONCLUSIVE  # the same data cannot rule out a smaller effect
+    verdict, _, _ = report.verdict_improvement([0.9], [0.1], **rule)
     assert verdict.verdict == report.NOT_TESTABLE  # one seed: no spread to compare against
-    verdict, _, _ = report.verdict_improvement([0.3, 0.32], 0.1, z=2, min_seeds=2)
+    verdict, _, _ = report.verdict_improvement([0.3, 0.32], 0.1, **rule)
     assert verdict.verdict == report.REPRODUCED  # against a single evaluation
-    verdict, _, _ = report.verdict_improvement([0.0, 0.0], [0.0, 0.0], z=2, min_seeds=2, bounds=(0, 1))
+    verdict, _, _ = report.verdict_improvement([0.0, 0.0], [0.0, 0.0], **rule, bounds=(0, 1))
     assert verdict.verdict == report.NOT_TESTABLE  # nothing solved by either side: floor
 
 
 def test_threshold_and_interval_rules_on_hand_made_cases():
-    assert report.verdict_interval(0.3, 0.1, 0.5, n_traces=20, min_traces=10).verdict == report.REPRODUCED
-    assert (
-        report.verdict_interval(0.3, -0.1, 0.5, n_traces=20, min_traces=10).verdict == report.NOT_REPRODUCED
-    )
-    assert report.verdict_interval(0.3, 0.1, 0.5, n_traces=5, min_traces=10).verdict == report.NOT_TESTABLE
-    assert (
-        report.verdict_interval(math.nan, 0.1, 0.5, n_traces=20, min_traces=10).verdict == report.NOT_TESTABLE
-    )
+    rule = {"n_traces": 20, "min_traces": 10, "effect": 0.2}
+    assert report.verdict_interval(0.3, 0.1, 0.5, **rule).verdict == report.REPRODUCED
+    small = report.verdict_interval(0.1, 0.05, 0.15, **rule)
+    assert small.verdict == report.REPRODUCED and "below the effect of interest" in small.reason
+    # [-0.1, 0.5] holds 0 and the effect 0.2 (was "not reproduced" before the inconclusive verdict)
+    wide = report.verdict_interval(0.3, -0.1, 0.5, **rule)
+    assert wide.verdict == report.INCONCLUSIVE
+    assert "about 180 traces (here 20)" in wide.reason  # ceil(20 · (0.6 / 0.2)²)
+    assert report.verdict_interval(0.05, -0.1, 0.15, **rule).verdict == report.NOT_REPRODUCED
+    assert report.verdict_interval(-0.3, -0.5, -0.1, **rule).verdict == report.NOT_REPRODUCED
+    assert report.verdict_interval(0.3, 0.1, 0.5, **{**rule, "n_traces": 5}).verdict == report.NOT_TESTABLE
+    assert report.verdict_interval(math.nan, 0.1, 0.5, **rule).verdict == report.NOT_TESTABLE
     assert report.verdict_below(0.08, 0.1, "sd").verdict == report.REPRODUCED
     assert report.verdict_below(0.12, 0.1, "sd").verdict == report.NOT_REPRODUCED
     assert report.verdict_in_range(1.7, 1.5, 2.0, "r").verdict == report.REPRODUCED
@@ -613,6 +625,10 @@ def test_threshold_and_interval_rules_on_hand_made_cases():
     assert cheaper.verdict == report.NOT_REPRODUCED and "cheaper" in cheaper.reason
     assert report.verdict_at_most(0.02, 0.2, "r").verdict == report.REPRODUCED
     assert report.verdict_at_most(0.5, 0.2, "r").verdict == report.NOT_REPRODUCED
+    combined = report._combine(
+        [report.Verdict(report.REPRODUCED, "a"), report.Verdict(report.INCONCLUSIVE, "b")]
+    )
+    assert combined.verdict == report.INCONCLUSIVE
 
 
 def test_claims_from_synthetic_logs(logs):
@@ -690,7 +706,9 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
         "Gradient and LOO",
     ):
         assert claim in text
-    verdicts = re.findall(r"\*\*(reproduced|not reproduced|not testable at this scale)\*\*", text)
+    verdicts = re.findall(
+        r"\*\*(reproduced|not reproduced|inconclusive|not testable at this scale)\*\*", text
+    )
     assert len(verdicts) == 2 * len(report.evaluate_claims(paper_logs(logs, config)))  # summary + detail
     assert "| `train.rredcot.sigma_mix` | `0.5` |" in text
     assert "`eval.benchmarks.in_dist.n_samples` | `4`" in text
@@ -753,6 +771,7 @@ def test_snakemake_replots_without_retraining(logs, tmp_path):
     write_metrics(results)
     write_evals(results, {p: dict.fromkeys(BENCHMARKS, 0.5) for p in EVAL_VALUES})
     write_credit(results, n_traces=4)
+    write_jsonl(results / "analysis" / "credit_draws.jsonl", [{"id": "p0", "correct": 0, "accepted": True}])
     write_segmentation(results, names=tuple(config["analysis"]["segmentation_variants"]))
     write_json(results / "analysis" / "value_sanity.json", {"summary": {}, "records": []})
     target = "figures/test/fig4_estimator_correlation.pdf"

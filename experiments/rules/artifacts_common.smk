@@ -11,7 +11,8 @@ CREDIT_LOG = f"{RESULTS}/analysis/credit.jsonl"
 # The configured training estimator, as the credit log names its values (e.g. "reference/log").
 DEFAULT_VARIANT = "{value_estimator}/{value_space}".format(**config["train"]["rredcot"])
 FIGURE_NAMES = [
-    "training_curves", "fig3_mc_cost", "fig7_mc_sd", "fig4_estimator_correlation", "value_sanity", "delimiter_drift"
+    "training_curves", "fig3_mc_cost", "fig7_mc_sd", "fig4_estimator_correlation", "value_sanity",
+    "credit_agreement", "error_localization", "delimiter_drift",
 ]
 TRAINING_ABLATIONS = ARTIFACTS["training_ablations"]
 TRAINING_ABLATION_NAMES = [f"ablation_training_{name}" for name in TRAINING_ABLATIONS]
@@ -24,7 +25,9 @@ DEFAULT_FIGURES = FIGURE_NAMES + [
     if name not in TRAINING_ABLATION_NAMES or ARTIFACTS["training_ablations_in_default_target"]
 ]
 NAMED_ONLY_FIGURES = [name for name in ABLATION_NAMES if name not in DEFAULT_FIGURES]
-TABLE_NAMES = ["table1", "table2", "compute_cost_logged"]
+TABLE_NAMES = ["table1", "table2", "compute_cost_logged", "credit_agreement", "error_localization"]
+CREDIT_TABLE_NAMES = ["credit_agreement", "error_localization"]  # from the credit-analysis log only
+CREDIT_DRAWS_LOG = f"{RESULTS}/analysis/credit_draws.jsonl"
 REPORT_FILE = f"{PAPER_TABLES}/REPLICATION.md"
 PUBLISHED_REPORT = "REPLICATION.md"
 
@@ -55,6 +58,14 @@ def segmentation_logs():
     return expand(
         f"{RESULTS}/analysis/segmentation/{{variant}}.jsonl", variant=config["analysis"]["segmentation_variants"]
     )
+
+
+def credit_draws_input():
+    """The credit analysis's log of draws (one line per sampled trace, accepted or not) where the
+    credit_analysis rule declares it as an output; an empty list otherwise (the report then says nothing
+    about the draws)."""
+    declared = [str(path) for path in rules.credit_analysis.output]
+    return [CREDIT_DRAWS_LOG] if CREDIT_DRAWS_LOG in declared else []
 
 
 def figure_files(names):

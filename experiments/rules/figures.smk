@@ -141,6 +141,54 @@ rule fig4_estimator_correlation:
         " --out-png {output.png} > {log} 2>&1"
 
 
+rule credit_agreement_figure:
+    """Values and credits vs MC, pooled and per trace, by correct / incorrect trace and without degenerate
+    boundaries (our addition, not a paper figure)."""
+    input:
+        credit=CREDIT_LOG,
+    output:
+        pdf=f"{FIGURES}/credit_agreement.pdf",
+        png=report(f"{FIGURES}/credit_agreement.png", caption="../report/credit_agreement.rst", category="Figures"),
+    params:
+        python=PYTHON,
+        artifacts=lambda wc: artifacts_json("correlation", "bootstrap_resamples"),
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/figures/credit_agreement.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    shell:
+        "{params.python} -m rredcot.cli figure-credit-agreement --credit {input.credit}"
+        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
+        " --out-png {output.png} > {log} 2>&1"
+
+
+rule error_localization_figure:
+    """Share of incorrect traces whose most-blamed segment holds the first error, per estimator, beside the
+    uniform-random baseline (our addition, not a paper figure)."""
+    input:
+        credit=CREDIT_LOG,
+    output:
+        pdf=f"{FIGURES}/error_localization.pdf",
+        png=report(
+            f"{FIGURES}/error_localization.png", caption="../report/error_localization.rst", category="Figures"
+        ),
+    params:
+        python=PYTHON,
+        artifacts=lambda wc: artifacts_json("bootstrap_resamples"),
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/figures/error_localization.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    shell:
+        "{params.python} -m rredcot.cli figure-error-localization --credit {input.credit}"
+        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
+        " --out-png {output.png} > {log} 2>&1"
+
+
 rule ablation_segmentation:
     """Agreement of RREDCoT credits with MC credits per segmentation strategy and K."""
     input:

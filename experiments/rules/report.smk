@@ -11,6 +11,7 @@ rule replication_report:
         metrics=training_metrics() + control_metrics(),
         credit=CREDIT_LOG,
         sanity=f"{RESULTS}/analysis/value_sanity.json",
+        draws=credit_draws_input(),
         paper=expand(f"{PAPER_NUMBERS}/{{name}}.csv", name=["table1", "table2", "claims"]),
         tables=[f"{PAPER_TABLES}/{name}.md" for name in TABLE_NAMES],
         figures=[f"{FIGURES}/{name}.png" for name in DEFAULT_FIGURES],
@@ -27,6 +28,7 @@ rule replication_report:
         optional_eval=ablation_only_evals(),
         machines=machine_dirs(),
         paper_dir=lambda wc, input: os.path.dirname(input.paper[0]),
+        draws=lambda wc, input: f"--credit-draws {input.draws}" if input.draws else "",
     log:
         f"{RESULTS}/logs/report/replication_report.log",
     localrule: True
@@ -35,7 +37,7 @@ rule replication_report:
     shell:
         "{params.python} -m rredcot.cli report --config-json {params.config:q} --eval {input.evals}"
         " --optional-eval {params.optional_eval} --machines {params.machines}"
-        " --metrics {input.metrics} --credit {input.credit} --value-sanity {input.sanity}"
+        " --metrics {input.metrics} --credit {input.credit} --value-sanity {input.sanity} {params.draws}"
         " --paper-dir {params.paper_dir}"
         " --tables-md {input.tables} --figures-png {input.figures} --named-only-figures {params.named_only}"
         " --targets {params.targets}"

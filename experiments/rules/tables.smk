@@ -1,6 +1,7 @@
 # Tables of the paper from logged data only (names from artifacts_common.smk): Table 1 and Table 2 from the
-# evaluation summaries, with the paper's numbers (paper_tables/paper/) beside ours, and the compute-cost
-# table from the training metrics and the credit-analysis log. CSV (numbers), LaTeX and Markdown.
+# evaluation summaries, with the paper's numbers (paper_tables/paper/) beside ours, the compute-cost
+# table from the training metrics and the credit-analysis log, and our credit-agreement and first-error
+# localization tables from the credit-analysis log. CSV (numbers), LaTeX and Markdown.
 
 
 rule table1:
@@ -82,6 +83,32 @@ rule compute_cost_logged:
     shell:
         "{params.python} -m rredcot.cli cost-table --metrics {input.metrics} --credit {input.credit}"
         " --variant {params.variant:q} --paper-claims {input.claims} --scale {params.scale}"
+        " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
+
+
+rule credit_table:
+    """Agreement of values and credits with MC (pooled and per trace, by correct / incorrect trace, without
+    degenerate boundaries) and first-error localization: our additions, from the credit-analysis log."""
+    input:
+        credit=CREDIT_LOG,
+    output:
+        csv=report(f"{PAPER_TABLES}/{{name}}.csv", caption="../report/credit_tables.rst", category="Tables"),
+        tex=f"{PAPER_TABLES}/{{name}}.tex",
+        md=f"{PAPER_TABLES}/{{name}}.md",
+    wildcard_constraints:
+        name="|".join(CREDIT_TABLE_NAMES),
+    params:
+        python=PYTHON,
+        artifacts=lambda wc: artifacts_json("correlation", "bootstrap_resamples"),
+        scale=SCALE,
+    log:
+        f"{RESULTS}/logs/tables/{{name}}.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    shell:
+        "{params.python} -m rredcot.cli credit-table --name {wildcards.name} --credit {input.credit}"
+        " --artifacts-json {params.artifacts:q} --scale {params.scale}"
         " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
 
 
