@@ -174,6 +174,15 @@ def _band(ax, x, mean, half, color, label):
         ax.fill_between(x, mean - half, mean + half, color=color, alpha=0.2, lw=0)
 
 
+def _step_bands(ax, table: pd.DataFrame, column: str, ci_level: float, color, legend) -> None:
+    """One band per ``method`` of ``table`` (in order of appearance): ``column``'s mean and CI over seeds
+    vs step; ``color(name, index)`` and ``legend(name, n_seeds)`` say how each is drawn."""
+    for index, (name, runs) in enumerate(table.groupby("method", sort=False)):
+        with _quiet():
+            x, mean, half = _curve_by_step(runs, column, ci_level)
+        _band(ax, x, mean, half, color(name, index), legend(name, runs["seed"].nunique()))
+
+
 def training_curves(
     metrics: pd.DataFrame,
     *,
@@ -698,11 +707,14 @@ def ablation_training(
         return
     table = metrics.assign(accuracy=smoothed(metrics, "accuracy", smooth_window))
     labels = list(dict.fromkeys(table["method"]))
-    for index, label in enumerate(labels):
-        runs = table[table["method"] == label]
-        with _quiet():
-            x, mean, half = _curve_by_step(runs, "accuracy", ci_level)
-        _band(left, x, mean, half, CYCLE[index % len(CYCLE)], f"{label} (n={runs['seed'].nunique()})")
+    _step_bands(
+        left,
+        table,
+        "accuracy",
+        ci_level,
+        color=lambda _, index: CYCLE[index % len(CYCLE)],
+        legend=lambda label, n: f"{label} (n={n})",
+    )
     left.set_xlabel("training step")
     left.set_ylabel("training accuracy (fraction correct)")
     left.set_title("training batches")
@@ -770,11 +782,14 @@ def delimiter_drift(
             _no_data(ax, "no delimiter statistics logged")
             continue
         table = metrics.assign(**{column: smoothed(metrics, column, smooth_window)})
-        for index, (method, runs) in enumerate(table.groupby("method", sort=False)):
-            with _quiet():
-                x, mean, half = _curve_by_step(runs, column, ci_level)
-            label = f"{LABELS.get(method, method)} (n={runs['seed'].nunique()} seeds)"
-            _band(ax, x, mean, half, color_of(method, index), label)
+        _step_bands(
+            ax,
+            table,
+            column,
+            ci_level,
+            color=color_of,
+            legend=lambda method, n: f"{LABELS.get(method, method)} (n={n} seeds)",
+        )
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
         ax.legend()

@@ -266,6 +266,20 @@ def seed_means(table: pd.DataFrame, method: str, benchmarks: Sequence[str]) -> n
     return per_seed.mean(axis=1).to_numpy(dtype=float)
 
 
+def policy_mean(table: pd.DataFrame, policy: str, benchmarks: Sequence[str]) -> float:
+    """One policy's metric averaged over ``benchmarks``; NaN unless it was evaluated on all of them."""
+    rows = table[(table["policy"] == policy) & table["benchmark"].isin(benchmarks)]
+    return float(rows["value"].mean()) if rows["benchmark"].nunique() == len(benchmarks) else math.nan
+
+
+def difference_se(a: np.ndarray, b: np.ndarray) -> float:
+    """Standard error of ``mean(a) − mean(b)`` (Welch: unpooled); a side with fewer than two values
+    contributes no variance (a single evaluation, e.g. the base model)."""
+    return float(
+        math.sqrt(sum(x.var(ddof=1) / x.size if x.size > 1 else 0.0 for x in (np.asarray(a), np.asarray(b))))
+    )
+
+
 # ------------------------------------------------------------------------------------------ credit analysis
 def load_credit(path: str | Path) -> list[dict]:
     """Traces of a credit-analysis log, checked for consistent lengths (a bad line names its id)."""

@@ -59,8 +59,10 @@ from rredcot.logs import (
     correlation,
     correlation_with,
     default_variant,
+    difference_se,
     mc_bootstrap_sd,
     mean_sd,
+    policy_mean,
     pooled_credits,
     rredcot_name,
     sample_efficiency,
@@ -126,9 +128,7 @@ def verdict_improvement(
                     0.0,
                 )
     diff = float(a.mean() - b.mean())
-    var_a = a.var(ddof=1) / a.size if a.size > 1 else 0.0
-    var_b = 0.0 if single or b.size < 2 else b.var(ddof=1) / b.size
-    se = float(math.sqrt(var_a + var_b))
+    se = difference_se(a, b)
     lo, hi = diff - z * se, diff + z * se
     interval = f"Δ = {diff:+.3f}, Δ ± {z:g} × SE = [{lo:+.3f}, {hi:+.3f}]"
     if diff > 0 and diff >= z * se:
@@ -883,10 +883,8 @@ def _run_means(evals: pd.DataFrame, method: str, benchmarks: Sequence[str]) -> n
     """Per seed of ``method``, the metric averaged over ``benchmarks``; the base model is one run."""
     if method != "base":
         return seed_means(evals, method, benchmarks)
-    rows = evals[(evals["method"] == "base") & evals["benchmark"].isin(benchmarks)]
-    return (
-        np.asarray([rows["value"].mean()]) if rows["benchmark"].nunique() == len(benchmarks) else np.zeros(0)
-    )
+    mean = policy_mean(evals, "base", benchmarks)
+    return np.asarray([mean]) if math.isfinite(mean) else np.zeros(0)
 
 
 def _step_cost(metrics: pd.DataFrame, oracle: str) -> str:

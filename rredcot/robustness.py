@@ -14,21 +14,15 @@ import numpy as np
 import pandas as pd
 
 from rredcot.delimiters import NEWLINES_METRIC, THINKING_LINES_METRIC
-from rredcot.logs import SPREAD_BASE, mean_sd, seed_means
+from rredcot.logs import SPREAD_BASE, difference_se, mean_sd, policy_mean, seed_means
 from rredcot.tables import fmt
-
-
-def _mean_over(evals: pd.DataFrame, mask: pd.Series, benchmarks: Sequence[str]) -> float:
-    rows = evals[mask & evals["benchmark"].isin(benchmarks)]
-    return float(rows["value"].mean()) if rows["benchmark"].nunique() == len(benchmarks) else math.nan
 
 
 def base_spread(evals: pd.DataFrame, benchmarks: Sequence[str]) -> dict:
     """The base models of every SFT seed on the mean over ``benchmarks``: ``{"bases": {policy: value},
     "spread": max − min, "grpo_gain": mean GRPO seed − base}`` (NaN where something is missing)."""
-    bases = {"base": _mean_over(evals, evals["policy"] == "base", benchmarks)}
-    for policy in sorted(evals.loc[evals["method"] == SPREAD_BASE, "policy"].unique()):
-        bases[policy] = _mean_over(evals, evals["policy"] == policy, benchmarks)
+    spread = sorted(evals.loc[evals["method"] == SPREAD_BASE, "policy"].unique())
+    bases = {policy: policy_mean(evals, policy, benchmarks) for policy in ["base", *spread]}
     finite = [v for v in bases.values() if math.isfinite(v)]
     grpo = seed_means(evals, "grpo", benchmarks)
     return {
@@ -45,7 +39,7 @@ def base_spread_lines(evals: pd.DataFrame, benchmarks: Sequence[str], metric: st
         return []
     rows = [
         f"| {policy} | "
-        + " | ".join(fmt(_mean_over(evals, evals["policy"] == policy, [b])) for b in benchmarks)
+        + " | ".join(fmt(policy_mean(evals, policy, [b])) for b in benchmarks)
         + f" | {fmt(value)} |"
         for policy, value in result["bases"].items()
     ]
@@ -136,7 +130,7 @@ def delimiter_drift_lines(metrics: pd.DataFrame, *, final_window: int, verdict_z
         ends = {m: np.asarray(drift[m]["end"]) for m in ("grpo", "rredcot")}
         delta = float(ends["rredcot"].mean() - ends["grpo"].mean())
         enough = all(len(v) >= 2 for v in ends.values())
-        se = math.sqrt(sum(float(np.var(v, ddof=1)) / len(v) for v in ends.values())) if enough else math.nan
+        se = difference_se(ends["rredcot"], ends["grpo"]) if enough else math.nan
         if not enough:
             reading = "fewer than 2 seeds per method: not testable"
         elif abs(delta) >= verdict_z * se:
@@ -166,18 +160,13 @@ def ablation_test_lines(
     for name, groups in ablations.items():
         rows = []
         for label, runs in groups.items():
-            per_run = [
-                _mean_over(evals, evals["policy"] == run, benchmarks)
-                for run in runs
-                if (evals["policy"] == run).any()
-            ]
-            per_run = [v for v in per_run if math.isfinite(v)]
+            per_run = [v for v in (policy_mean(evals, run, benchmarks) for run in runs) if math.isfinite(v)]
             if not per_run:
                 continue
             m, sd, n = mean_sd(per_run)
             splits = []
             for b in benchmarks:
-                v = [_mean_over(evals, evals["policy"] == run, [b]) for run in runs]
+                v = [policy_mean(evals, run, [b]) for run in runs]
                 vm, vsd, vn = mean_sd(v)
                 splits.append(f"{fmt(vm)}" + (f" ± {fmt(vsd)}" if vn > 1 else ""))
             rows.append(
