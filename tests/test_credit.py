@@ -12,11 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib import pyplot as plt
-
-from rredcot import credit, figures, report, tables
-from rredcot.io import write_jsonl
-from rredcot.logs import GRADIENT, LOO, MC, load_credit, load_eval, load_metrics, mc_bootstrap_sd
-from tests.test_artifacts import (
+from synthetic_logs import (
     ARTIFACTS,
     REPO,
     assert_figure,
@@ -25,6 +21,10 @@ from tests.test_artifacts import (
     write_evals,
     write_metrics,
 )
+
+from rredcot import credit, figures, report, tables
+from rredcot.io import write_jsonl
+from rredcot.logs import GRADIENT, LOO, MC, load_credit, load_eval, load_metrics, mc_bootstrap_sd
 
 
 @pytest.fixture(autouse=True, scope="module")
