@@ -43,9 +43,9 @@ from cost_log import append_rows
 
 import rredcot.trainer
 import rredcot.values
-from rredcot.base_model import load_model_and_tokenizer
-from rredcot.data.synthetic import load_split
-from rredcot.train import _config, deterministic_cpu, make_trainer, rl_dataset
+from rredcot.pipeline.base_model import load_model_and_tokenizer
+from rredcot.pipeline.data.synthetic import load_split
+from rredcot.pipeline.train import _config, deterministic_cpu, make_trainer, rl_dataset
 from rredcot.trainer import RREDCoTTrainer
 
 COMPONENTS = (

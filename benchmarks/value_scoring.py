@@ -28,7 +28,7 @@ from cost_log import append_rows, machine, versions
 from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
 from rredcot.mc import mc_values
-from rredcot.tokenizer import build_char_tokenizer
+from rredcot.pipeline.tokenizer import build_char_tokenizer
 from rredcot.values import (
     answer_only_continuations,
     estimate_values,

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 import yaml
 
-import rredcot.train as train_module
-from rredcot.base_model import load_model_and_tokenizer
-from rredcot.data.synthetic import SplitSpec, generate_split
+import rredcot.pipeline.train as train_module
 from rredcot.io import read_jsonl, write_jsonl
-from rredcot.tokenizer import build_char_tokenizer
+from rredcot.pipeline.base_model import load_model_and_tokenizer
+from rredcot.pipeline.data.synthetic import SplitSpec, generate_split
+from rredcot.pipeline.tokenizer import build_char_tokenizer
 from rredcot.values import reference_continuations, score_continuations, score_continuations_naive
 
 REPO = Path(__file__).resolve().parents[1]

@@ -26,8 +26,8 @@ RESULTS = ROOT / "results" / "tiny"
 
 
 def _evaluate(model: Path, name: str, settings: dict, pilot: dict) -> dict:
-    from rredcot.data.synthetic import load_split
-    from rredcot.evaluate import evaluate
+    from rredcot.pipeline.data.synthetic import load_split
+    from rredcot.pipeline.evaluate import evaluate
 
     out = RESULTS / "pilot" / name
     return evaluate(
@@ -50,7 +50,7 @@ def _evaluate(model: Path, name: str, settings: dict, pilot: dict) -> dict:
 def run_point(name: str, overrides: dict | None, config: dict, pilot: dict) -> dict:
     """Train (unless ``overrides`` is None: the base model) and score one point; returns its table row."""
     torch.set_num_threads(1)
-    from rredcot.train import train_policy
+    from rredcot.pipeline.train import train_policy
 
     start, metrics = time.perf_counter(), []
     model = RESULTS / "base_model"

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from rredcot.tokenizer import build_char_tokenizer
+from rredcot.pipeline.tokenizer import build_char_tokenizer
 
 # The smoke-size architecture of build_model (seconds of training on two cores, no accuracy target).
 SMOKE_ARCHITECTURE = dict(

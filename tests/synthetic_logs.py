@@ -1,7 +1,8 @@
 """Small synthetic logs in the formats the pipeline writes, shared by the artifact and credit tests.
 
-Formats: rredcot/metrics.py (training metrics), rredcot/evaluate.py (evaluations), rredcot/analysis.py (credit
-traces). Every number the tests expect is computed by hand from what these writers put on disk.
+Formats: rredcot/pipeline/metrics.py (training metrics), rredcot/pipeline/evaluate.py (evaluations),
+rredcot/pipeline/analysis.py (credit traces). Every number the tests expect is computed by hand from what
+these writers put on disk.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ import string
 import numpy as np
 import pytest
 
-import rredcot.analysis as analysis
-from rredcot.analysis import (
+import rredcot.pipeline.analysis as analysis
+from rredcot.io import read_jsonl
+from rredcot.pipeline.analysis import (
     VARIANTS,
     Trace,
     analyze_credit,
@@ -20,9 +21,8 @@ from rredcot.analysis import (
     stratified_draws,
     token_offset,
 )
-from rredcot.cli import main
-from rredcot.data.synthetic import SplitSpec, generate_split, write_split
-from rredcot.io import read_jsonl
+from rredcot.pipeline.cli import main
+from rredcot.pipeline.data.synthetic import SplitSpec, generate_split, write_split
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -1,8 +1,8 @@
 """Tables, figures and the replication report, built from small synthetic logs written into tmp_path.
 
-The logs follow the formats the pipeline writes (rredcot/metrics.py, rredcot/evaluate.py,
-rredcot/analysis.py); nothing here trains or samples. Tables are checked against numbers computed by hand
-from those logs.
+The logs follow the formats the pipeline writes (rredcot/pipeline/metrics.py, rredcot/pipeline/evaluate.py,
+rredcot/pipeline/analysis.py); nothing here trains or samples. Tables are checked against numbers computed by
+hand from those logs.
 """
 
 from __future__ import annotations
@@ -36,10 +36,8 @@ from synthetic_logs import (
     write_segmentation,
 )
 
-from rredcot import figures, report, tables
-from rredcot.cli import main as cli
-from rredcot.io import write_json, write_jsonl
-from rredcot.logs import (
+from rredcot.artifacts import figures, report, tables
+from rredcot.artifacts.logs import (
     MC,
     correlation,
     load_credit,
@@ -49,6 +47,8 @@ from rredcot.logs import (
     sample_efficiency,
     segment_credits,
 )
+from rredcot.io import write_json, write_jsonl
+from rredcot.pipeline.cli import main as cli
 
 
 @pytest.fixture(autouse=True, scope="module")

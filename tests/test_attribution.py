@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import make_tiny_model
 
-from rredcot.attribution import gradient_attribution, leave_one_out_attribution
+from rredcot.pipeline.attribution import gradient_attribution, leave_one_out_attribution
 from rredcot.values import score_continuations_naive
 
 pytestmark = pytest.mark.usefixtures("single_thread")

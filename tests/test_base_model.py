@@ -9,16 +9,16 @@ import torch
 from conftest import SMOKE_ARCHITECTURE
 from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3ForCausalLM
 
-from rredcot.base_model import (
+from rredcot.io import read_jsonl
+from rredcot.pipeline.base_model import (
     LOG_FILE,
     build_model,
     load_model_and_tokenizer,
     sft_dataset,
     train_base_model,
 )
-from rredcot.data.synthetic import SplitSpec, generate_split
-from rredcot.io import read_jsonl
-from rredcot.tokenizer import build_char_tokenizer
+from rredcot.pipeline.data.synthetic import SplitSpec, generate_split
+from rredcot.pipeline.tokenizer import build_char_tokenizer
 
 # The smoke setting: seconds on two cores, no accuracy target.
 SMOKE_SFT = dict(

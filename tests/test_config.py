@@ -13,7 +13,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from rredcot.train import _config
+from rredcot.pipeline.train import _config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "experiments" / "schema.yaml")
@@ -140,7 +140,7 @@ def test_train_rule_hands_the_tracker_and_run_name_to_trl(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    command = next(line for line in proc.stdout.splitlines() if "rredcot.cli train " in line)
+    command = next(line for line in proc.stdout.splitlines() if "rredcot.pipeline.cli train " in line)
     words = shlex.split(command)
     trl = json.loads(words[words.index("--train-json") + 1])["trl"]
     assert (trl["report_to"], trl["run_name"]) == ("tensorboard", "smoke/rredcot_uniform/seed0")

@@ -1,6 +1,7 @@
 """Credit agreement, first-error localization and the verdicts that read them, on hand-made credit logs.
 
-Every expected number here is worked out by hand from the records below (format: rredcot/analysis.py).
+Every expected number here is worked out by hand from the records below
+(format: rredcot/pipeline/analysis.py).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from synthetic_logs import (
     write_metrics,
 )
 
-from rredcot import credit, figures, report, tables
+from rredcot.artifacts import credit, figures, report, tables
+from rredcot.artifacts.logs import GRADIENT, LOO, MC, load_credit, load_eval, load_metrics, mc_bootstrap_sd
 from rredcot.io import write_jsonl
-from rredcot.logs import GRADIENT, LOO, MC, load_credit, load_eval, load_metrics, mc_bootstrap_sd
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -8,7 +8,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from rredcot.delimiters import NEWLINES_METRIC, THINKING_LINES_METRIC, DelimiterStatsMixin, delimiter_counts
+from rredcot.pipeline.delimiters import (
+    NEWLINES_METRIC,
+    THINKING_LINES_METRIC,
+    DelimiterStatsMixin,
+    delimiter_counts,
+)
 
 
 @pytest.mark.parametrize(

@@ -30,15 +30,15 @@ SMOKE = yaml.safe_load((Path(__file__).resolve().parents[1] / "experiments" / "s
 DRIVER = """
 import json, os, sys
 import torch.distributed as dist
-import rredcot.train
+import rredcot.pipeline.train
 
 def accuracy_reward(completions, answer, **kwargs):
     if int(os.environ["RANK"]) == 1:
         return [1.0 for _ in completions]  # equal rewards: advantage 0, nothing to score on this rank
     return [float(len(c[0]["content"]) % 3 == 0) for c in completions]
 
-rredcot.train.accuracy_reward = accuracy_reward
-from rredcot.cli import main
+rredcot.pipeline.train.accuracy_reward = accuracy_reward
+from rredcot.pipeline.cli import main
 main(sys.argv[1:])
 print("RANK " + json.dumps({"rank": dist.get_rank(), "world": dist.get_world_size(),
                             "backend": dist.get_backend()}), flush=True)

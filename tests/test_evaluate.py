@@ -9,12 +9,12 @@ import pytest
 import torch
 from conftest import SMOKE_ARCHITECTURE
 
-import rredcot.evaluate as evaluate_module
-from rredcot.base_model import build_model, load_model_and_tokenizer
-from rredcot.data.synthetic import SplitSpec, generate_split
-from rredcot.evaluate import Completion, evaluate, hf_sampler, pass_at_k, summarize
+import rredcot.pipeline.evaluate as evaluate_module
 from rredcot.io import read_json, read_jsonl
-from rredcot.tokenizer import build_char_tokenizer
+from rredcot.pipeline.base_model import build_model, load_model_and_tokenizer
+from rredcot.pipeline.data.synthetic import SplitSpec, generate_split
+from rredcot.pipeline.evaluate import Completion, evaluate, hf_sampler, pass_at_k, summarize
+from rredcot.pipeline.tokenizer import build_char_tokenizer
 
 ARCHITECTURE = {**SMOKE_ARCHITECTURE, "num_hidden_layers": 1}
 SETTINGS = dict(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rredcot.data.first_error import find_first_error, is_synthetic, thinking_lines, true_chain
-from rredcot.data.synthetic import SplitSpec, generate_split
+from rredcot.pipeline.data.first_error import find_first_error, is_synthetic, thinking_lines, true_chain
+from rredcot.pipeline.data.synthetic import SplitSpec, generate_split
 
 ROW = {"id": "t-0", "problem": "7 +5 *3 -12", "answer": "24", "source": "synthetic/t", "solution": ""}
 WRITE_UP = "</think>\n7+5=12\n12*3=36\n36-12=24\n\\boxed{24}"

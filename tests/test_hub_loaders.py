@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from rredcot.data.hub import load_hub_dataset, write_rows
 from rredcot.io import read_jsonl
+from rredcot.pipeline.data.hub import load_hub_dataset, write_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "hub"
@@ -138,7 +138,7 @@ def test_drop_mode_counts_logs_and_keeps_the_good_rows(tmp_path, caplog):
     other = dict(GOOD, problem="Compute $2+2$.", answer="4")
     rows = [GOOD, dict(GOOD, answer=None), other, dict(GOOD, answer="}{")]
     path = write_json_rows(tmp_path / "mixed.jsonl", rows)
-    with caplog.at_level(logging.WARNING, logger="rredcot.data.hub"):
+    with caplog.at_level(logging.WARNING, logger="rredcot.pipeline.data.hub"):
         result = load_hub_dataset("open_rs", dict(OPEN_RS_JSON, on_bad_row="drop"), data_files=path)
     assert [row["id"] for row in result.rows] == ["open_rs/0", "open_rs/2"]  # ids keep the original row index
     assert len(result.dropped) == 2

@@ -32,11 +32,11 @@ from safetensors.torch import load_file
 from test_trainer_gradients import SCORED_ROWS, scoring_trainer
 from test_training import RREDCOT_ARGS, TRL_ARGS, workspace  # noqa: F401  (fixture)
 
-import rredcot.train as train_module
-from rredcot.cli import main
+import rredcot.pipeline.train as train_module
 from rredcot.io import read_jsonl
+from rredcot.pipeline.cli import main
+from rredcot.pipeline.train import latest_checkpoint
 from rredcot.rewards import MAX_ANSWER_CHARS, accuracy_reward, grade
-from rredcot.train import latest_checkpoint
 
 TESTS = Path(__file__).resolve().parent
 SMOKE = yaml.safe_load((TESTS.parent / "experiments" / "smoke.yaml").read_text())
@@ -44,11 +44,11 @@ SMOKE = yaml.safe_load((TESTS.parent / "experiments" / "smoke.yaml").read_text()
 MAX_STEPS = 6
 KILL_AFTER = 2
 TIMEOUT_S = 180  # any single wait on a subprocess; a hang fails the test instead of blocking the suite
-# What a subprocess runs: the CLI with the reward below, as ``python -m rredcot.cli`` runs it in train.smk.
+# What a subprocess runs: the CLI with the reward below, as train.smk runs ``python -m rredcot.pipeline.cli``.
 DRIVER = (
-    f"import sys; sys.path.insert(0, {str(TESTS)!r}); import rredcot.train, test_reliability; "
-    "rredcot.train.accuracy_reward = test_reliability.varied_accuracy_reward; "
-    "from rredcot.cli import main; main(sys.argv[1:])"
+    f"import sys; sys.path.insert(0, {str(TESTS)!r}); import rredcot.pipeline.train, test_reliability; "
+    "rredcot.pipeline.train.accuracy_reward = test_reliability.varied_accuracy_reward; "
+    "from rredcot.pipeline.cli import main; main(sys.argv[1:])"
 )
 
 
@@ -206,7 +206,8 @@ def test_prepare_data_writes_identical_bytes_whatever_the_hash_seed(tmp_path):
     for hash_seed in ("1", "2"):
         out = tmp_path / f"hash{hash_seed}"
         cmd = [
-            sys.executable, "-m", "rredcot.cli", "prepare-data", "--data-json", json.dumps(SMOKE["data"]),
+            sys.executable, "-m", "rredcot.pipeline.cli", "prepare-data",
+            "--data-json", json.dumps(SMOKE["data"]),
             "--out-dir", str(out), "--benchmarks", *SMOKE["eval"]["benchmarks"],
         ]  # fmt: skip
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "OMP_NUM_THREADS": "1"}

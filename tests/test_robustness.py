@@ -7,8 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from rredcot.delimiters import NEWLINES_METRIC, THINKING_LINES_METRIC
-from rredcot.robustness import (
+from rredcot.artifacts.robustness import (
     ablation_test_lines,
     base_spread,
     base_spread_lines,
@@ -16,6 +15,7 @@ from rredcot.robustness import (
     delimiter_drift_lines,
     machine_lines,
 )
+from rredcot.pipeline.delimiters import NEWLINES_METRIC, THINKING_LINES_METRIC
 
 BENCHMARKS = ["a", "b"]
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rredcot.pipeline.tokenizer import build_char_tokenizer
 from rredcot.segmentation import (
     STRATEGIES,
     CompletionSegments,
@@ -18,7 +19,6 @@ from rredcot.segmentation import (
     token_texts,
     value_boundaries,
 )
-from rredcot.tokenizer import build_char_tokenizer
 
 # ---------------------------------------------------------------- keyword
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rredcot.data.synthetic import (
+from rredcot.pipeline.data.synthetic import (
     CHECK_PHRASES,
     LINE_KINDS,
     SplitSpec,
@@ -215,8 +215,8 @@ def test_loader_names_file_line_and_field(tmp_path, line, message):
 
 
 def test_load_split_accepts_benchmarks_without_worked_solutions(tmp_path):
-    from rredcot.data.synthetic import load_split
     from rredcot.io import write_jsonl
+    from rredcot.pipeline.data.synthetic import load_split
 
     row = {"id": "aime25/0", "problem": "p", "solution": "", "answer": "7", "source": "aime25"}
     write_jsonl(tmp_path / "aime25.jsonl", [row])

@@ -11,12 +11,12 @@ import pytest
 import torch
 from conftest import SMOKE_ARCHITECTURE
 
-import rredcot.train as train_module
-from rredcot.base_model import build_model
-from rredcot.data.synthetic import SplitSpec, generate_split
+import rredcot.pipeline.train as train_module
 from rredcot.io import append_jsonl, read_jsonl, write_jsonl
-from rredcot.tokenizer import build_char_tokenizer
-from rredcot.train import TrainingInterrupted, train_policy
+from rredcot.pipeline.base_model import build_model
+from rredcot.pipeline.data.synthetic import SplitSpec, generate_split
+from rredcot.pipeline.tokenizer import build_char_tokenizer
+from rredcot.pipeline.train import TrainingInterrupted, train_policy
 
 ARCHITECTURE = {**SMOKE_ARCHITECTURE, "max_position_embeddings": 512}
 TRL_ARGS = dict(

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from rredcot.value_sanity import TARGETS, corrupted_first_step, line_end_boundaries, summarize
+from rredcot.pipeline.value_sanity import TARGETS, corrupted_first_step, line_end_boundaries, summarize
 
 TRACE = "<think>\n7 +5\n7+5=12\nResult: 12\n</think>\n7+5=12\n\\boxed{12}"
 

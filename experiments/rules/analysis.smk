@@ -33,7 +33,7 @@ rule credit_analysis:
     conda:
         conda_env("analysis")
     shell:
-        "{params.python} -m rredcot.cli analyze-credit --model {params.model} --random-init {params.random_init}"
+        "{params.python} -m rredcot.pipeline.cli analyze-credit --model {params.model} --random-init {params.random_init}"
         " --benchmark {input.benchmark} --analysis-json {params.analysis:q} --partial {params.partial}"
         " --seed {params.seed} --out {output.credit} --draws-out {output.draws} --threads {threads}"
         " > {log} 2>&1"
@@ -65,7 +65,7 @@ rule segmentation_analysis:
     conda:
         conda_env("analysis")
     shell:
-        "{params.python} -m rredcot.cli analyze-segmentation --model {params.model}"
+        "{params.python} -m rredcot.pipeline.cli analyze-segmentation --model {params.model}"
         " --random-init {params.random_init} --benchmark {input.benchmark} --analysis-json {params.analysis:q}"
         " --partial-dir {params.partial_dir} --draws {input.draws} --seed {params.seed}"
         " --out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
@@ -93,6 +93,6 @@ rule value_sanity:
     conda:
         conda_env("analysis")
     shell:
-        "{params.python} -m rredcot.cli value-sanity --model {params.model} --random-init {params.random_init}"
+        "{params.python} -m rredcot.pipeline.cli value-sanity --model {params.model} --random-init {params.random_init}"
         " --benchmark {input.benchmark} --settings-json {params.settings:q} --seed {params.seed}"
         " --out {output} --threads {threads} > {log} 2>&1"

@@ -65,8 +65,8 @@ def launcher(stage):
     if gpus > 1:
         accelerate_config = config["train"]["accelerate_config"]
         accelerate = f"{RUN_ENV}accelerate launch --config_file {accelerate_config} --num_processes {gpus}"
-        return f"{accelerate} -m rredcot.cli"
-    return f"{PYTHON} -m rredcot.cli"
+        return f"{accelerate} -m rredcot.pipeline.cli"
+    return f"{PYTHON} -m rredcot.pipeline.cli"
 
 
 def base_model_ref():
@@ -86,7 +86,7 @@ if config["seed"] in SPREAD_SEEDS:
     raise ValueError(f"base_model.spread_seeds {SPREAD_SEEDS} repeats the top-level seed {config['seed']}")
 # SFT of the tiny base model, shared by the main base and the spread bases.
 SFT_SHELL = (
-    "{params.python} -m rredcot.cli sft --base-json {params.base:q} --train {input.train}"
+    "{params.python} -m rredcot.pipeline.cli sft --base-json {params.base:q} --train {input.train}"
     " --seed {params.seed} --out {output} --threads {threads} > {log} 2>&1"
 )
 

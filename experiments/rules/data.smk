@@ -16,5 +16,5 @@ rule prepare_data:
     conda:
         conda_env("prepare_data")
     shell:
-        "{params.python} -m rredcot.cli prepare-data --data-json {params.data:q} --out-dir {params.out_dir}"
+        "{params.python} -m rredcot.pipeline.cli prepare-data --data-json {params.data:q} --out-dir {params.out_dir}"
         " --benchmarks {params.benchmarks} > {log} 2>&1"

@@ -28,7 +28,7 @@ rule evaluate_policy:
     conda:
         conda_env("evaluate")
     shell:
-        "{params.python} -m rredcot.cli evaluate --model {params.model} --random-init {params.random_init}"
+        "{params.python} -m rredcot.pipeline.cli evaluate --model {params.model} --random-init {params.random_init}"
         " --benchmark {input.benchmark} --eval-json {params.eval:q} --partial {params.partial}"
         " --seed {params.seed} --summary-out {output.summary} --records-out {output.records}"
         " --threads {threads} > {log} 2>&1"

@@ -20,7 +20,7 @@ rule training_curves:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli figure-training-curves --metrics {input.metrics}"
+        "{params.python} -m rredcot.pipeline.cli figure-training-curves --metrics {input.metrics}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
         " --out-png {output.png} > {log} 2>&1"
 
@@ -43,7 +43,7 @@ rule delimiter_drift:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli figure-delimiter-drift --metrics {input.metrics}"
+        "{params.python} -m rredcot.pipeline.cli figure-delimiter-drift --metrics {input.metrics}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
         " --out-png {output.png} > {log} 2>&1"
 
@@ -67,7 +67,7 @@ rule fig3_mc_cost:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli figure-mc-cost --credit {input.credit} --extra-credit {input.segmentation}"
+        "{params.python} -m rredcot.pipeline.cli figure-mc-cost --credit {input.credit} --extra-credit {input.segmentation}"
         " --variant {params.variant:q} --paper-claims {input.claims} --scale {params.scale}"
         " --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
 
@@ -88,7 +88,7 @@ rule value_sanity_figure:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli figure-value-sanity --sanity {input.sanity} --scale {params.scale}"
+        "{params.python} -m rredcot.pipeline.cli figure-value-sanity --sanity {input.sanity} --scale {params.scale}"
         " --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
 
 
@@ -110,7 +110,7 @@ rule fig7_mc_sd:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli figure-mc-sd --credit {input.credit} --paper-claims {input.claims}"
+        "{params.python} -m rredcot.pipeline.cli figure-mc-sd --credit {input.credit} --paper-claims {input.claims}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
         " --out-png {output.png} > {log} 2>&1"
 
@@ -136,7 +136,7 @@ rule fig4_estimator_correlation:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli figure-estimator-correlation --credit {input.credit}"
+        "{params.python} -m rredcot.pipeline.cli figure-estimator-correlation --credit {input.credit}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
         " --out-png {output.png} > {log} 2>&1"
 
@@ -159,7 +159,7 @@ rule credit_agreement_figure:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli figure-credit-agreement --credit {input.credit}"
+        "{params.python} -m rredcot.pipeline.cli figure-credit-agreement --credit {input.credit}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
         " --out-png {output.png} > {log} 2>&1"
 
@@ -184,7 +184,7 @@ rule error_localization_figure:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli figure-error-localization --credit {input.credit}"
+        "{params.python} -m rredcot.pipeline.cli figure-error-localization --credit {input.credit}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
         " --out-png {output.png} > {log} 2>&1"
 
@@ -211,7 +211,7 @@ rule ablation_segmentation:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli figure-ablation-segmentation --credit {input} --variant {params.variant:q}"
+        "{params.python} -m rredcot.pipeline.cli figure-ablation-segmentation --credit {input} --variant {params.variant:q}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
         " --out-png {output.png} > {log} 2>&1"
 
@@ -235,7 +235,7 @@ rule ablation_estimator:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli figure-ablation-estimator --credit {input.credit}"
+        "{params.python} -m rredcot.pipeline.cli figure-ablation-estimator --credit {input.credit}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
         " --out-png {output.png} > {log} 2>&1"
 
@@ -268,7 +268,7 @@ if TRAINING_ABLATIONS:
         conda:
             CONDA_ENV
         shell:
-            "{params.python} -m rredcot.cli figure-ablation-training {params.groups} --eval {input.evals}"
+            "{params.python} -m rredcot.pipeline.cli figure-ablation-training {params.groups} --eval {input.evals}"
             " --title {params.title:q}"
             " --artifacts-json {params.artifacts:q} --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
 

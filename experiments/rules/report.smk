@@ -35,7 +35,7 @@ rule replication_report:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli report --config-json {params.config:q} --eval {input.evals}"
+        "{params.python} -m rredcot.pipeline.cli report --config-json {params.config:q} --eval {input.evals}"
         " --optional-eval {params.optional_eval} --machines {params.machines}"
         " --metrics {input.metrics} --credit {input.credit} --value-sanity {input.sanity} {params.draws}"
         " --paper-dir {params.paper_dir}"

@@ -25,7 +25,7 @@ rule table1:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli table --name table1 --eval {input.evals} --paper-table {input.paper}"
+        "{params.python} -m rredcot.pipeline.cli table --name table1 --eval {input.evals} --paper-table {input.paper}"
         " --methods {params.methods} --benchmarks {params.benchmarks} --scale {params.scale}"
         " --artifacts-json {params.artifacts:q}"
         " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
@@ -52,7 +52,7 @@ rule table2:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli table --name table2 --eval {input.evals} --paper-table {input.paper}"
+        "{params.python} -m rredcot.pipeline.cli table --name table2 --eval {input.evals} --paper-table {input.paper}"
         " --methods {params.methods} --benchmarks {params.benchmarks} --scale {params.scale}"
         " --artifacts-json {params.artifacts:q}"
         " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
@@ -81,7 +81,7 @@ rule compute_cost_logged:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli cost-table --metrics {input.metrics} --credit {input.credit}"
+        "{params.python} -m rredcot.pipeline.cli cost-table --metrics {input.metrics} --credit {input.credit}"
         " --variant {params.variant:q} --paper-claims {input.claims} --scale {params.scale}"
         " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
 
@@ -107,7 +107,7 @@ rule credit_table:
     conda:
         CONDA_ENV
     shell:
-        "{params.python} -m rredcot.cli credit-table --name {wildcards.name} --credit {input.credit}"
+        "{params.python} -m rredcot.pipeline.cli credit-table --name {wildcards.name} --credit {input.credit}"
         " --artifacts-json {params.artifacts:q} --scale {params.scale}"
         " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
 

@@ -1,15 +1,15 @@
 """Agreement of values and segment credits with Monte Carlo, and localization of the first error.
 
-Both read only the credit-analysis log (format at the top of :mod:`rredcot.analysis`).
+Both read only the credit-analysis log (format at the top of :mod:`rredcot.pipeline.analysis`).
 
 **Agreement** (:func:`agreement`): per estimator, the correlation with MC of
 
 * *values* at the value boundaries: the MC value of a boundary is the mean of its outcomes; RREDCoT's values
   are the logged ``values[variant]``, one row per estimator (its log variant where logged: log and linear
   values of one estimator have the same ranks, so a Spearman correlation does not tell them apart);
-* *credits* of the reasoning segments (:func:`rredcot.logs.segment_credits`): MC credit of segment k is
-  ``mean(outcomes[k]) − mean(outcomes[k−1])``, RREDCoT's ``segment_rewards(values[variant])``; gradient and
-  LOO attributions are credits already (they have no values).
+* *credits* of the reasoning segments (:func:`~rredcot.artifacts.logs.segment_credits`): MC credit of
+  segment k is ``mean(outcomes[k]) − mean(outcomes[k−1])``, RREDCoT's ``segment_rewards(values[variant])``;
+  gradient and LOO attributions are credits already (they have no values).
 
 Each pooled over traces (one correlation of all pairs; percentile bootstrap interval resampling whole
 traces) and per trace (median of the per-trace correlations of the traces where it is defined, with a
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rredcot.logs import MC, correlation, estimator_columns, rredcot_name, segment_credits
+from rredcot.artifacts.logs import MC, correlation, estimator_columns, rredcot_name, segment_credits
 
 VALUE, CREDIT = "value", "credit"
 ALL, CORRECT, INCORRECT = "all", "correct", "incorrect"

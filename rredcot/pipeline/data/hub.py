@@ -31,8 +31,8 @@ from typing import Any
 
 import datasets
 
-from rredcot.data import REQUIRED_FIELDS
 from rredcot.io import write_jsonl
+from rredcot.pipeline.data import REQUIRED_FIELDS
 from rredcot.rewards import extract_boxed, parse_reference
 
 logger = logging.getLogger(__name__)

@@ -28,11 +28,11 @@ from datasets import Dataset
 from transformers import TrainerCallback, set_seed
 from trl import GRPOConfig, GRPOTrainer
 
-from rredcot.base_model import load_model_and_tokenizer
-from rredcot.data import prompt_messages
-from rredcot.data.synthetic import load_split
-from rredcot.delimiters import DelimiterStatsMixin
-from rredcot.metrics import MetricsLogger
+from rredcot.pipeline.base_model import load_model_and_tokenizer
+from rredcot.pipeline.data import prompt_messages
+from rredcot.pipeline.data.synthetic import load_split
+from rredcot.pipeline.delimiters import DelimiterStatsMixin
+from rredcot.pipeline.metrics import MetricsLogger
 from rredcot.rewards import accuracy_reward
 from rredcot.trainer import RREDCOT_FIELDS, RREDCoTConfig, RREDCoTTrainer
 
@@ -63,11 +63,11 @@ _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
 class LoggedGRPOTrainer(DelimiterStatsMixin, GRPOTrainer):
-    """TRL's ``GRPOTrainer`` with the delimiter statistics of :mod:`rredcot.delimiters` logged."""
+    """TRL's ``GRPOTrainer`` with the delimiter statistics of :mod:`rredcot.pipeline.delimiters` logged."""
 
 
 class LoggedRREDCoTTrainer(DelimiterStatsMixin, RREDCoTTrainer):
-    """:class:`RREDCoTTrainer` with the delimiter statistics of :mod:`rredcot.delimiters` logged."""
+    """:class:`RREDCoTTrainer` with the delimiter statistics of :mod:`rredcot.pipeline.delimiters` logged."""
 
 
 TRAINERS = {"grpo": LoggedGRPOTrainer, "rredcot": LoggedRREDCoTTrainer}
@@ -209,7 +209,7 @@ def train_policy(
 
 def make_trainer(method: str, args: GRPOConfig, model, tokenizer, dataset: Dataset, callbacks=None):
     """TRL's ``GRPOTrainer`` (``"grpo"``) or :class:`RREDCoTTrainer`, rewarded by answer accuracy, each
-    logging the delimiter statistics of :mod:`rredcot.delimiters` (no change to the loss)."""
+    logging the delimiter statistics of :mod:`rredcot.pipeline.delimiters` (no change to the loss)."""
     return TRAINERS[method](
         model=model,
         reward_funcs=[accuracy_reward],

@@ -8,7 +8,7 @@ GRPO's (issue: delimiter drift; the figure ``delimiter_drift`` and the report re
 
 from __future__ import annotations
 
-from rredcot.tokenizer import THINK_END
+from rredcot.pipeline.tokenizer import THINK_END
 
 NEWLINES_METRIC = "delimiters/newlines_mean"
 THINKING_LINES_METRIC = "delimiters/thinking_lines_mean"

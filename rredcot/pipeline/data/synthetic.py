@@ -43,8 +43,8 @@ import random
 from collections.abc import Mapping
 from pathlib import Path
 
-from rredcot.data import REQUIRED_FIELDS
 from rredcot.io import write_jsonl
+from rredcot.pipeline.data import REQUIRED_FIELDS
 from rredcot.rewards import parse_reference
 
 CHECK_PHRASES = ("Wait, let me check: {step}", "Check: {step}")

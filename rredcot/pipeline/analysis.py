@@ -17,8 +17,8 @@ accepted trace, in draw order::
     {"id", "correct": 0|1, "n_tokens", "completion",
      "first_error": int | null         completion-token offset (the units of spans and boundaries) of the
                                        first token of the first wrong thinking line
-                                       (:mod:`rredcot.data.first_error`); null when none is found or the
-                                       row has no checker,
+                                       (:mod:`~rredcot.pipeline.data.first_error`); null when none is
+                                       found or the row has no checker,
      "first_error_line": str | null    that line's text,
      "first_error_checked": bool       whether the row had a checker (synthetic rows: true; hub rows: false),
      "spans": [[s, e], ...]            reasoning spans, then the answer span (if the trace has one),
@@ -81,12 +81,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from rredcot.attribution import gradient_attribution, leave_one_out_attribution
-from rredcot.base_model import load_model_and_tokenizer
-from rredcot.data import prompt_messages
-from rredcot.data.first_error import find_first_error, is_synthetic, true_chain
 from rredcot.io import append_jsonl, read_jsonl, write_jsonl
 from rredcot.mc import mc_values
+from rredcot.pipeline.attribution import gradient_attribution, leave_one_out_attribution
+from rredcot.pipeline.base_model import load_model_and_tokenizer
+from rredcot.pipeline.data import prompt_messages
+from rredcot.pipeline.data.first_error import find_first_error, is_synthetic, true_chain
 from rredcot.rewards import grade
 from rredcot.segmentation import CompletionSegments, segment_completion, token_table, value_boundaries
 from rredcot.values import (
@@ -514,7 +514,8 @@ def _base_record(trace: Trace, segments: CompletionSegments) -> dict:
 
 def _first_error(tokenizer, trace: Trace, end_of_thinking: str) -> dict:
     """The record's ground-truth first error (synthetic rows only): the first wrong thinking line
-    (:mod:`rredcot.data.first_error`), as the completion-token offset of its first token, and its text."""
+    (:mod:`rredcot.pipeline.data.first_error`), as the completion-token offset of its first token, and its
+    text."""
     if not is_synthetic(trace.row):
         return {"first_error": None, "first_error_line": None, "first_error_checked": False}
     error = find_first_error(trace.row, trace.text, end_of_thinking=end_of_thinking)

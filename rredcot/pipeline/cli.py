@@ -32,7 +32,7 @@ def prepare_data(args) -> None:
     data = args.data_json
     out = Path(args.out_dir)
     if data["kind"] == "synthetic":
-        from rredcot.data.synthetic import VALIDATION, generate_splits, write_split
+        from rredcot.pipeline.data.synthetic import VALIDATION, generate_splits, write_split
 
         spec = data["synthetic"]
         if set(spec["benchmarks"]) != set(args.benchmarks):
@@ -49,7 +49,7 @@ def prepare_data(args) -> None:
             print(f"{name}: {len(rows)} problems")
         return
 
-    from rredcot.data.hub import load_hub_dataset, write_rows
+    from rredcot.pipeline.data.hub import load_hub_dataset, write_rows
 
     hub = data["hub"]
     local_files = hub.get("data_files") or {}
@@ -70,9 +70,9 @@ def prepare_data(args) -> None:
 
 def sft(args) -> None:
     """Build and supervised-fine-tune the tiny base model."""
-    from rredcot.base_model import train_base_model
-    from rredcot.data.synthetic import load_split
-    from rredcot.machine import write_machine
+    from rredcot.pipeline.base_model import train_base_model
+    from rredcot.pipeline.data.synthetic import load_split
+    from rredcot.pipeline.machine import write_machine
 
     base = args.base_json
     summary = train_base_model(
@@ -94,8 +94,8 @@ def train(args) -> None:
     """
     from accelerate import PartialState
 
-    from rredcot.machine import write_machine
-    from rredcot.train import train_policy
+    from rredcot.pipeline.machine import write_machine
+    from rredcot.pipeline.train import train_policy
 
     section = args.train_json
     trl_args = {**section["trl"], **section["method_overrides"].get(args.method, {})}
@@ -130,8 +130,8 @@ def evaluate(args) -> None:
     """avg@n / pass@k of one policy on one benchmark."""
     import torch
 
-    from rredcot.data.synthetic import load_split
-    from rredcot.evaluate import evaluate as run_evaluation
+    from rredcot.pipeline.data.synthetic import load_split
+    from rredcot.pipeline.evaluate import evaluate as run_evaluation
 
     settings = args.eval_json
     benchmark = settings["benchmark"]
@@ -181,8 +181,8 @@ def analyze_credit(args) -> None:
     correctness (Fig. 3/4/7)."""
     import torch
 
-    from rredcot.analysis import analyze_credit as run_analysis
-    from rredcot.data.synthetic import load_split
+    from rredcot.pipeline.analysis import analyze_credit as run_analysis
+    from rredcot.pipeline.data.synthetic import load_split
 
     section = args.analysis_json
     torch.set_num_threads(args.threads)
@@ -209,8 +209,8 @@ def value_sanity(args) -> None:
     """Estimator vs MC values at the base policy's own states and corrupted twins (value sanity)."""
     import torch
 
-    from rredcot.data.synthetic import load_split
-    from rredcot.value_sanity import analyze_value_sanity
+    from rredcot.pipeline.data.synthetic import load_split
+    from rredcot.pipeline.value_sanity import analyze_value_sanity
 
     torch.set_num_threads(args.threads)
     summary = analyze_value_sanity(
@@ -229,9 +229,9 @@ def analyze_segmentation(args) -> None:
     the credit analysis's accepted traces."""
     import torch
 
-    from rredcot.analysis import analyze_segmentations
-    from rredcot.data.synthetic import load_split
     from rredcot.io import read_jsonl
+    from rredcot.pipeline.analysis import analyze_segmentations
+    from rredcot.pipeline.data.synthetic import load_split
 
     section = args.analysis_json
     variants = section["segmentation_variants"]
@@ -262,8 +262,8 @@ def _out_args(p: argparse.ArgumentParser, kinds: tuple[str, ...]) -> None:
 
 def table(args) -> None:
     """Table 1 or Table 2 (mean ± SD over seeds, the paper's numbers beside) as CSV, LaTeX and Markdown."""
-    from rredcot.logs import load_eval
-    from rredcot.tables import build_comparison, read_paper_table, write_table
+    from rredcot.artifacts.logs import load_eval
+    from rredcot.artifacts.tables import build_comparison, read_paper_table, write_table
 
     artifacts = args.artifacts_json
     evals = load_eval(args.eval, metric=artifacts["metric"])
@@ -291,9 +291,9 @@ def table(args) -> None:
 
 def cost_table(args) -> None:
     """Per-step wall time GRPO vs RREDCoT and value vs MC seconds per trace, from the logs."""
-    from rredcot.logs import load_credit, load_metrics
-    from rredcot.tables import cost_display, read_paper_claims, write_table
-    from rredcot.tables import cost_table as build
+    from rredcot.artifacts.logs import load_credit, load_metrics
+    from rredcot.artifacts.tables import cost_display, read_paper_claims, write_table
+    from rredcot.artifacts.tables import cost_table as build
 
     data = build(
         load_metrics(args.metrics),
@@ -319,9 +319,9 @@ def cost_table(args) -> None:
 
 def credit_table(args) -> None:
     """Agreement with MC (values and credits) or first-error localization, from the credit-analysis log."""
-    from rredcot import credit
-    from rredcot.logs import load_credit
-    from rredcot.tables import credit_agreement_display, error_localization_display, write_table
+    from rredcot.artifacts import credit
+    from rredcot.artifacts.logs import load_credit
+    from rredcot.artifacts.tables import credit_agreement_display, error_localization_display, write_table
 
     traces = load_credit(args.credit)
     a = args.artifacts_json
@@ -353,8 +353,8 @@ def credit_table(args) -> None:
 def figure_credit_agreement(args) -> None:
     """Values and credits vs MC: pooled and per trace, by correct / incorrect trace, without degenerate
     boundaries (our addition)."""
-    from rredcot.figures import credit_agreement
-    from rredcot.logs import load_credit
+    from rredcot.artifacts.figures import credit_agreement
+    from rredcot.artifacts.logs import load_credit
 
     credit_agreement(
         load_credit(args.credit),
@@ -368,8 +368,8 @@ def figure_credit_agreement(args) -> None:
 
 def figure_error_localization(args) -> None:
     """Share of incorrect traces whose most-blamed segment holds the first error (our addition)."""
-    from rredcot.figures import error_localization
-    from rredcot.logs import load_credit
+    from rredcot.artifacts.figures import error_localization
+    from rredcot.artifacts.logs import load_credit
 
     error_localization(
         load_credit(args.credit),
@@ -382,8 +382,8 @@ def figure_error_localization(args) -> None:
 
 def figure_training_curves(args) -> None:
     """Accuracy and reward vs step and vs generated tokens, mean and CI over seeds."""
-    from rredcot.figures import training_curves
-    from rredcot.logs import load_metrics
+    from rredcot.artifacts.figures import training_curves
+    from rredcot.artifacts.logs import load_metrics
 
     a = args.artifacts_json
     training_curves(
@@ -400,8 +400,8 @@ def figure_training_curves(args) -> None:
 
 def figure_delimiter_drift(args) -> None:
     """Newlines and thinking lines per completion vs training step, mean and CI over seeds."""
-    from rredcot.figures import delimiter_drift
-    from rredcot.logs import load_metrics
+    from rredcot.artifacts.figures import delimiter_drift
+    from rredcot.artifacts.logs import load_metrics
 
     a = args.artifacts_json
     delimiter_drift(
@@ -416,9 +416,9 @@ def figure_delimiter_drift(args) -> None:
 
 def figure_mc_cost(args) -> None:
     """Fig. 3: MC vs RREDCoT value seconds, vs segments and vs number of questions."""
-    from rredcot.figures import fig3_mc_cost
-    from rredcot.logs import load_credit
-    from rredcot.tables import read_paper_claims
+    from rredcot.artifacts.figures import fig3_mc_cost
+    from rredcot.artifacts.logs import load_credit
+    from rredcot.artifacts.tables import read_paper_claims
 
     extra = [trace for path in args.extra_credit for trace in load_credit(path)]
     fig3_mc_cost(
@@ -434,9 +434,9 @@ def figure_mc_cost(args) -> None:
 
 def figure_mc_sd(args) -> None:
     """Fig. 7: bootstrapped SD of MC values vs samples per boundary × boundary position."""
-    from rredcot.figures import fig7_mc_sd
-    from rredcot.logs import load_credit
-    from rredcot.tables import read_paper_claims
+    from rredcot.artifacts.figures import fig7_mc_sd
+    from rredcot.artifacts.logs import load_credit
+    from rredcot.artifacts.tables import read_paper_claims
 
     a, claims = args.artifacts_json, read_paper_claims(args.paper_claims)
     fig7_mc_sd(
@@ -454,7 +454,7 @@ def figure_mc_sd(args) -> None:
 
 def figure_value_sanity(args) -> None:
     """Value sanity: estimator vs MC values at the base policy's states and corrupted twins."""
-    from rredcot.figures import value_sanity
+    from rredcot.artifacts.figures import value_sanity
     from rredcot.io import read_json
 
     value_sanity(read_json(args.sanity), pdf=args.out_pdf, png=args.out_png, scale=args.scale)
@@ -462,8 +462,8 @@ def figure_value_sanity(args) -> None:
 
 def figure_estimator_correlation(args) -> None:
     """Fig. 4: Pearson / Spearman matrices of segment credits and agreement with MC by position."""
-    from rredcot.figures import fig4_estimator_correlation
-    from rredcot.logs import load_credit
+    from rredcot.artifacts.figures import fig4_estimator_correlation
+    from rredcot.artifacts.logs import load_credit
 
     fig4_estimator_correlation(
         load_credit(args.credit),
@@ -477,8 +477,8 @@ def figure_estimator_correlation(args) -> None:
 
 def figure_ablation_segmentation(args) -> None:
     """Agreement of RREDCoT credits with MC per segmentation variant (one credit log per variant)."""
-    from rredcot.figures import ablation_segmentation
-    from rredcot.logs import load_credit
+    from rredcot.artifacts.figures import ablation_segmentation
+    from rredcot.artifacts.logs import load_credit
 
     variants = {Path(path).stem: load_credit(path) for path in args.credit}
     ablation_segmentation(
@@ -493,8 +493,8 @@ def figure_ablation_segmentation(args) -> None:
 
 def figure_ablation_estimator(args) -> None:
     """Agreement with MC of every value-estimator variant in the credit log."""
-    from rredcot.figures import ablation_estimator
-    from rredcot.logs import load_credit
+    from rredcot.artifacts.figures import ablation_estimator
+    from rredcot.artifacts.logs import load_credit
 
     ablation_estimator(
         load_credit(args.credit),
@@ -508,8 +508,8 @@ def figure_ablation_estimator(args) -> None:
 def figure_ablation_training(args) -> None:
     """Training and test accuracy of groups of runs: --group LABEL METRICS.jsonl [METRICS.jsonl ...],
     repeated, and the runs' evaluation summaries (--eval)."""
-    from rredcot.figures import ablation_training
-    from rredcot.logs import load_eval, load_metrics
+    from rredcot.artifacts.figures import ablation_training
+    from rredcot.artifacts.logs import load_eval, load_metrics
 
     paths, labels = [], []
     for label, *group in args.group:
@@ -529,10 +529,10 @@ def figure_ablation_training(args) -> None:
 
 def report(args) -> None:
     """REPLICATION.md of one scale: claims, paper vs ours, rule-based verdicts, assumptions, regeneration."""
+    from rredcot.artifacts.logs import load_credit, load_eval, load_metrics
+    from rredcot.artifacts.report import Logs, render
+    from rredcot.artifacts.tables import read_paper_claims, read_paper_table
     from rredcot.io import read_json, read_jsonl, write_text
-    from rredcot.logs import load_credit, load_eval, load_metrics
-    from rredcot.report import Logs, render
-    from rredcot.tables import read_paper_claims, read_paper_table
 
     config = args.config_json
     paper = Path(args.paper_dir)

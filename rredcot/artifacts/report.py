@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rredcot.logs import (
+from rredcot.artifacts.logs import (
     GRADIENT,
     LOO,
     MC,
@@ -70,8 +70,13 @@ from rredcot.logs import (
     step_cost,
     trace_costs,
 )
-from rredcot.robustness import ablation_test_lines, base_spread_lines, delimiter_drift_lines, machine_lines
-from rredcot.tables import MEAN_ROW, PAPER_COLUMNS, comparison_table, fmt
+from rredcot.artifacts.robustness import (
+    ablation_test_lines,
+    base_spread_lines,
+    delimiter_drift_lines,
+    machine_lines,
+)
+from rredcot.artifacts.tables import MEAN_ROW, PAPER_COLUMNS, comparison_table, fmt
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
@@ -517,7 +522,8 @@ def _mc_samples(traces: Sequence[dict]) -> str:
 
 
 def _both_outcomes(traces: Sequence[dict]) -> np.ndarray:
-    """Per boundary, in :func:`rredcot.logs.mc_bootstrap_sd`'s order: do its rollouts have both outcomes?"""
+    """Per boundary, in :func:`~rredcot.artifacts.logs.mc_bootstrap_sd`'s
+    order: do its rollouts have both outcomes?"""
     return np.array(
         [len(set(row)) > 1 for t in traces for row in (t.get("mc", {}).get("outcomes") or [])], dtype=bool
     )
@@ -719,7 +725,7 @@ def evaluate_claims(logs: Logs) -> list[Claim]:
 # ------------------------------------------------------------------------------------- credit (our additions)
 def credit_section(logs: Logs) -> list[str]:
     """Degenerate boundaries, where the agreement tables are, and first-error localization (our additions)."""
-    from rredcot.credit import RANDOM, degenerate_share, error_localization
+    from rredcot.artifacts.credit import RANDOM, degenerate_share, error_localization
 
     lines = ["## Credit agreement and error localization (our additions, not paper claims)", ""]
     if not logs.traces:
@@ -888,7 +894,7 @@ def _run_means(evals: pd.DataFrame, method: str, benchmarks: Sequence[str]) -> n
 
 
 def _step_cost(metrics: pd.DataFrame, oracle: str) -> str:
-    """Median seconds per step of GRPO, RREDCoT and the oracle (:func:`rredcot.logs.step_cost`)."""
+    """Median seconds per step of GRPO, RREDCoT and the oracle (:func:`rredcot.artifacts.logs.step_cost`)."""
     by = {r["method"]: r for r in step_cost(metrics).to_dict("records")} if not metrics.empty else {}
     return ", ".join(
         f"{label} {fmt(by[m]['step_time_s'], 2)} s" if m in by else f"{label} n/a"
@@ -897,7 +903,7 @@ def _step_cost(metrics: pd.DataFrame, oracle: str) -> str:
 
 
 def robustness_section(logs: Logs) -> list[str]:
-    """What could move the toy result besides the method (:mod:`rredcot.robustness`)."""
+    """What could move the toy result besides the method (:mod:`rredcot.artifacts.robustness`)."""
     a = logs.artifacts
     lines = [
         *base_spread_lines(logs.evals, logs.benchmarks, a["metric"]),

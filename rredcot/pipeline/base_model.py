@@ -25,9 +25,9 @@ from transformers import (
 )
 from trl import SFTConfig, SFTTrainer
 
-from rredcot.data import prompt_messages
 from rredcot.io import write_jsonl
-from rredcot.tokenizer import build_char_tokenizer
+from rredcot.pipeline.data import prompt_messages
+from rredcot.pipeline.tokenizer import build_char_tokenizer
 
 # Every field is read from the experiment config; none has a default here (library defaults drift).
 ARCHITECTURE_FIELDS = (

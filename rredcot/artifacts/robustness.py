@@ -1,8 +1,8 @@
 """What moves a toy result besides the method, as report sections: the base model's spread, the machines
 behind the numbers, delimiter drift in training, and the training ablations on the test splits.
 
-Each function returns Markdown lines for ``REPLICATION.md`` (:mod:`rredcot.report` places them) and states
-its rule next to its numbers.
+Each function returns Markdown lines for ``REPLICATION.md`` (:mod:`rredcot.artifacts.report` places them) and
+states its rule next to its numbers.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from rredcot.delimiters import NEWLINES_METRIC, THINKING_LINES_METRIC
-from rredcot.logs import SPREAD_BASE, difference_se, mean_sd, policy_mean, seed_means
-from rredcot.tables import fmt
+from rredcot.artifacts.logs import SPREAD_BASE, difference_se, mean_sd, policy_mean, seed_means
+from rredcot.artifacts.tables import fmt
+from rredcot.pipeline.delimiters import NEWLINES_METRIC, THINKING_LINES_METRIC
 
 
 def base_spread(evals: pd.DataFrame, benchmarks: Sequence[str]) -> dict:

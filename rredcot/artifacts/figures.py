@@ -35,9 +35,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from rredcot.delimiters import NEWLINES_METRIC, THINKING_LINES_METRIC  # noqa: E402
-from rredcot.io import atomic_path  # noqa: E402
-from rredcot.logs import (  # noqa: E402
+from rredcot.artifacts.logs import (  # noqa: E402
     GRADIENT,
     LOO,
     MC,
@@ -55,6 +53,8 @@ from rredcot.logs import (  # noqa: E402
     t_interval,
     trace_costs,
 )
+from rredcot.io import atomic_path  # noqa: E402
+from rredcot.pipeline.delimiters import NEWLINES_METRIC, THINKING_LINES_METRIC  # noqa: E402
 
 OKABE_ITO = {
     "orange": "#E69F00",
@@ -695,8 +695,8 @@ def ablation_training(
     evaluated): mean ± SD over runs with every run drawn as a dot; a label with one run draws no bar, n = 1.
 
     ``metrics`` holds each run's steps with its label in ``method`` and its run dir in ``run``
-    (:func:`rredcot.logs.load_metrics` with labels); ``evals`` the runs' evaluation summaries
-    (:func:`rredcot.logs.load_eval`), matched to a label by policy (``<run>/seed<n>``).
+    (:func:`rredcot.artifacts.logs.load_metrics` with labels); ``evals`` the runs' evaluation summaries
+    (:func:`rredcot.artifacts.logs.load_eval`), matched to a label by policy (``<run>/seed<n>``).
     """
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
     if metrics.empty or "accuracy" not in metrics:
@@ -899,8 +899,8 @@ def credit_agreement(
     scale: str = "",
 ) -> None:
     """2 × 2 panels: values / credits vs MC, pooled / per-trace median, by traces and boundaries
-    (:func:`rredcot.credit.agreement`; ``data``: its result, when already computed)."""
-    from rredcot.credit import CREDIT, VALUE, agreement, degenerate_share
+    (:func:`rredcot.artifacts.credit.agreement`; ``data``: its result, when already computed)."""
+    from rredcot.artifacts.credit import CREDIT, VALUE, agreement, degenerate_share
 
     if data is None:
         data = agreement(traces, method=method, n_resamples=n_resamples)
@@ -941,9 +941,9 @@ def error_localization(
     traces: Sequence[dict], *, pdf: str | Path, png: str | Path, n_resamples: int = 1000, scale: str = ""
 ) -> None:
     """Share of incorrect traces whose most-blamed segment holds the first error, per estimator, beside the
-    uniform-random baseline (:func:`rredcot.credit.error_localization`; our addition)."""
-    from rredcot.credit import RANDOM
-    from rredcot.credit import error_localization as localize
+    uniform-random baseline (:func:`rredcot.artifacts.credit.error_localization`; our addition)."""
+    from rredcot.artifacts.credit import RANDOM
+    from rredcot.artifacts.credit import error_localization as localize
 
     loc = localize(traces, n_resamples=n_resamples)
     table = loc.table

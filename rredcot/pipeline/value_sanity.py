@@ -29,10 +29,10 @@ import torch
 from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
-from rredcot.analysis import prompt_token_ids
-from rredcot.base_model import load_model_and_tokenizer
 from rredcot.io import write_json
 from rredcot.mc import MCRequest, mc_values_batch
+from rredcot.pipeline.analysis import prompt_token_ids
+from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.rewards import grade
 from rredcot.segmentation import token_texts
 from rredcot.values import estimate_values, reference_value_parts

@@ -1,9 +1,10 @@
 r"""The first wrong line of a model's thinking on a synthetic problem: the ground truth of error localization.
 
-A row of the synthetic task (:mod:`rredcot.data.synthetic`) holds the problem as a chain of operations applied
-left to right (``"7 +5 *3 -12"``) and its answer, so the true chain of steps ``7+5=12``, ``12*3=36``,
-``36-12=24`` is re-derived from ``problem`` alone (and checked against ``answer``). The analysed trace is the
-model's own text, so its lines are judged against that chain, not against the row's reference ``lines``.
+A row of the synthetic task (:mod:`rredcot.pipeline.data.synthetic`) holds the problem as a chain of
+operations applied left to right (``"7 +5 *3 -12"``) and its answer, so the true chain of steps ``7+5=12``,
+``12*3=36``, ``36-12=24`` is re-derived from ``problem`` alone (and checked against ``answer``). The analysed
+trace is the model's own text, so its lines are judged against that chain, not against the row's reference
+``lines``.
 
 The thinking is the text after a leading ``<think>`` (from the very start when the text does not open with
 one, so text before a later ``<think>`` is judged too) up to the first end-of-thinking marker (``</think>``)
@@ -40,7 +41,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rredcot.data.synthetic import CHECK_PHRASES, CORRECTION, RESULT
+from rredcot.pipeline.data.synthetic import CHECK_PHRASES, CORRECTION, RESULT
 
 THINK_START = "<think>"
 _OPS = {"+": int.__add__, "-": int.__sub__, "*": int.__mul__, "/": int.__floordiv__}

@@ -18,9 +18,9 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
-from rredcot.base_model import load_model_and_tokenizer
-from rredcot.data import prompt_messages
 from rredcot.io import append_jsonl, read_jsonl, write_json, write_jsonl
+from rredcot.pipeline.base_model import load_model_and_tokenizer
+from rredcot.pipeline.data import prompt_messages
 from rredcot.rewards import grade
 
 BACKENDS = ("hf", "vllm")
