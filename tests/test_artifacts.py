@@ -7,7 +7,6 @@ hand from those logs.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import subprocess
@@ -47,8 +46,8 @@ from rredcot.artifacts.logs import (
     sample_efficiency,
     segment_credits,
 )
+from rredcot.artifacts.make import MAKERS, make, maker
 from rredcot.io import write_json, write_jsonl
-from rredcot.pipeline.cli import main as cli
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -128,30 +127,21 @@ def test_paper_claims_are_quoted_from_paper_md():
 # -------------------------------------------------------------------------------------------------- tables
 def test_table1_numbers_equal_hand_computed_mean_and_sd(logs, tmp_path):
     out = {ext: tmp_path / f"table1.{ext}" for ext in ("csv", "tex", "md")}
-    cli(
-        [
-            "table",
-            "--name",
-            "table1",
-            "--eval",
-            *map(str, logs["evals"]),
-            "--paper-table",
-            str(REPO / "paper_tables/paper/table1.csv"),
-            "--methods",
-            *METHODS,
-            "--benchmarks",
-            *BENCHMARKS,
-            "--scale",
-            "test",
-            "--artifacts-json",
-            json.dumps(ARTIFACTS),
-            "--out-csv",
-            str(out["csv"]),
-            "--out-tex",
-            str(out["tex"]),
-            "--out-md",
-            str(out["md"]),
-        ]
+    make(
+        "table1",
+        inputs={
+            "evals": [str(p) for p in logs["evals"]],
+            "paper": str(REPO / "paper_tables/paper/table1.csv"),
+        },
+        outputs=out,
+        params={
+            "name": "table1",
+            "methods": METHODS,
+            "benchmarks": BENCHMARKS,
+            "paper_rows": {},
+            "scale": "test",
+            "metric": "avg_at_n",
+        },
     )
     table = pd.read_csv(out["csv"]).set_index("benchmark")
     # in_dist: GRPO 0.5, 0.6, 0.7 -> 0.6 ± 0.1; RREDCoT 0.8, 0.85, 0.9 -> 0.85 ± 0.05
@@ -224,26 +214,15 @@ def test_single_seed_table_shows_no_sd(tmp_path):
 
 def test_cost_table_numbers_equal_the_logs(logs, tmp_path):
     out = {ext: tmp_path / f"cost.{ext}" for ext in ("csv", "tex", "md")}
-    cli(
-        [
-            "cost-table",
-            "--metrics",
-            *map(str, logs["metrics"]),
-            "--credit",
-            str(logs["credit"]),
-            "--variant",
-            "reference/log",
-            "--paper-claims",
-            str(REPO / "paper_tables/paper/claims.csv"),
-            "--scale",
-            "test",
-            "--out-csv",
-            str(out["csv"]),
-            "--out-tex",
-            str(out["tex"]),
-            "--out-md",
-            str(out["md"]),
-        ]
+    make(
+        "compute_cost_logged",
+        inputs={
+            "metrics": [str(p) for p in logs["metrics"]],
+            "traces": str(logs["credit"]),
+            "claims": str(REPO / "paper_tables/paper/claims.csv"),
+        },
+        outputs=out,
+        params={"variant": "reference/log", "scale": "test"},
     )
     table = pd.read_csv(out["csv"], keep_default_na=False)
     value = {(r.quantity, r.subject): float(r.value) for r in table.itertuples()}
@@ -275,7 +254,9 @@ def test_every_figure_is_written_as_pdf_and_png(logs, tmp_path):
         extra_traces=[t for p in logs["segmentation"] for t in load_credit(p)],
         claims=claims,
     )
-    figures.fig7_mc_sd(traces, **out("fig7"), max_samples=20, n_resamples=50, n_bins=4, paper_samples=5)
+    figures.fig7_mc_sd(
+        traces, **out("fig7"), max_samples=20, n_resamples=50, n_bins=4, claims={"mc_sd_samples": 5}
+    )
     figures.fig4_estimator_correlation(traces, **out("fig4"), n_bins=4)
     figures.ablation_segmentation(
         {Path(p).stem: load_credit(p) for p in logs["segmentation"]},
@@ -288,40 +269,26 @@ def test_every_figure_is_written_as_pdf_and_png(logs, tmp_path):
         assert_figure(**out(name))
 
 
-def test_figure_cli_and_training_ablation_groups(logs, tmp_path):
+def test_rules_make_figures_by_name_and_training_ablation_groups(logs, tmp_path):
     grpo = [str(p) for p in logs["metrics"] if "/grpo/" in str(p)]
     ours = [str(p) for p in logs["metrics"] if "/rredcot/" in str(p)]
-    cli(
-        [
-            "figure-ablation-training",
-            "--group",
-            "plain",
-            *grpo,
-            "--group",
-            "sigma mix 0.5",
-            *ours[:1],  # one run: no SD bar, marked n = 1
-            "--eval",
-            *map(str, logs["evals"]),
-            "--artifacts-json",
-            json.dumps(ARTIFACTS),
-            "--out-pdf",
-            str(tmp_path / "a.pdf"),
-            "--out-png",
-            str(tmp_path / "a.png"),
-        ]
+    make(
+        "ablation_training",
+        inputs={"metrics": grpo + ours, "evals": [str(p) for p in logs["evals"]]},
+        outputs={"pdf": str(tmp_path / "a.pdf"), "png": str(tmp_path / "a.png")},
+        params={
+            "groups": {"plain": [f"grpo/seed{s}" for s in SEEDS], "sigma mix 0.5": ["rredcot/seed0"]},
+            "metric": "avg_at_n",
+            "smooth_window": 3,
+            "ci_level": 0.95,
+            "title": "",
+        },
     )
-    cli(
-        [
-            "figure-estimator-correlation",
-            "--credit",
-            str(logs["credit"]),
-            "--artifacts-json",
-            json.dumps(ARTIFACTS),
-            "--out-pdf",
-            str(tmp_path / "f.pdf"),
-            "--out-png",
-            str(tmp_path / "f.png"),
-        ]
+    make(
+        "fig4_estimator_correlation",
+        inputs={"traces": str(logs["credit"])},
+        outputs={"pdf": str(tmp_path / "f.pdf"), "png": str(tmp_path / "f.png")},
+        params={"n_bins": 4, "method": "spearman", "scale": "test"},
     )
     assert_figure(tmp_path / "a.pdf", tmp_path / "a.png")
     assert_figure(tmp_path / "f.pdf", tmp_path / "f.png")
@@ -499,31 +466,29 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
     table_md = tmp_path / "paper_tables" / "test" / "table1.md"
     table_md.parent.mkdir(parents=True)
     table_md.write_text("**Table 1**\n\n| a |\n|---|\n| 1 |\n")
-    cli(
-        [
-            "report",
-            "--config-json",
-            json.dumps(config),
-            "--eval",
-            *map(str, logs["evals"]),
-            "--metrics",
-            *map(str, logs["metrics"]),
-            "--credit",
-            str(logs["credit"]),
-            "--paper-dir",
-            str(REPO / "paper_tables/paper"),
-            "--tables-md",
-            str(table_md),
-            "--figures-png",
-            str(tmp_path / "figures/test/fig4_estimator_correlation.png"),
-            "--targets",
-            "figures/test/fig4_estimator_correlation.pdf",
-            "--snakemake-command",
-            "snakemake --cores 2 {target} --configfile experiments/test.yaml",
-            "--out",
-            str(out_scale),
-            str(out_top),
-        ]
+    make(
+        "replication_report",
+        inputs={
+            "evals": [str(p) for p in logs["evals"]],
+            "metrics": [str(p) for p in logs["metrics"]],
+            "traces": str(logs["credit"]),
+            "draws": [],
+            "paper_tables": [str(REPO / f"paper_tables/paper/{name}.csv") for name in ("table1", "table2")],
+            "claims": str(REPO / "paper_tables/paper/claims.csv"),
+            "tables_md": [str(table_md)],
+            "figures_png": [str(tmp_path / "figures/test/fig4_estimator_correlation.png")],
+        },
+        outputs={"out": str(out_scale), "published": str(out_top)},
+        params={
+            "config": config,
+            "metric": "avg_at_n",
+            "optional_evals": [],
+            "machines": [],
+            "named_only_figures": [],
+            "targets": {"figures/test/fig4_estimator_correlation.pdf": "fig4_estimator_correlation"},
+            "snakemake_command": "snakemake --cores 2 {target} --configfile experiments/test.yaml",
+            "benchmark_cost": None,
+        },
     )
     text = out_scale.read_text()
     for claim in (
@@ -547,6 +512,7 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
         in text
     )
     assert "(../../figures/test/fig4_estimator_correlation.png)" in text
+    assert "| `rredcot.artifacts.figures.fig4_estimator_correlation` |" in text  # made by
     assert "(figures/test/fig4_estimator_correlation.png)" in out_top.read_text()
 
 
@@ -614,6 +580,16 @@ def test_snakemake_replots_without_retraining(logs, tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     planned = re.findall(r"^rule (\w+):", run.stdout, flags=re.M)
     assert planned == ["fig4_estimator_correlation"], run.stdout
+    # and running it goes through the rule's script to its function in rredcot.artifacts.make.MAKERS
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", target],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert_figure(work / target, (work / target).with_suffix(".png"))
     # the aggregate targets resolve too (every artifact rule has its inputs)
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "tables", "figures", "ablations", "report"],
@@ -635,6 +611,19 @@ def test_snakemake_replots_without_retraining(logs, tmp_path):
     }, run.stdout
     assert {"table1", "table2", "compute_cost_logged", "training_curves", "replication_report"} <= planned
     assert "ablation_training" in planned  # configured training ablations are targets of `ablations`
+
+
+def test_every_artifact_rule_names_a_function_and_every_function_a_rule():
+    smk = "\n".join(path.read_text() for path in (REPO / "experiments" / "rules").glob("*.smk"))
+    rules = re.findall(r"^ *rule (\w+):\n(.*?)(?=^ *rule |\Z)", smk, flags=re.M | re.S)
+    scripted = {name for name, body in rules if "script:\n" in body and "MAKE_ARTIFACT" in body}
+    assert scripted == set(MAKERS)
+    for rule in MAKERS:
+        assert callable(maker(rule)), rule
+    with pytest.raises(ValueError, match="'nope' has no artifact function"):
+        maker("nope")
+    with pytest.raises(ValueError, match=r"rule 'table1': inputs \['evalz'\] have no loader"):
+        make("table1", inputs={"evalz": []}, outputs={}, params={})
 
 
 def test_controls_section_checks_the_lr0_control_and_the_oracle(tmp_path):

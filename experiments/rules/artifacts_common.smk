@@ -1,13 +1,13 @@
 # Names and helpers shared by figures.smk, tables.smk and report.smk (include this file before them). The
 # artifact rules read only logged data: training metrics, evaluation summaries and the credit-analysis logs.
 import os
-import shlex
 
 ARTIFACTS = config["artifacts"]
 FIGURES = f"figures/{SCALE}"
 PAPER_TABLES = f"paper_tables/{SCALE}"
 PAPER_NUMBERS = os.path.join(workflow.basedir, "paper_tables", "paper")  # published numbers, from PAPER.md
 CREDIT_LOG = f"{RESULTS}/analysis/credit.jsonl"
+MAKE_ARTIFACT = "../scripts/make_artifact.py"  # every artifact rule's script: (relative to experiments/rules/)
 # The configured training estimator, as the credit log names its values (e.g. "reference/log").
 DEFAULT_VARIANT = "{value_estimator}/{value_space}".format(**config["train"]["rredcot"])
 FIGURE_NAMES = [
@@ -37,12 +37,6 @@ for _table, _rows in ARTIFACTS["paper_rows"].items():
             f"artifacts.paper_rows.{_table}: {sorted(set(_rows) - set(EVAL_SPLITS))} are not evaluation "
             f"benchmarks {EVAL_SPLITS}"
         )
-
-
-def artifacts_json(*keys):
-    """Only the artifacts fields a rule uses, so changing another one does not rebuild it. (Rules pass it
-    through a lambda: Snakemake would read braces in a plain string param as wildcards.)"""
-    return as_json({key: ARTIFACTS[key] for key in keys})
 
 
 def training_metrics():
@@ -77,24 +71,15 @@ def table_files(names):
 
 
 def training_ablation_metrics(name):
-    """label -> metrics files of artifacts.training_ablations[name] (run dirs under results/<scale>/train)."""
-    return {
-        label: [f"{RESULTS}/train/{run}/metrics.jsonl" for run in runs]
-        for label, runs in TRAINING_ABLATIONS[name].items()
-    }
+    """The metrics files of every run of artifacts.training_ablations[name] (run dirs under results/<scale>/train)."""
+    runs = dict.fromkeys(run for runs in TRAINING_ABLATIONS[name].values() for run in runs)
+    return [f"{RESULTS}/train/{run}/metrics.jsonl" for run in runs]
 
 
 def training_ablation_evals(name):
     """The evaluation summaries of every run of one training ablation, on every test split."""
     runs = dict.fromkeys(run for runs in TRAINING_ABLATIONS[name].values() for run in runs)
     return [f"{RESULTS}/eval/{run}/{split}.json" for run in runs for split in EVAL_SPLITS]
-
-
-def training_ablation_groups(name):
-    """`--group LABEL PATH ...` arguments of one training ablation, shell-quoted."""
-    return " ".join(
-        f"--group {shlex.quote(label)} {' '.join(paths)}" for label, paths in training_ablation_metrics(name).items()
-    )
 
 
 def ablation_only_evals():
@@ -129,3 +114,9 @@ def regenerate_command():
     for the artifact. The target goes before --configfile, which would take it for another config file."""
     configfiles = [os.path.relpath(path) for path in workflow.overwrite_configfiles]
     return " ".join(["snakemake --cores 2 {target}", *(f"--configfile {path}" for path in configfiles)])
+
+
+def artifact_rules(targets):
+    """target -> the name of the artifact rule that makes it (the report names that rule's function)."""
+    makers = [rule for rule in workflow.rules if rule.script == MAKE_ARTIFACT]
+    return {target: next(rule.name for rule in makers if rule.is_producer(target)) for target in targets}

@@ -1,6 +1,8 @@
 # Figures of the paper (PAPER.md §5) from logged data only (names from artifacts_common.smk). A figure rule
 # never trains or samples: `snakemake figures/<scale>/<name>.pdf` after a finished run only replots. Each
-# figure is written as PDF and PNG; the PNG is annotated for `snakemake --report report.html`.
+# figure is written as PDF and PNG; the PNG is annotated for `snakemake --report report.html`. A rule's name
+# picks its function in rredcot/artifacts/make.py (MAKERS); its inputs, outputs and params are that
+# function's arguments, by name.
 
 
 rule training_curves:
@@ -11,18 +13,18 @@ rule training_curves:
         pdf=f"{FIGURES}/training_curves.pdf",
         png=report(f"{FIGURES}/training_curves.png", caption="../report/training_curves.rst", category="Figures"),
     params:
-        python=PYTHON,
-        artifacts=lambda wc: artifacts_json("threshold_fraction", "smooth_window", "final_window", "ci_level"),
+        threshold_fraction=ARTIFACTS["threshold_fraction"],
+        smooth_window=ARTIFACTS["smooth_window"],
+        final_window=ARTIFACTS["final_window"],
+        ci_level=ARTIFACTS["ci_level"],
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/training_curves.log",
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli figure-training-curves --metrics {input.metrics}"
-        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
-        " --out-png {output.png} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 rule delimiter_drift:
@@ -34,31 +36,28 @@ rule delimiter_drift:
         pdf=f"{FIGURES}/delimiter_drift.pdf",
         png=report(f"{FIGURES}/delimiter_drift.png", caption="../report/delimiter_drift.rst", category="Figures"),
     params:
-        python=PYTHON,
-        artifacts=lambda wc: artifacts_json("smooth_window", "ci_level"),
+        smooth_window=ARTIFACTS["smooth_window"],
+        ci_level=ARTIFACTS["ci_level"],
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/delimiter_drift.log",
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli figure-delimiter-drift --metrics {input.metrics}"
-        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
-        " --out-png {output.png} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 rule fig3_mc_cost:
     """Fig. 3: MC value-estimation seconds vs segments and vs questions, beside RREDCoT's value seconds."""
     input:
-        credit=CREDIT_LOG,
-        segmentation=segmentation_logs(),
+        traces=CREDIT_LOG,
+        extra_traces=segmentation_logs(),
         claims=f"{PAPER_NUMBERS}/claims.csv",
     output:
         pdf=f"{FIGURES}/fig3_mc_cost.pdf",
         png=report(f"{FIGURES}/fig3_mc_cost.png", caption="../report/fig3_mc_cost.rst", category="Figures"),
     params:
-        python=PYTHON,
         variant=DEFAULT_VARIANT,
         scale=SCALE,
     log:
@@ -66,10 +65,8 @@ rule fig3_mc_cost:
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli figure-mc-cost --credit {input.credit} --extra-credit {input.segmentation}"
-        " --variant {params.variant:q} --paper-claims {input.claims} --scale {params.scale}"
-        " --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 rule value_sanity_figure:
@@ -80,45 +77,42 @@ rule value_sanity_figure:
         pdf=f"{FIGURES}/value_sanity.pdf",
         png=report(f"{FIGURES}/value_sanity.png", caption="../report/value_sanity.rst", category="Figures"),
     params:
-        python=PYTHON,
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/value_sanity.log",
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli figure-value-sanity --sanity {input.sanity} --scale {params.scale}"
-        " --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 rule fig7_mc_sd:
     """Fig. 7: bootstrapped SD of MC values vs samples per boundary × relative boundary position."""
     input:
-        credit=CREDIT_LOG,
+        traces=CREDIT_LOG,
         claims=f"{PAPER_NUMBERS}/claims.csv",
     output:
         pdf=f"{FIGURES}/fig7_mc_sd.pdf",
         png=report(f"{FIGURES}/fig7_mc_sd.png", caption="../report/fig7_mc_sd.rst", category="Figures"),
     params:
-        python=PYTHON,
-        artifacts=lambda wc: artifacts_json("mc_sd_max_samples", "bootstrap_resamples", "position_bins"),
+        max_samples=ARTIFACTS["mc_sd_max_samples"],
+        n_resamples=ARTIFACTS["bootstrap_resamples"],
+        n_bins=ARTIFACTS["position_bins"],
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/fig7_mc_sd.log",
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli figure-mc-sd --credit {input.credit} --paper-claims {input.claims}"
-        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
-        " --out-png {output.png} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 rule fig4_estimator_correlation:
     """Fig. 4: Pearson and Spearman correlation of segment credits (MC, RREDCoT variants, gradient, LOO)."""
     input:
-        credit=CREDIT_LOG,
+        traces=CREDIT_LOG,
     output:
         pdf=f"{FIGURES}/fig4_estimator_correlation.pdf",
         png=report(
@@ -127,72 +121,65 @@ rule fig4_estimator_correlation:
             category="Figures",
         ),
     params:
-        python=PYTHON,
-        artifacts=lambda wc: artifacts_json("position_bins", "correlation"),
+        n_bins=ARTIFACTS["position_bins"],
+        method=ARTIFACTS["correlation"],
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/fig4_estimator_correlation.log",
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli figure-estimator-correlation --credit {input.credit}"
-        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
-        " --out-png {output.png} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 rule credit_agreement_figure:
     """Values and credits vs MC, pooled and per trace, by correct / incorrect trace and without degenerate
     boundaries (our addition, not a paper figure)."""
     input:
-        credit=CREDIT_LOG,
+        traces=CREDIT_LOG,
     output:
         pdf=f"{FIGURES}/credit_agreement.pdf",
         png=report(f"{FIGURES}/credit_agreement.png", caption="../report/credit_agreement.rst", category="Figures"),
     params:
-        python=PYTHON,
-        artifacts=lambda wc: artifacts_json("correlation", "bootstrap_resamples"),
+        method=ARTIFACTS["correlation"],
+        n_resamples=ARTIFACTS["bootstrap_resamples"],
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/credit_agreement.log",
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli figure-credit-agreement --credit {input.credit}"
-        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
-        " --out-png {output.png} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 rule error_localization_figure:
     """Share of incorrect traces whose most-blamed segment holds the first error, per estimator, beside the
     uniform-random baseline (our addition, not a paper figure)."""
     input:
-        credit=CREDIT_LOG,
+        traces=CREDIT_LOG,
     output:
         pdf=f"{FIGURES}/error_localization.pdf",
         png=report(
             f"{FIGURES}/error_localization.png", caption="../report/error_localization.rst", category="Figures"
         ),
     params:
-        python=PYTHON,
-        artifacts=lambda wc: artifacts_json("bootstrap_resamples"),
+        n_resamples=ARTIFACTS["bootstrap_resamples"],
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/error_localization.log",
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli figure-error-localization --credit {input.credit}"
-        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
-        " --out-png {output.png} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 rule ablation_segmentation:
     """Agreement of RREDCoT credits with MC credits per segmentation strategy and K."""
     input:
-        segmentation_logs(),
+        variants=segmentation_logs(),
     output:
         pdf=f"{FIGURES}/ablation_segmentation.pdf",
         png=report(
@@ -201,43 +188,37 @@ rule ablation_segmentation:
             category="Ablations",
         ),
     params:
-        python=PYTHON,
-        artifacts=lambda wc: artifacts_json("bootstrap_resamples"),
         variant=config["analysis"]["ablation_estimator"],
+        n_resamples=ARTIFACTS["bootstrap_resamples"],
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/ablation_segmentation.log",
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli figure-ablation-segmentation --credit {input} --variant {params.variant:q}"
-        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
-        " --out-png {output.png} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 rule ablation_estimator:
     """Agreement with MC credits per value estimator (reference / answer-only / self × log / linear)."""
     input:
-        credit=CREDIT_LOG,
+        traces=CREDIT_LOG,
     output:
         pdf=f"{FIGURES}/ablation_estimator.pdf",
         png=report(
             f"{FIGURES}/ablation_estimator.png", caption="../report/ablation_estimator.rst", category="Ablations"
         ),
     params:
-        python=PYTHON,
-        artifacts=lambda wc: artifacts_json("bootstrap_resamples"),
+        n_resamples=ARTIFACTS["bootstrap_resamples"],
         scale=SCALE,
     log:
         f"{RESULTS}/logs/figures/ablation_estimator.log",
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli figure-ablation-estimator --credit {input.credit}"
-        " --artifacts-json {params.artifacts:q} --scale {params.scale} --out-pdf {output.pdf}"
-        " --out-png {output.png} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 if TRAINING_ABLATIONS:
@@ -246,7 +227,7 @@ if TRAINING_ABLATIONS:
         """Training accuracy and test-split accuracy of the runs of one training ablation (e.g. sigma mode and
         mix), grouped by label; the runs are evaluated like the main runs."""
         input:
-            metrics=lambda wc: [path for paths in training_ablation_metrics(wc.name).values() for path in paths],
+            metrics=lambda wc: training_ablation_metrics(wc.name),
             evals=lambda wc: training_ablation_evals(wc.name),
         output:
             pdf=f"{FIGURES}/ablation_training_{{name}}.pdf",
@@ -258,19 +239,18 @@ if TRAINING_ABLATIONS:
         wildcard_constraints:
             name="|".join(TRAINING_ABLATIONS),
         params:
-            python=PYTHON,
-            artifacts=lambda wc: artifacts_json("metric", "smooth_window", "ci_level"),
-            groups=lambda wc: training_ablation_groups(wc.name),
+            groups=lambda wc: TRAINING_ABLATIONS[wc.name],
+            metric=ARTIFACTS["metric"],
+            smooth_window=ARTIFACTS["smooth_window"],
+            ci_level=ARTIFACTS["ci_level"],
             title=lambda wc: f"Training ablation ({wc.name}, {SCALE} scale)",
         log:
             f"{RESULTS}/logs/figures/ablation_training_{{name}}.log",
         localrule: True
         conda:
             CONDA_ENV
-        shell:
-            "{params.python} -m rredcot.pipeline.cli figure-ablation-training {params.groups} --eval {input.evals}"
-            " --title {params.title:q}"
-            " --artifacts-json {params.artifacts:q} --out-pdf {output.pdf} --out-png {output.png} > {log} 2>&1"
+        script:
+            MAKE_ARTIFACT
 
 
 rule figures:

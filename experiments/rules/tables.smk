@@ -1,7 +1,9 @@
 # Tables of the paper from logged data only (names from artifacts_common.smk): Table 1 and Table 2 from the
 # evaluation summaries, with the paper's numbers (paper_tables/paper/) beside ours, the compute-cost
 # table from the training metrics and the credit-analysis log, and our credit-agreement and first-error
-# localization tables from the credit-analysis log. CSV (numbers), LaTeX and Markdown.
+# localization tables from the credit-analysis log. CSV (numbers), LaTeX and Markdown. A rule's name picks
+# its function in rredcot/artifacts/make.py (MAKERS); its inputs, outputs and params are that function's
+# arguments, by name.
 
 
 rule table1:
@@ -14,21 +16,19 @@ rule table1:
         tex=f"{PAPER_TABLES}/table1.tex",
         md=f"{PAPER_TABLES}/table1.md",
     params:
-        python=PYTHON,
-        artifacts=lambda wc: artifacts_json("metric", "paper_rows"),
+        name="table1",
         methods=METHODS,
         benchmarks=EVAL_SPLITS,
+        paper_rows=ARTIFACTS["paper_rows"].get("table1", {}),
         scale=SCALE,
+        metric=ARTIFACTS["metric"],
     log:
         f"{RESULTS}/logs/tables/table1.log",
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli table --name table1 --eval {input.evals} --paper-table {input.paper}"
-        " --methods {params.methods} --benchmarks {params.benchmarks} --scale {params.scale}"
-        " --artifacts-json {params.artifacts:q}"
-        " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 rule table2:
@@ -41,21 +41,19 @@ rule table2:
         tex=f"{PAPER_TABLES}/table2.tex",
         md=f"{PAPER_TABLES}/table2.md",
     params:
-        python=PYTHON,
-        artifacts=lambda wc: artifacts_json("metric", "paper_rows"),
+        name="table2",
         methods=METHODS,
         benchmarks=EVAL_SPLITS,
+        paper_rows=ARTIFACTS["paper_rows"].get("table2", {}),
         scale=SCALE,
+        metric=ARTIFACTS["metric"],
     log:
         f"{RESULTS}/logs/tables/table2.log",
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli table --name table2 --eval {input.evals} --paper-table {input.paper}"
-        " --methods {params.methods} --benchmarks {params.benchmarks} --scale {params.scale}"
-        " --artifacts-json {params.artifacts:q}"
-        " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 rule compute_cost_logged:
@@ -63,7 +61,7 @@ rule compute_cost_logged:
     scripts' side-by-side timings go to compute_cost.csv, which no rule writes.)"""
     input:
         metrics=training_metrics(),
-        credit=CREDIT_LOG,
+        traces=CREDIT_LOG,
         claims=f"{PAPER_NUMBERS}/claims.csv",
     output:
         csv=report(
@@ -72,7 +70,6 @@ rule compute_cost_logged:
         tex=f"{PAPER_TABLES}/compute_cost_logged.tex",
         md=f"{PAPER_TABLES}/compute_cost_logged.md",
     params:
-        python=PYTHON,
         variant=DEFAULT_VARIANT,
         scale=SCALE,
     log:
@@ -80,17 +77,15 @@ rule compute_cost_logged:
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli cost-table --metrics {input.metrics} --credit {input.credit}"
-        " --variant {params.variant:q} --paper-claims {input.claims} --scale {params.scale}"
-        " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 rule credit_table:
     """Agreement of values and credits with MC (pooled and per trace, by correct / incorrect trace, without
     degenerate boundaries) and first-error localization: our additions, from the credit-analysis log."""
     input:
-        credit=CREDIT_LOG,
+        traces=CREDIT_LOG,
     output:
         csv=report(f"{PAPER_TABLES}/{{name}}.csv", caption="../report/credit_tables.rst", category="Tables"),
         tex=f"{PAPER_TABLES}/{{name}}.tex",
@@ -98,18 +93,17 @@ rule credit_table:
     wildcard_constraints:
         name="|".join(CREDIT_TABLE_NAMES),
     params:
-        python=PYTHON,
-        artifacts=lambda wc: artifacts_json("correlation", "bootstrap_resamples"),
+        name=lambda wc: wc.name,
+        method=ARTIFACTS["correlation"],
+        n_resamples=ARTIFACTS["bootstrap_resamples"],
         scale=SCALE,
     log:
         f"{RESULTS}/logs/tables/{{name}}.log",
     localrule: True
     conda:
         CONDA_ENV
-    shell:
-        "{params.python} -m rredcot.pipeline.cli credit-table --name {wildcards.name} --credit {input.credit}"
-        " --artifacts-json {params.artifacts:q} --scale {params.scale}"
-        " --out-csv {output.csv} --out-tex {output.tex} --out-md {output.md} > {log} 2>&1"
+    script:
+        MAKE_ARTIFACT
 
 
 rule tables:

@@ -45,6 +45,7 @@ from rredcot.artifacts.logs import (  # noqa: E402
     estimator_columns,
     mc_bootstrap_sd,
     mean_sd,
+    metric_label,
     pooled_credits,
     position_bins,
     rredcot_name,
@@ -388,11 +389,14 @@ def fig7_mc_sd(
     max_samples: int,
     n_resamples: int,
     n_bins: int,
-    threshold: float = 0.1,
-    paper_samples: float | None = None,
+    claims: dict[str, float] | None = None,
     scale: str = "",
     seed: int = 0,
 ) -> None:
+    """The SD threshold and the paper's sample count come from ``claims`` (``mc_sd_threshold``, default 0.1;
+    ``mc_sd_samples``, not drawn if absent)."""
+    claims = claims or {}
+    threshold, paper_samples = claims.get("mc_sd_threshold", 0.1), claims.get("mc_sd_samples")
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.3, 1]}, layout="constrained"
     )
@@ -685,6 +689,8 @@ def ablation_training(
     metrics: pd.DataFrame,
     evals: pd.DataFrame,
     *,
+    groups: dict[str, Sequence[str]],
+    metric: str,
     pdf: str | Path,
     png: str | Path,
     smooth_window: int,
@@ -694,10 +700,15 @@ def ablation_training(
     """Training accuracy vs step, and the test-split accuracy of each label's runs (as the main runs are
     evaluated): mean ± SD over runs with every run drawn as a dot; a label with one run draws no bar, n = 1.
 
-    ``metrics`` holds each run's steps with its label in ``method`` and its run dir in ``run``
-    (:func:`rredcot.artifacts.logs.load_metrics` with labels); ``evals`` the runs' evaluation summaries
-    (:func:`rredcot.artifacts.logs.load_eval`), matched to a label by policy (``<run>/seed<n>``).
+    ``groups`` is one ablation of ``artifacts.training_ablations``: label -> runs (``<run>/seed<n>``, under
+    results/<scale>/train). ``metrics`` holds the runs' steps (:func:`rredcot.artifacts.logs.load_metrics`),
+    ``evals`` their evaluation summaries in ``metric`` (:func:`rredcot.artifacts.logs.load_eval`).
     """
+    label_of = {run: label for label, runs in groups.items() for run in runs}
+    if not metrics.empty:
+        runs = [f"{Path(run).parent.name}/{Path(run).name}" for run in metrics["run"]]
+        metrics = metrics.assign(method=[label_of.get(run) for run in runs])
+        metrics = metrics.dropna(subset=["method"]).sort_values(["method", "seed", "step"], kind="stable")
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
     if metrics.empty or "accuracy" not in metrics:
         _no_data(left)
@@ -752,7 +763,7 @@ def ablation_training(
                 )
     if splits:
         right.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
-        right.set_ylabel("test accuracy (avg@n)")
+        right.set_ylabel(f"test accuracy ({metric_label(metric)})")
         right.set_title("test splits: mean ± SD over runs (dots: runs)")
         right.legend(fontsize=8)
     fig.suptitle(title or "Training ablation")
@@ -797,10 +808,10 @@ def delimiter_drift(
     save(fig, pdf, png)
 
 
-def value_sanity(result: dict, *, pdf: str | Path, png: str | Path, scale: str = "") -> None:
+def value_sanity(sanity: dict, *, pdf: str | Path, png: str | Path, scale: str = "") -> None:
     """One scatter of log v̂ vs MC value per estimator (clean states, corrupted twins), and the reference
     estimator's parts of log v̂ (marker, body, answer) by line position, mean over problems."""
-    summary, records = result["summary"], result["records"]
+    summary, records = sanity["summary"], sanity["records"]
     names = list(summary["estimators"])
     with_parts = any("value_parts" in r for r in records)
     fig, axes = plt.subplots(

@@ -225,6 +225,11 @@ def step_cost(table: pd.DataFrame) -> pd.DataFrame:
 SPREAD_BASE = "base_spread"
 
 
+def metric_label(metric: str) -> str:
+    """How tables and figures name an evaluation metric: ``avg_at_n`` -> avg@n."""
+    return "avg@n" if metric == "avg_at_n" else metric
+
+
 def load_eval(paths: Sequence[str | Path], metric: str = "avg_at_n") -> pd.DataFrame:
     """One row per evaluation summary: policy, method (``base`` for the base model, :data:`SPREAD_BASE` for
     the base models of other SFT seeds, policies ``base/seed<n>``), seed, benchmark, n_samples and the

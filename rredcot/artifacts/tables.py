@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rredcot.artifacts.logs import mean_sd, seed_means, step_cost, trace_costs
+from rredcot.artifacts import credit
+from rredcot.artifacts.logs import mean_sd, metric_label, seed_means, step_cost, trace_costs
 from rredcot.io import write_text
 
 # The paper's column labels (as in PAPER.md) -> our method names.
@@ -221,12 +222,15 @@ def build_comparison(
         paper_rows=paper_rows,
     )
     display = display_frame(data, methods, include_base, columns)
-    metric_label = "avg@n" if metric == "avg_at_n" else metric
     comparable = bool(paper_rows)
     if name == "table1":
-        title = f"Table 1 ({scale} scale): base vs GRPO vs RREDCoT, {metric_label}, mean ± SD over seeds"
+        title = (
+            f"Table 1 ({scale} scale): base vs GRPO vs RREDCoT, {metric_label(metric)}, mean ± SD over seeds"
+        )
     else:
-        title = f"Table 2 ({scale} scale): GRPO baseline vs RREDCoT, {metric_label}, mean ± SD over seeds"
+        title = (
+            f"Table 2 ({scale} scale): GRPO baseline vs RREDCoT, {metric_label(metric)}, mean ± SD over seeds"
+        )
     notes = [
         "`mean` row: per seed, the metric averaged over the benchmarks above; then mean ± SD over seeds.",
     ]
@@ -242,6 +246,34 @@ def build_comparison(
             "are not shown beside ours."
         )
     return data, display, title, notes
+
+
+def write_comparison(
+    evals: pd.DataFrame,
+    paper: pd.DataFrame,
+    *,
+    name: str,
+    methods: Sequence[str],
+    benchmarks: Sequence[str],
+    paper_rows: dict[str, str],
+    scale: str,
+    metric: str,
+    csv: str | Path,
+    tex: str | Path,
+    md: str | Path,
+) -> None:
+    """Table 1 or Table 2 (mean ± SD over seeds, the paper's numbers beside) as CSV, LaTeX and Markdown."""
+    data, display, title, notes = build_comparison(
+        name,
+        evals,
+        methods=methods,
+        benchmarks=benchmarks,
+        paper=paper,
+        paper_rows=paper_rows,
+        scale=scale,
+        metric=metric,
+    )
+    write_table(data, display, csv=csv, tex=tex, md=md, title=title, notes=notes, label=f"tab:{name}-{scale}")
 
 
 # ----------------------------------------------------------------------------------------------- costs
@@ -380,6 +412,33 @@ def cost_display(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def write_cost_table(
+    metrics: pd.DataFrame,
+    traces: Sequence[dict] | None,
+    claims: dict[str, float],
+    *,
+    variant: str,
+    scale: str,
+    csv: str | Path,
+    tex: str | Path,
+    md: str | Path,
+) -> None:
+    """Per-step wall time GRPO vs RREDCoT and value vs MC seconds per trace, from the logs."""
+    data = cost_table(metrics, traces, variant=variant, claims=claims)
+    write_table(
+        data,
+        cost_display(data),
+        csv=csv,
+        tex=tex,
+        md=md,
+        title=f"Compute cost ({scale} scale), from the training metrics and the credit-analysis log",
+        notes=[
+            "Medians over steps (all seeds) and over traces; `paper`: the paper's number where it gives one."
+        ],
+        label=f"tab:cost-{scale}",
+    )
+
+
 # ------------------------------------------------------------------------------------------ credit tables
 def _interval_cell(point: float, lo: float, hi: float, n: int | None = None, digits: int = 2) -> str:
     if not math.isfinite(point):
@@ -395,9 +454,7 @@ def credit_agreement_display(
 ) -> tuple[pd.DataFrame, str, list[str]]:
     """Display of :func:`rredcot.artifacts.credit.agreement`: one row per (quantity, estimator, statistic),
     one column per (traces, boundaries) cell. Returns (display, title, notes)."""
-    from rredcot.artifacts.credit import STRATA, SUBSETS
-
-    columns = [(s, b) for s in STRATA for b in SUBSETS]
+    columns = [(s, b) for s in credit.STRATA for b in credit.SUBSETS]
     counts = {
         (s, b): int(data.loc[(data["stratum"] == s) & (data["subset"] == b), "n_traces"].max())
         if ((data["stratum"] == s) & (data["subset"] == b)).any()
@@ -472,3 +529,35 @@ def error_localization_display(loc, *, scale: str = "") -> tuple[pd.DataFrame, s
     if loc.n_no_segments:
         notes[0] += f" Traces without reasoning segments: {loc.n_no_segments}."
     return display, title, notes
+
+
+def write_credit_table(
+    traces: Sequence[dict],
+    *,
+    name: str,
+    method: str,
+    n_resamples: int,
+    scale: str,
+    csv: str | Path,
+    tex: str | Path,
+    md: str | Path,
+) -> None:
+    """``credit_agreement`` (values and credits vs MC) or ``error_localization`` (first error vs most-blamed
+    segment), from the credit-analysis log."""
+    if name == "credit_agreement":
+        data = credit.agreement(traces, method=method, n_resamples=n_resamples)
+        display, title, notes = credit_agreement_display(data, method=method, scale=scale)
+        share = credit.degenerate_share(traces)
+        notes.append(
+            f"Degenerate boundaries: {share.n_degenerate} of {share.n_boundaries} ({share.n_all_zero} all 0, "
+            f"{share.n_all_one} all 1); segments between two of them: {share.n_segments_degenerate} of "
+            f"{share.n_segments}."
+        )
+    elif name == "error_localization":
+        loc = credit.error_localization(traces, n_resamples=n_resamples)
+        data = loc.table
+        display, title, notes = error_localization_display(loc, scale=scale)
+    else:
+        raise ValueError(f"credit table {name!r}: expected credit_agreement or error_localization")
+    label = f"tab:{name.replace('_', '-')}-{scale}"
+    write_table(data, display, csv=csv, tex=tex, md=md, title=title, notes=notes, label=label)
