@@ -1,5 +1,6 @@
 """The conda environment, the lock, pyproject and CI stay in step with the README."""
 
+import ast
 import re
 import subprocess
 import sys
@@ -84,3 +85,31 @@ def test_workflow_lints_clean(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def _rredcot_imports(path: Path) -> set[str]:
+    """Every rredcot module a source file imports (at its top or inside a function)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rredcot"):
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names if alias.name.startswith("rredcot")}
+    return names
+
+
+@pytest.mark.parametrize(
+    ("layer", "forbidden"),
+    [("method", ("rredcot.pipeline", "rredcot.artifacts")), ("pipeline", ("rredcot.artifacts",))],
+)
+def test_layers_import_only_downwards(layer, forbidden):
+    """The method imports neither the pipeline nor the artifacts; the pipeline never imports the artifacts."""
+    package = ROOT / "rredcot"
+    files = package.glob("*.py") if layer == "method" else (package / layer).rglob("*.py")
+    wrong = {
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in files
+        for name in _rredcot_imports(path)
+        if name.startswith(forbidden)
+    }
+    assert not wrong, sorted(wrong)
