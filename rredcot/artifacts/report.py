@@ -1203,6 +1203,15 @@ def render(
         "",
         assumptions_table(logs.config).rstrip(),
         "",
+        *regenerate_section(targets or {}, out=out, snakemake_command=snakemake_command),
+    ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def regenerate_section(targets: Mapping[str, str], *, out: str | Path, snakemake_command: str) -> list[str]:
+    """*How to regenerate each artifact*: one row per artifact (its PDF and PNG, or its CSV, LaTeX and
+    Markdown) with the function that makes it and the command that rebuilds it; links relative to ``out``."""
+    lines = [
         "## How to regenerate each artifact",
         "",
         "Figures and tables read only logged data; none of these commands retrains anything once the "
@@ -1213,7 +1222,7 @@ def render(
         "|---|---|---|",
     ]
     groups: dict[str, list[str]] = {}
-    for target in targets or {}:  # one row per artifact: its PDF and PNG, or its CSV, LaTeX and Markdown
+    for target in targets:
         groups.setdefault(str(Path(target).with_suffix("")), []).append(target)
     for files in groups.values():
         links = ", ".join(f"[{Path(f).suffix[1:]}]({_rel(f, out)})" for f in files)
@@ -1224,7 +1233,7 @@ def render(
         )
         made_by = f"`rredcot.artifacts.{MAKERS[targets[files[0]]]}`"
         lines.append(f"| `{Path(files[0]).with_suffix('')}` ({links}) | {made_by} | `{command}` |")
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
 
 
 def write_report(
