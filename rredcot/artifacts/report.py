@@ -459,61 +459,31 @@ def _credit_claims(logs: Logs) -> list[Claim]:
         return agree - max(rivals)
 
     corr = {c: correlation(credits[c], credits[MC], method) for c in (ours_col, GRADIENT, LOO)}
-    claims = []
-    point, lo, hi = bootstrap_over_traces(credits, tracks, **boot)
-    claims.append(
-        Claim(
-            "tracks_mc",
-            specs[0][1],
-            specs[0][2],
+    ours = {  # claim -> (its statistic over traces, what we found besides it)
+        "tracks_mc": (
+            tracks,
             f"corr with MC: RREDCoT {fmt(corr[ours_col])}, gradient {fmt(corr[GRADIENT])}, "
-            f"LOO {fmt(corr[LOO])}; difference {signed(point)} [{fmt(lo)}, {fmt(hi)}]",
-            verdict_interval(
-                point, lo, hi, n_traces=n_traces, min_traces=a["min_traces"], effect=effects["tracks_mc"]
-            ),
-            run,
-            rules["tracks_mc"],
-            fig4,
-        )
-    )
-    point, lo, hi = bootstrap_over_traces(credits, late_minus_early, **boot)
-    claims.append(
-        Claim(
-            "tracks_mc_late",
-            specs[1][1],
-            specs[1][2],
-            f"advantage late {fmt(tracks(credits[late]))} vs early {fmt(tracks(credits[~late]))}; "
-            f"difference {signed(point)} [{fmt(lo)}, {fmt(hi)}]",
-            verdict_interval(
-                point, lo, hi, n_traces=n_traces, min_traces=a["min_traces"], effect=effects["tracks_mc_late"]
-            ),
-            run,
-            rules["tracks_mc_late"],
-            fig4,
-        )
-    )
-    point, lo, hi = bootstrap_over_traces(credits, attributions, **boot)
-    claims.append(
-        Claim(
-            "attributions_agree",
-            specs[2][1],
-            specs[2][2],
+            f"LOO {fmt(corr[LOO])}",
+        ),
+        "tracks_mc_late": (
+            late_minus_early,
+            f"advantage late {fmt(tracks(credits[late]))} vs early {fmt(tracks(credits[~late]))}",
+        ),
+        "attributions_agree": (
+            attributions,
             f"corr(gradient, LOO) {fmt(correlation(credits[GRADIENT], credits[LOO], method))}; with MC: "
-            f"gradient {fmt(corr[GRADIENT])}, LOO {fmt(corr[LOO])}; difference {signed(point)} "
-            f"[{fmt(lo)}, {fmt(hi)}]",
-            verdict_interval(
-                point,
-                lo,
-                hi,
-                n_traces=n_traces,
-                min_traces=a["min_traces"],
-                effect=effects["attributions_agree"],
-            ),
-            run,
-            rules["attributions_agree"],
-            fig4,
+            f"gradient {fmt(corr[GRADIENT])}, LOO {fmt(corr[LOO])}",
+        ),
+    }
+    claims = []
+    for key, text, paper in specs:
+        statistic, found = ours[key]
+        point, lo, hi = bootstrap_over_traces(credits, statistic, **boot)
+        verdict = verdict_interval(
+            point, lo, hi, n_traces=n_traces, min_traces=a["min_traces"], effect=effects[key]
         )
-    )
+        found = f"{found}; difference {signed(point)} [{fmt(lo)}, {fmt(hi)}]"
+        claims.append(Claim(key, text, paper, found, verdict, run, rules[key], fig4))
     return claims
 
 
