@@ -29,13 +29,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3
 
 from rredcot.mc import mc_values
 from rredcot.pipeline.tokenizer import build_char_tokenizer
-from rredcot.values import (
-    answer_only_continuations,
-    estimate_values,
-    reference_continuations,
-    score_continuations,
-    score_continuations_naive,
-)
+from rredcot.scoring import score_continuations, score_continuations_naive
+from rredcot.values import answer_only_continuations, estimate_values, reference_continuations
 
 PROBLEM = "Pens cost 3 dollars and notebooks 5 dollars. Tom spends 31 dollars on both. How many pens?"
 STEP = "Try {n} notebooks: 5*{n}={m}, and 31-{m}={r}, so {r}/3 pens.\n"

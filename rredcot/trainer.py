@@ -65,15 +65,9 @@ from trl.models import unwrap_model_for_generation
 from rredcot.mc import MCRequest, mc_values_batch
 from rredcot.redistribution import MODES, segment_rewards, token_weight_matrix
 from rredcot.rewards import grade
+from rredcot.scoring import completion_entropies
 from rredcot.segmentation import STRATEGIES, segment_completion, token_table, value_boundaries
-from rredcot.values import (
-    ESTIMATORS,
-    SELF_ESTIMATORS,
-    SPACES,
-    ValueRequest,
-    completion_entropies,
-    segment_and_estimate,
-)
+from rredcot.values import ESTIMATORS, SELF_ESTIMATORS, SPACES, ValueRequest, segment_and_estimate
 
 SEQUENCE_NORMALISED = ("grpo", "sapo")
 TOKEN_NORMALISED_GLOBAL = ("dapo", "cispo", "vespo")

@@ -12,6 +12,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
+import rredcot.scoring as scoring
+from rredcot.scoring import logprobs_and_entropies, score_continuations, score_continuations_naive
 from rredcot.values import (
     ValueRequest,
     aggregate_values,
@@ -19,10 +21,7 @@ from rredcot.values import (
     build_continuations,
     estimate_values,
     estimate_values_batch,
-    logprobs_and_entropies,
     reference_continuations,
-    score_continuations,
-    score_continuations_naive,
     segment_and_estimate,
     self_references,
 )
@@ -132,8 +131,6 @@ def test_segment_and_estimate_rejects_bad_boundaries_and_empty_completions(tiny_
 def test_shared_states_are_scored_once(tiny_random_model, monkeypatch):
     """A group shares its prompt and here its first 10 tokens: those states' pairs are scored once, and
     every request still gets the values it would get alone."""
-    import rredcot.values as values_module
-
     generator = torch.Generator().manual_seed(4)
     prompt, shared = random_ids(8, generator), random_ids(10, generator)
     refs = [random_ids(5, generator), random_ids(6, generator)]
@@ -142,9 +139,9 @@ def test_shared_states_are_scored_once(tiny_random_model, monkeypatch):
         for _ in range(3)
     ]
     scored = []
-    score_pairs = values_module._score_pairs
+    score_pairs = scoring._score_pairs
     monkeypatch.setattr(
-        values_module,
+        scoring,
         "_score_pairs",
         lambda model, k, v, pairs, *a: scored.append(len(pairs.item)) or score_pairs(model, k, v, pairs, *a),
     )

@@ -88,17 +88,15 @@ from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data import prompt_messages
 from rredcot.pipeline.data.first_error import find_first_error, is_synthetic, true_chain
 from rredcot.rewards import grade
+from rredcot.scoring import DEFAULT_MAX_TOKENS, logprobs_and_entropies, score_continuations
 from rredcot.segmentation import CompletionSegments, segment_completion, token_table, value_boundaries
 from rredcot.values import (
-    DEFAULT_MAX_TOKENS,
     ESTIMATORS,
     SELF_ESTIMATORS,
     SPACES,
     aggregate_values,
     build_continuations,
-    logprobs_and_entropies,
     reference_value_parts,
-    score_continuations,
 )
 
 VARIANTS = tuple(f"{estimator}/{space}" for estimator in ESTIMATORS for space in SPACES)

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from rredcot.values import DEFAULT_MAX_TOKENS, ValueRequest, estimate_values_batch, eval_mode
+from rredcot.scoring import DEFAULT_MAX_TOKENS, eval_mode
+from rredcot.values import ValueRequest, estimate_values_batch
 
 
 def gradient_attribution(
