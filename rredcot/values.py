@@ -4,10 +4,10 @@ For a state s = prompt + completion[:b] and reference pairs (u, y), the importan
 ``v̂(s) = (1/N) Σ p(end_of_thinking + u + answer_template(y) | s)`` (ζ(y) = 1 for a reference pair). No
 generation: every value is a sum of log-probabilities of known tokens.
 
-Three layers: what an estimator scores (the token ids of its continuations, the parts of a reference's
-value, the mean over references), the requests the trainer and the analyses make (:class:`ValueRequest`,
-:func:`estimate_values_batch`, :func:`segment_and_estimate`), and beneath them the one-pass scoring engine,
-:mod:`rredcot.scoring`.
+Three layers: what an estimator scores (the token ids of a :class:`~rredcot.continuation.Continuation`, the
+parts of a reference's value, the mean over references), the requests the trainer and the analyses make
+(:class:`ValueRequest`, :func:`estimate_values_batch`, :func:`segment_and_estimate`), and beneath them the
+one-pass scoring engine, :mod:`rredcot.scoring`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from rredcot.continuation import DEFAULT_CONTINUATION, SELF_ESTIMATORS, Continuation
 from rredcot.rewards import extract_boxed
 from rredcot.scoring import (
     DEFAULT_MAX_LOGITS,
@@ -28,10 +29,6 @@ from rredcot.scoring import (
     score_traces,
 )
 
-# "self" scores the other correct completions of a completion's group; "self_inclusive" also its own, which
-# measures how well the model copies its own later text (an ablation, not a value).
-SELF_ESTIMATORS = ("self", "self_inclusive")
-ESTIMATORS = ("reference", "answer_only", *SELF_ESTIMATORS)
 SPACES = ("log", "linear")
 
 
@@ -39,11 +36,10 @@ def reference_continuations(
     tokenizer,
     references: Sequence[tuple[str, str]],
     *,
-    end_of_thinking: str = "</think>",
-    answer_template: str = "\\boxed{{{answer}}}",
+    continuation: Continuation = DEFAULT_CONTINUATION,
 ) -> list[list[int]]:
     """Token ids of ``end_of_thinking + u``, plus ``answer_template(y)`` when u does not already end in a
-    ``\\boxed{}``, for each reference pair (u, y).
+    ``\\boxed{}``, for each reference pair (u, y), in ``continuation``'s marker and template.
 
     A worked solution (NuminaMath-CoT's ``solution``, the synthetic write-up, a correct completion's text
     after the marker) already ends in its box: scoring a second one would add text the model never writes.
@@ -53,10 +49,8 @@ def reference_continuations(
     for k, pair in enumerate(references):
         if len(pair) != 2 or any(not isinstance(part, str) for part in pair):
             raise ValueError(f"reference {k} must be a (solution, answer) pair of strings, got {pair!r}")
-    texts = [
-        end_of_thinking + u + ("" if has_boxed_answer(u) else answer_template.format(answer=y))
-        for u, y in references
-    ]
+    marker, template = continuation.end_of_thinking, continuation.answer_template
+    texts = [marker + u + ("" if has_boxed_answer(u) else template.format(answer=y)) for u, y in references]
     return [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
 
 
@@ -77,8 +71,7 @@ def reference_value_parts(
     solution: str,
     answer: str,
     *,
-    end_of_thinking: str = "</think>",
-    answer_template: str = "\\boxed{{{answer}}}",
+    continuation: Continuation = DEFAULT_CONTINUATION,
     max_tokens: int = DEFAULT_MAX_TOKENS,
 ) -> dict[str, list[float]]:
     """Per boundary (completion prefix length), log p of each part of the reference continuation: the
@@ -89,13 +82,12 @@ def reference_value_parts(
     the box; the cuts are token counts of the marker and of marker + body tokenized alone: exact for the
     tiny model's character tokenizer, within a token at a BPE merge across a cut.
     """
-    (full,) = reference_continuations(
-        tokenizer, [(solution, answer)], end_of_thinking=end_of_thinking, answer_template=answer_template
-    )
+    (full,) = reference_continuations(tokenizer, [(solution, answer)], continuation=continuation)
     box = solution.rfind("\\boxed{") if has_boxed_answer(solution) else len(solution)
+    marker = continuation.end_of_thinking
     cuts = [
         len(tokenizer(text, add_special_tokens=False)["input_ids"])
-        for text in (end_of_thinking, end_of_thinking + solution[:box])
+        for text in (marker, marker + solution[:box])
     ]
     continuations = [full[: max(cut, 1)] for cut in cuts] + [full]
     prefix = [*prompt_ids, *completion_ids]
@@ -106,35 +98,32 @@ def reference_value_parts(
 
 
 def answer_only_continuations(
-    tokenizer,
-    answer: str,
-    *,
-    end_of_thinking: str = "</think>",
-    exit_string: str = "The final answer is ",
-    answer_template: str = "\\boxed{{{answer}}}",
+    tokenizer, answer: str, *, continuation: Continuation = DEFAULT_CONTINUATION
 ) -> list[list[int]]:
     """The one continuation ``end_of_thinking + exit_string + answer_template(answer)``: u is a fixed exit."""
     if not isinstance(answer, str):
         raise ValueError(f"the answer_only estimator needs the reference answer, got {answer!r}")
-    return reference_continuations(
-        tokenizer, [(exit_string, answer)], end_of_thinking=end_of_thinking, answer_template=answer_template
-    )
+    return reference_continuations(tokenizer, [(continuation.exit_string, answer)], continuation=continuation)
 
 
 def self_references(
-    tokenizer, completions: Sequence[Sequence[int]], answer: str, *, end_of_thinking: str = "</think>"
+    tokenizer,
+    completions: Sequence[Sequence[int]],
+    answer: str,
+    *,
+    continuation: Continuation = DEFAULT_CONTINUATION,
 ) -> list[tuple[str, str]]:
     """(u, y) pairs from the group's correct completions.
 
-    u is what a completion wrote after ``end_of_thinking`` (its solution write-up, special tokens removed),
-    the part a reference solution plays; a completion without the marker contributes u = "" (its answer
-    alone). y is the reference answer, which a correct completion's answer matches.
+    u is what a completion wrote after the continuation's ``end_of_thinking`` (its solution write-up, special
+    tokens removed), the part a reference solution plays; a completion without the marker contributes u = ""
+    (its answer alone). y is the reference answer, which a correct completion's answer matches.
     """
     specials = sorted(tokenizer.all_special_tokens, key=len, reverse=True)
     pairs = []
     for ids in completions:
         text = tokenizer.decode(list(ids), skip_special_tokens=False)
-        _, marker, written = text.partition(end_of_thinking)
+        _, marker, written = text.partition(continuation.end_of_thinking)
         solution = written if marker else ""
         for special in specials:
             solution = solution.replace(special, "")
@@ -144,31 +133,21 @@ def self_references(
 
 def build_continuations(
     tokenizer,
-    estimator: str = "reference",
+    continuation: Continuation = DEFAULT_CONTINUATION,
     *,
     references: Sequence[tuple[str, str]] | None = None,
     group_correct: Sequence | None = None,
     answer: str | None = None,
-    end_of_thinking: str = "</think>",
-    exit_string: str = "The final answer is ",
-    answer_template: str = "\\boxed{{{answer}}}",
 ) -> list[list[int]]:
-    """The continuations an estimator scores at every boundary.
+    """The continuations ``continuation``'s estimator scores at every boundary.
 
     ``group_correct`` holds the group's correct completions, each a (u, y) pair or its token ids; for
     the self estimators they replace ``references`` unless there are none (which completions they hold, the
     valued one included or not, is the caller's choice of ``"self"`` or ``"self_inclusive"``).
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    estimator = continuation.estimator
     if estimator == "answer_only":
-        return answer_only_continuations(
-            tokenizer,
-            answer,
-            end_of_thinking=end_of_thinking,
-            exit_string=exit_string,
-            answer_template=answer_template,
-        )
+        return answer_only_continuations(tokenizer, answer, continuation=continuation)
     pairs = list(references or [])
     if estimator in SELF_ESTIMATORS and group_correct:
         token_ids = [c for c in group_correct if not _is_text_pair(c)]
@@ -178,13 +157,11 @@ def build_continuations(
                 raise ValueError(
                     "the self estimator needs the answer to turn correct completions into (u, y)"
                 )
-            pairs += self_references(tokenizer, token_ids, answer, end_of_thinking=end_of_thinking)
+            pairs += self_references(tokenizer, token_ids, answer, continuation=continuation)
     if not pairs:
         missing = "no correct completion in the group and no " if estimator in SELF_ESTIMATORS else "no "
         raise ValueError(f"{estimator} estimator: {missing}reference (solution, answer) pairs were given")
-    return reference_continuations(
-        tokenizer, pairs, end_of_thinking=end_of_thinking, answer_template=answer_template
-    )
+    return reference_continuations(tokenizer, pairs, continuation=continuation)
 
 
 def _is_text_pair(item) -> bool:
@@ -197,40 +174,34 @@ class ValueRequest:
 
     ``boundaries`` are completion prefix lengths (0 = the prompt-only state), strictly increasing (``None``
     for :func:`segment_and_estimate`, which picks them from the entropies). Pass the token ids to score as
-    ``continuations``, or leave them ``None`` and give ``tokenizer`` plus the estimator fields (see
-    :func:`build_continuations`). ``space`` is the space of the returned values.
+    ``continuation_ids``, or leave them ``None`` and give ``tokenizer``, the ``continuation`` spec and what
+    its estimator needs (see :func:`build_continuations`). ``space`` is the space of the returned values.
     """
 
     prompt_ids: Sequence[int]
     completion_ids: Sequence[int]
     boundaries: Sequence[int] | None = None
-    continuations: Sequence[Sequence[int]] | None = None
+    continuation_ids: Sequence[Sequence[int]] | None = None
     tokenizer: object = None
-    estimator: str = "reference"
+    continuation: Continuation = DEFAULT_CONTINUATION
     references: Sequence[tuple[str, str]] | None = None
     group_correct: Sequence | None = None
     answer: str | None = None
     space: str = "log"
-    end_of_thinking: str = "</think>"
-    exit_string: str = "The final answer is "
-    answer_template: str = "\\boxed{{{answer}}}"
 
     def resolved_continuations(self) -> list[list[int]]:
-        if self.continuations is not None:
-            return [list(c) for c in self.continuations]
+        if self.continuation_ids is not None:
+            return [list(c) for c in self.continuation_ids]
         if self.tokenizer is None:
             raise ValueError(
-                "ValueRequest needs continuations, or a tokenizer to build them from the estimator"
+                "ValueRequest needs continuation_ids, or a tokenizer to build them from its continuation"
             )
         return build_continuations(
             self.tokenizer,
-            self.estimator,
+            self.continuation,
             references=self.references,
             group_correct=self.group_correct,
             answer=self.answer,
-            end_of_thinking=self.end_of_thinking,
-            exit_string=self.exit_string,
-            answer_template=self.answer_template,
         )
 
 
@@ -256,14 +227,11 @@ def estimate_values(
     completion_ids: Sequence[int],
     boundaries: Sequence[int],
     *,
-    estimator: str = "reference",
+    continuation: Continuation = DEFAULT_CONTINUATION,
     references: Sequence[tuple[str, str]] | None = None,
     group_correct: Sequence | None = None,
     answer: str | None = None,
     space: str = "log",
-    end_of_thinking: str = "</think>",
-    exit_string: str = "The final answer is ",
-    answer_template: str = "\\boxed{{{answer}}}",
     max_tokens: int = DEFAULT_MAX_TOKENS,
     max_logits: int = DEFAULT_MAX_LOGITS,
 ) -> np.ndarray:
@@ -273,14 +241,11 @@ def estimate_values(
         completion_ids,
         boundaries,
         tokenizer=tokenizer,
-        estimator=estimator,
+        continuation=continuation,
         references=references,
         group_correct=group_correct,
         answer=answer,
         space=space,
-        end_of_thinking=end_of_thinking,
-        exit_string=exit_string,
-        answer_template=answer_template,
     )
     return estimate_values_batch(model, [request], max_tokens=max_tokens, max_logits=max_logits)[0]
 

@@ -81,6 +81,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from rredcot.continuation import ESTIMATORS, SELF_ESTIMATORS, Continuation
 from rredcot.io import append_jsonl, read_jsonl, write_jsonl
 from rredcot.mc import mc_values
 from rredcot.pipeline.attribution import gradient_attribution, leave_one_out_attribution
@@ -90,14 +91,7 @@ from rredcot.pipeline.data.first_error import find_first_error, is_synthetic, tr
 from rredcot.rewards import grade
 from rredcot.scoring import DEFAULT_MAX_TOKENS, logprobs_and_entropies, score_continuations
 from rredcot.segmentation import CompletionSegments, segment_completion, token_table, value_boundaries
-from rredcot.values import (
-    ESTIMATORS,
-    SELF_ESTIMATORS,
-    SPACES,
-    aggregate_values,
-    build_continuations,
-    reference_value_parts,
-)
+from rredcot.values import SPACES, aggregate_values, build_continuations, reference_value_parts
 
 VARIANTS = tuple(f"{estimator}/{space}" for estimator in ESTIMATORS for space in SPACES)
 ATTRIBUTIONS = ("gradient", "loo")
@@ -309,8 +303,7 @@ def _credit_record(
             boundaries,
             row["solution"],
             row["answer"],
-            end_of_thinking=options.end_of_thinking,
-            answer_template=options.answer_template,
+            continuation=Continuation(options.end_of_thinking, options.exit_string, options.answer_template),
             max_tokens=options.value_batch_tokens,
         )
     record["attribution"], record["attribution_seconds"] = _attributions(
@@ -609,13 +602,10 @@ def _values(model, tokenizer, trace: Trace, segments, variants, options: ValueOp
             scored = summary["fallback"] or estimator
         continuations = build_continuations(
             tokenizer,
-            scored,
+            Continuation(options.end_of_thinking, options.exit_string, options.answer_template, scored),
             references=_reference_pairs(row) if scored == "reference" else None,
             group_correct=group_correct or None,
             answer=row["answer"],
-            end_of_thinking=options.end_of_thinking,
-            exit_string=options.exit_string,
-            answer_template=options.answer_template,
         )
         start = time.perf_counter()
         logp = score_continuations(
@@ -649,12 +639,9 @@ def _attributions(model, tokenizer, trace: Trace, segments: CompletionSegments, 
     reasoning = trace.completion_ids[:n_reasoning]
     (continuation,) = build_continuations(
         tokenizer,
-        estimator,
+        Continuation(options.end_of_thinking, options.exit_string, options.answer_template, estimator),
         references=_reference_pairs(trace.row) if estimator == "reference" else None,
         answer=trace.row["answer"],
-        end_of_thinking=options.end_of_thinking,
-        exit_string=options.exit_string,
-        answer_template=options.answer_template,
     )
     credits, seconds = {}, {}
     for name, fn, kwargs in (

@@ -29,6 +29,7 @@ import torch
 from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
+from rredcot.continuation import Continuation
 from rredcot.io import write_json
 from rredcot.mc import MCRequest, mc_values_batch
 from rredcot.pipeline.analysis import prompt_token_ids
@@ -291,13 +292,12 @@ def _values(
         trace["prompt_ids"],
         completion_ids,
         boundaries,
-        estimator=estimator,
+        continuation=Continuation(
+            options["end_of_thinking"], options["exit_string"], options["answer_template"], estimator
+        ),
         references=[(row["solution"], row["answer"])] if estimator == "reference" else None,
         answer=row["answer"],
         space="log",
-        end_of_thinking=options["end_of_thinking"],
-        exit_string=options["exit_string"],
-        answer_template=options["answer_template"],
         max_tokens=options["value_batch_tokens"],
     )
     return [float(v) for v in values]
@@ -313,7 +313,8 @@ def _parts(model, tokenizer, trace, completion_ids, boundaries, options: Mapping
         boundaries,
         row["solution"],
         row["answer"],
-        end_of_thinking=options["end_of_thinking"],
-        answer_template=options["answer_template"],
+        continuation=Continuation(
+            options["end_of_thinking"], options["exit_string"], options["answer_template"]
+        ),
         max_tokens=options["value_batch_tokens"],
     )
