@@ -3,6 +3,9 @@
 Every estimator appends ``end_of_thinking + u + answer_template(y)`` to a state; ``estimator`` says where u
 comes from. The trainer (:class:`rredcot.RREDCoTConfig`, whose fields of the same names build one), the value
 API (:mod:`rredcot.values`) and the analyses share this spec, so they score the same tokens.
+
+Standard library only: the Snakefile imports :data:`VALUE_OPTION_FIELDS` from here, in whatever environment
+runs Snakemake.
 """
 
 from __future__ import annotations
@@ -50,5 +53,8 @@ class Continuation:
 # The RREDCoTConfig fields (train.rredcot) that spell the continuation's text: a Continuation's own fields
 # but the estimator (the config's value_estimator, which also admits the MC oracle).
 TEXT_FIELDS = tuple(field.name for field in fields(Continuation) if field.name != "estimator")
+# The train.rredcot fields the analyses value with, so that they score what training scores: the
+# continuation's text and the scoring budget.
+VALUE_OPTION_FIELDS = (*TEXT_FIELDS, "value_batch_tokens")
 # The project's spec, the default of every argument that takes one.
 DEFAULT_CONTINUATION = Continuation()
