@@ -41,8 +41,8 @@ import transformers
 import yaml
 from cost_log import append_rows
 
+import rredcot.scoring
 import rredcot.trainer
-import rredcot.values
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data.synthetic import load_split
 from rredcot.pipeline.train import _config, deterministic_cpu, make_trainer, rl_dataset
@@ -95,10 +95,10 @@ def build_trainer(method: str, config: dict, model, tokenizer, dataset, output_d
 
 def instrument_rredcot(clock: Clock) -> None:
     """Time RREDCoT's parts through the module functions its trainer calls."""
-    clock.wrap(rredcot.values, "_prefix_cache", "trace_pass")
-    clock.wrap(rredcot.values, "_entropies", "trace_pass")
+    clock.wrap(rredcot.scoring, "_prefix_cache", "trace_pass")
+    clock.wrap(rredcot.scoring, "_entropies", "trace_pass")
     clock.wrap(rredcot.trainer, "segment_completion", "segmentation")
-    clock.wrap(rredcot.values, "_score_pairs", "value_scoring")
+    clock.wrap(rredcot.scoring, "_score_pairs", "value_scoring")
 
 
 def one_step(trainer, clock: Clock, batch: list[dict], seed: int, base_state: dict) -> dict[str, float]:

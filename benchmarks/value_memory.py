@@ -42,7 +42,7 @@ from cost_log import append_rows, machine, versions
 from step_time import read_peak_memory, reset_peak_memory
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from rredcot.values import (
+from rredcot.scoring import (
     DEFAULT_MAX_LOGITS,
     DEFAULT_MAX_TOKENS,
     score_continuations,

@@ -27,15 +27,11 @@ import torch
 from cost_log import append_rows, machine, versions
 from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
+from rredcot.continuation import Continuation
 from rredcot.mc import mc_values
 from rredcot.pipeline.tokenizer import build_char_tokenizer
-from rredcot.values import (
-    answer_only_continuations,
-    estimate_values,
-    reference_continuations,
-    score_continuations,
-    score_continuations_naive,
-)
+from rredcot.scoring import score_continuations, score_continuations_naive
+from rredcot.values import answer_only_continuations, estimate_values, reference_continuations
 
 PROBLEM = "Pens cost 3 dollars and notebooks 5 dollars. Tom spends 31 dollars on both. How many pens?"
 STEP = "Try {n} notebooks: 5*{n}={m}, and 31-{m}={r}, so {r}/3 pens.\n"
@@ -210,7 +206,9 @@ def main(argv=None) -> int:
     print(f"{'method':<36} {header}   MC / this: {'wmin':>7} {'wmed':>7} {'cpu':>7}")
     estimators = {
         f"reference ({len(references)} x ~{len(continuations[0])} tok)": dict(references=references),
-        f"answer_only ({answer_len} tok)": dict(estimator="answer_only", answer="7"),
+        f"answer_only ({answer_len} tok)": dict(
+            continuation=Continuation(estimator="answer_only"), answer="7"
+        ),
     }
     for n_samples in args.mc_samples:
         mc_kwargs = dict(n_samples=n_samples, max_new_tokens=max_new, batch_size=len(bounds) * n_samples)

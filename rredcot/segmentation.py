@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rredcot.continuation import Continuation
+
 STRATEGIES = ("keyword", "entropy", "fixed", "hybrid")
 
 
@@ -197,7 +199,7 @@ def segment_completion(
     *,
     strategy: str,
     n_tokens: int | None = None,
-    end_of_thinking: str = "</think>",
+    end_of_thinking: str = Continuation.end_of_thinking,
     keywords: Sequence[str] = ("\n",),
     max_segments: int | None = None,
     chunk_size: int | None = None,

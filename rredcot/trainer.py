@@ -62,18 +62,13 @@ from accelerate.utils import gather_object
 from trl import GRPOConfig, GRPOTrainer
 from trl.models import unwrap_model_for_generation
 
+from rredcot.continuation import ESTIMATORS, SELF_ESTIMATORS, Continuation
 from rredcot.mc import MCRequest, mc_values_batch
 from rredcot.redistribution import MODES, segment_rewards, token_weight_matrix
 from rredcot.rewards import grade
+from rredcot.scoring import completion_entropies
 from rredcot.segmentation import STRATEGIES, segment_completion, token_table, value_boundaries
-from rredcot.values import (
-    ESTIMATORS,
-    SELF_ESTIMATORS,
-    SPACES,
-    ValueRequest,
-    completion_entropies,
-    segment_and_estimate,
-)
+from rredcot.values import SPACES, ValueRequest, segment_and_estimate
 
 SEQUENCE_NORMALISED = ("grpo", "sapo")
 TOKEN_NORMALISED_GLOBAL = ("dapo", "cispo", "vespo")
@@ -84,7 +79,8 @@ VALUE_ESTIMATORS = (*ESTIMATORS, "mc")
 
 @dataclass
 class RREDCoTConfig(GRPOConfig):
-    """``GRPOConfig`` plus every RREDCoT choice (PAPER.md §2–4); defaults are the project defaults."""
+    """``GRPOConfig`` plus every RREDCoT choice (PAPER.md §2–4); defaults are the project defaults (those of
+    the continuation fields are :class:`~rredcot.continuation.Continuation`'s)."""
 
     segmentation: str = field(default="hybrid", metadata={"help": f"Segmenter, one of {STRATEGIES}."})
     max_segments: int | None = field(
@@ -95,20 +91,23 @@ class RREDCoTConfig(GRPOConfig):
     )
     segment_chunk_size: int | None = field(default=None, metadata={"help": "Tokens per segment (fixed)."})
     value_estimator: str = field(
-        default="reference", metadata={"help": f"Value estimator, one of {VALUE_ESTIMATORS}."}
+        default=Continuation.estimator, metadata={"help": f"Value estimator, one of {VALUE_ESTIMATORS}."}
     )
     mc_samples: int = field(
         default=4, metadata={"help": "Rollouts per boundary state of the 'mc' estimator (its cost knob)."}
     )
     value_space: str = field(default="log", metadata={"help": "Values as log v̂ or v̂ ('log' | 'linear')."})
     end_of_thinking: str = field(
-        default="</think>", metadata={"help": "Marker that ends the reasoning, forced before each reference."}
+        default=Continuation.end_of_thinking,
+        metadata={"help": "Marker that ends the reasoning, forced before each reference."},
     )
     exit_string: str = field(
-        default="The final answer is ", metadata={"help": "The continuation u of the answer_only estimator."}
+        default=Continuation.exit_string,
+        metadata={"help": "The continuation u of the answer_only estimator."},
     )
     answer_template: str = field(
-        default="\\boxed{{{answer}}}", metadata={"help": "Formats the answer y scored after u (str.format)."}
+        default=Continuation.answer_template,
+        metadata={"help": "Formats the answer y scored after u (str.format)."},
     )
     sigma_mode: str = field(default="clip", metadata={"help": f"Segment mass from rewards, one of {MODES}."})
     sigma_mix: float = field(default=0.5, metadata={"help": "λ in σ = (1 − λ)/|o| + λ·σ_red."})
@@ -134,6 +133,8 @@ class RREDCoTConfig(GRPOConfig):
             raise ValueError(f"sigma_temperature must be > 0, got {self.sigma_temperature}")
         if self.mc_samples < 1:
             raise ValueError(f"mc_samples must be >= 1, got {self.mc_samples}")
+        if self.value_estimator in ESTIMATORS:
+            _ = self.continuation  # a bad continuation field stops here, not at the first step
         if self.value_estimator == "mc" and self.value_space != "linear":
             raise ValueError(
                 "value_estimator='mc' needs value_space='linear': an MC value of 0 (no rollout correct) has "
@@ -152,6 +153,14 @@ class RREDCoTConfig(GRPOConfig):
                 "when a generation batch is one micro-batch: set steps_per_generation=1 "
                 f"(got {self.steps_per_generation})"
             )
+
+    @property
+    def continuation(self) -> Continuation:
+        """What the value estimator scores, from this config's fields (the ``mc`` oracle scores none: it
+        rolls out)."""
+        return Continuation(
+            self.end_of_thinking, self.exit_string, self.answer_template, self.value_estimator
+        )
 
 
 # YAML keys of the RREDCoT section: the fields RREDCoTConfig adds to GRPOConfig.
@@ -308,6 +317,7 @@ class RREDCoTTrainer(GRPOTrainer):
         if args.value_estimator == "mc":
             with self._scoring_model() as model:
                 return self._segment_and_mc_value(model, inputs, prompt_ids, completion_ids, active)
+        continuation = args.continuation
         references = {}  # a group shares its row: build each reference once
         requests = []
         for i in active:
@@ -324,14 +334,11 @@ class RREDCoTTrainer(GRPOTrainer):
                     prompt_ids=prompt_ids[i],
                     completion_ids=completion_ids[i],
                     tokenizer=self._tokenizer,
-                    estimator=args.value_estimator,
+                    continuation=continuation,
                     references=references.get((solution, answer)),
                     group_correct=None if group_correct is None else group_correct[i],
                     answer=answer,
                     space=args.value_space,
-                    end_of_thinking=args.end_of_thinking,
-                    exit_string=args.exit_string,
-                    answer_template=args.answer_template,
                 )
             )
         segments = {}

@@ -32,7 +32,8 @@ from rredcot.io import read_jsonl, write_jsonl
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data.synthetic import SplitSpec, generate_split
 from rredcot.pipeline.tokenizer import build_char_tokenizer
-from rredcot.values import reference_continuations, score_continuations, score_continuations_naive
+from rredcot.scoring import score_continuations, score_continuations_naive
+from rredcot.values import reference_continuations
 
 REPO = Path(__file__).resolve().parents[1]
 NANO_CONFIG = REPO / "tests" / "fixtures" / "models" / "deepseek-r1-distill-qwen-1.5b" / "config.json"

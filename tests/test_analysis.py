@@ -14,6 +14,7 @@ import rredcot.pipeline.analysis as analysis
 from rredcot.io import read_jsonl
 from rredcot.pipeline.analysis import (
     VARIANTS,
+    Sampling,
     Trace,
     analyze_credit,
     analyze_segmentations,
@@ -34,10 +35,7 @@ SETTINGS = dict(
     segmentation=SEGMENTATION,
     estimators=list(VARIANTS),
     seed=0,
-    max_new_tokens=40,
-    mc_max_new_tokens=16,
-    mc_batch_size=16,
-    self_group_size=3,
+    sampling=Sampling(max_new_tokens=40, mc_max_new_tokens=16, mc_batch_size=16, self_group_size=3),
 )
 
 
@@ -389,10 +387,7 @@ LIGHT = dict(
     estimators=["answer_only/log"],
     attribution_estimator="answer_only",
     seed=0,
-    max_new_tokens=12,
-    mc_max_new_tokens=4,
-    mc_batch_size=8,
-    self_group_size=1,
+    sampling=Sampling(max_new_tokens=12, mc_max_new_tokens=4, mc_batch_size=8, self_group_size=1),
     n_traces=3,
     min_incorrect_share=0.3,  # at least 1 of each: at most 2 of either
     min_correct_share=0.3,

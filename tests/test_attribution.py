@@ -8,7 +8,7 @@ import torch
 from conftest import make_tiny_model
 
 from rredcot.pipeline.attribution import gradient_attribution, leave_one_out_attribution
-from rredcot.values import score_continuations_naive
+from rredcot.scoring import score_continuations_naive
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -12,6 +12,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
+import rredcot.scoring as scoring
+from rredcot.continuation import Continuation
+from rredcot.scoring import logprobs_and_entropies, score_continuations, score_continuations_naive
 from rredcot.values import (
     ValueRequest,
     aggregate_values,
@@ -19,10 +22,7 @@ from rredcot.values import (
     build_continuations,
     estimate_values,
     estimate_values_batch,
-    logprobs_and_entropies,
     reference_continuations,
-    score_continuations,
-    score_continuations_naive,
     segment_and_estimate,
     self_references,
 )
@@ -58,7 +58,7 @@ def test_batch_of_requests_matches_each_alone(tiny_random_model):
     """Prefixes of different lengths share padded forwards; every item must come out as if scored alone."""
     generator = torch.Generator().manual_seed(7)
     requests = [
-        ValueRequest(random_ids(p, generator), random_ids(c, generator), b, continuations=conts)
+        ValueRequest(random_ids(p, generator), random_ids(c, generator), b, continuation_ids=conts)
         for p, c, b, conts in [
             (5, 60, [0, 10, 59, 60], [random_ids(9, generator), random_ids(3, generator)]),
             (30, 8, [2, 5], [random_ids(20, generator)]),
@@ -70,7 +70,7 @@ def test_batch_of_requests_matches_each_alone(tiny_random_model):
         prefix = [*request.prompt_ids, *request.completion_ids]
         absolute = [len(request.prompt_ids) + b for b in request.boundaries]
         expected = aggregate_values(
-            score_continuations_naive(tiny_random_model, prefix, absolute, request.continuations)
+            score_continuations_naive(tiny_random_model, prefix, absolute, request.continuation_ids)
         )
         np.testing.assert_allclose(values, expected, atol=1e-4, rtol=0)
 
@@ -81,7 +81,7 @@ def test_segment_and_estimate_gives_the_policys_entropies_and_the_same_values(ti
     generator = torch.Generator().manual_seed(11)
     requests = [
         ValueRequest(
-            random_ids(p, generator), random_ids(c, generator), continuations=[random_ids(7, generator)]
+            random_ids(p, generator), random_ids(c, generator), continuation_ids=[random_ids(7, generator)]
         )
         for p, c in [(6, 40), (20, 9), (1, 25)]
     ]
@@ -108,7 +108,7 @@ def test_segment_and_estimate_gives_the_policys_entropies_and_the_same_values(ti
             request.prompt_ids,
             request.completion_ids,
             boundaries_of(k, entropies),
-            continuations=request.continuations,
+            continuation_ids=request.continuation_ids,
         )
         np.testing.assert_allclose(
             values, estimate_values_batch(tiny_random_model, [alone])[0], atol=1e-4, rtol=0
@@ -116,14 +116,14 @@ def test_segment_and_estimate_gives_the_policys_entropies_and_the_same_values(ti
 
 
 def test_segment_and_estimate_rejects_bad_boundaries_and_empty_completions(tiny_random_model):
-    request = ValueRequest([5, 6], [7, 8, 9], continuations=[[10]])
+    request = ValueRequest([5, 6], [7, 8, 9], continuation_ids=[[10]])
     with pytest.raises(ValueError, match="request 0 .*strictly increasing"):
         segment_and_estimate(tiny_random_model, [request], lambda k, e: [2, 1])
     with pytest.raises(ValueError, match="request 0 .*must lie in \\[0, 3\\]"):
         segment_and_estimate(tiny_random_model, [request], lambda k, e: [0, 4])
     with pytest.raises(ValueError, match="empty completion"):
         segment_and_estimate(
-            tiny_random_model, [ValueRequest([5], [], continuations=[[10]])], lambda k, e: [0]
+            tiny_random_model, [ValueRequest([5], [], continuation_ids=[[10]])], lambda k, e: [0]
         )
     with pytest.raises(ValueError, match="no boundaries"):
         estimate_values_batch(tiny_random_model, [request])
@@ -132,19 +132,17 @@ def test_segment_and_estimate_rejects_bad_boundaries_and_empty_completions(tiny_
 def test_shared_states_are_scored_once(tiny_random_model, monkeypatch):
     """A group shares its prompt and here its first 10 tokens: those states' pairs are scored once, and
     every request still gets the values it would get alone."""
-    import rredcot.values as values_module
-
     generator = torch.Generator().manual_seed(4)
     prompt, shared = random_ids(8, generator), random_ids(10, generator)
     refs = [random_ids(5, generator), random_ids(6, generator)]
     requests = [
-        ValueRequest(prompt, shared + random_ids(12, generator), [0, 10, 16, 22], continuations=refs)
+        ValueRequest(prompt, shared + random_ids(12, generator), [0, 10, 16, 22], continuation_ids=refs)
         for _ in range(3)
     ]
     scored = []
-    score_pairs = values_module._score_pairs
+    score_pairs = scoring._score_pairs
     monkeypatch.setattr(
-        values_module,
+        scoring,
         "_score_pairs",
         lambda model, k, v, pairs, *a: scored.append(len(pairs.item)) or score_pairs(model, k, v, pairs, *a),
     )
@@ -193,7 +191,7 @@ def test_continuations_are_marker_solution_and_boxed_answer(char_tokenizer):
     assert ids[0] == char_tokenizer.convert_tokens_to_ids("</think>")
     assert char_tokenizer.decode(ids) == "</think>so 2+2=4. \\boxed{4}"
     (exit_ids,) = answer_only_continuations(
-        char_tokenizer, "4", end_of_thinking="", answer_template="[{answer}]"
+        char_tokenizer, "4", continuation=Continuation(end_of_thinking="", answer_template="[{answer}]")
     )
     assert char_tokenizer.decode(exit_ids) == "The final answer is [4]"
 
@@ -209,7 +207,7 @@ def test_a_solution_that_already_boxes_its_answer_gets_no_second_box(char_tokeni
     assert char_tokenizer.decode(ids) == "</think>" + numina["solution"]
     # The synthetic write-up, after the marker the tiny model writes.
     (ids,) = reference_continuations(
-        char_tokenizer, [("3+4=7\n\\boxed{7}", "7")], end_of_thinking="</think>\n"
+        char_tokenizer, [("3+4=7\n\\boxed{7}", "7")], continuation=Continuation(end_of_thinking="</think>\n")
     )
     assert char_tokenizer.decode(ids) == "</think>\n3+4=7\n\\boxed{7}"
     # A box that never closes is no answer: the template's box is appended.
@@ -220,7 +218,9 @@ def test_a_solution_that_already_boxes_its_answer_gets_no_second_box(char_tokeni
 def test_self_references_take_what_correct_completions_wrote_after_the_marker(char_tokenizer):
     completion = char_tokenizer("<think>3 and 4 make 7</think>3+4=7\\boxed{7}<|im_end|>")["input_ids"]
     assert self_references(char_tokenizer, [completion], "7") == [("3+4=7\\boxed{7}", "7")]
-    from_ids = build_continuations(char_tokenizer, "self", group_correct=[completion], answer="7")
+    from_ids = build_continuations(
+        char_tokenizer, Continuation(estimator="self"), group_correct=[completion], answer="7"
+    )
     assert from_ids == reference_continuations(char_tokenizer, [("3+4=7\\boxed{7}", "7")])
     assert char_tokenizer.decode(from_ids[0]) == "</think>3+4=7\\boxed{7}"  # its own box, not a second
     # Without the marker (truncated in the thinking) only the answer is scored.
@@ -245,11 +245,14 @@ def test_estimators_score_their_continuations(tiny_random_model, char_tokenizer)
     np.testing.assert_allclose(
         reference, oracle(reference_continuations(char_tokenizer, references)), atol=1e-4
     )
-    answer_only = values(estimator="answer_only", answer="7")
+    answer_only = values(continuation=Continuation(estimator="answer_only"), answer="7")
     np.testing.assert_allclose(answer_only, oracle(answer_only_continuations(char_tokenizer, "7")), atol=1e-4)
     # "self" without a correct completion falls back to the references.
-    np.testing.assert_allclose(values(estimator="self", group_correct=[], references=references), reference)
-    own = values(estimator="self", group_correct=[("3 plus 4 is 7", "7")], references=references)
+    self_estimator = Continuation(estimator="self")
+    np.testing.assert_allclose(
+        values(continuation=self_estimator, group_correct=[], references=references), reference
+    )
+    own = values(continuation=self_estimator, group_correct=[("3 plus 4 is 7", "7")], references=references)
     np.testing.assert_allclose(
         own, oracle(reference_continuations(char_tokenizer, [("3 plus 4 is 7", "7")])), atol=1e-4
     )
@@ -279,7 +282,13 @@ def test_missing_references_are_rejected(tiny_random_model, char_tokenizer):
         score_continuations(tiny_random_model, [7, 8], [1], [])
     with pytest.raises(ValueError, match="no correct completion in the group and no reference"):
         estimate_values(
-            tiny_random_model, char_tokenizer, [7], [8, 9], [0, 2], estimator="self", group_correct=[]
+            tiny_random_model,
+            char_tokenizer,
+            [7],
+            [8, 9],
+            [0, 2],
+            continuation=Continuation(estimator="self"),
+            group_correct=[],
         )
     with pytest.raises(ValueError, match="no reference"):
         estimate_values(tiny_random_model, char_tokenizer, [7], [8, 9], [0, 2], references=[])
@@ -288,7 +297,9 @@ def test_missing_references_are_rejected(tiny_random_model, char_tokenizer):
     with pytest.raises(ValueError, match="non-empty prompt"):
         estimate_values(tiny_random_model, char_tokenizer, [], [8, 9], [0, 2], references=[("a", "7")])
     with pytest.raises(ValueError, match="estimator"):
-        estimate_values(tiny_random_model, char_tokenizer, [7], [8, 9], [0, 2], estimator="mc")
+        estimate_values(
+            tiny_random_model, char_tokenizer, [7], [8, 9], [0, 2], continuation=Continuation(estimator="mc")
+        )
 
 
 def test_logprobs_and_entropies_come_from_one_distribution(tiny_random_model):
@@ -347,7 +358,7 @@ def test_a_vocabulary_split_into_chunks_matches_naive(tiny_random_model, max_log
     torch.testing.assert_close(logps, dist.log_prob(ids[:, -10:]), atol=1e-5, rtol=0)
     torch.testing.assert_close(entropies, dist.entropy(), atol=1e-5, rtol=0)
 
-    request = ValueRequest(prefix[:5], prefix[5:], continuations=conts)
+    request = ValueRequest(prefix[:5], prefix[5:], continuation_ids=conts)
     ((split, _),) = segment_and_estimate(
         tiny_random_model, [request], lambda k, e: [0, 55], temperature=0.6, max_logits=max_logits
     )

@@ -8,6 +8,12 @@ import sys
 import yaml
 from snakemake.settings.types import DeploymentMethod
 
+# The train.rredcot fields the analyses value with are named once, in the library, and the rules pass only
+# those (not the whole section, so that editing another training field reruns no analysis). This checkout's
+# rredcot.continuation needs only the standard library: it imports in whatever environment runs Snakemake.
+sys.path.insert(0, workflow.basedir)
+from rredcot.continuation import VALUE_OPTION_FIELDS
+
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"
 # Every rule's software: the conda environment of environment.yml (its dependencies) under
@@ -160,8 +166,6 @@ def policy_inputs(wildcards):
 ANALYSIS = config["analysis"]
 ANALYSIS_BENCHMARK = ANALYSIS["benchmark"]
 SEGMENTATION_VARIANTS = list(ANALYSIS["segmentation_variants"])
-# The estimator's continuations are built exactly as in training.
-VALUE_OPTION_FIELDS = ("end_of_thinking", "exit_string", "answer_template", "value_batch_tokens")
 
 if ANALYSIS_BENCHMARK not in EVAL_SPLITS:
     raise ValueError(
@@ -178,9 +182,13 @@ if sum(math.ceil(share * ANALYSIS["n_traces"] - 1e-9) for share in _SHARES.value
     )
 
 
+def value_options():
+    """The train.rredcot fields the analyses value with: they score the continuations training scores."""
+    return {field: config["train"]["rredcot"][field] for field in VALUE_OPTION_FIELDS}
+
+
 def analysis_settings():
-    options = {field: config["train"]["rredcot"][field] for field in VALUE_OPTION_FIELDS}
-    return as_json({**ANALYSIS, "value_options": options})
+    return as_json({**ANALYSIS, "value_options": value_options()})
 
 
 def analysis_targets():
@@ -195,7 +203,7 @@ def value_sanity_settings():
     return as_json(
         {
             **sanity,
-            "options": {field: config["train"]["rredcot"][field] for field in VALUE_OPTION_FIELDS},
+            "options": value_options(),
             "bootstrap_resamples": config["artifacts"]["bootstrap_resamples"],
             "ci_level": config["artifacts"]["ci_level"],
             "dtype": ANALYSIS["dtype"],

@@ -74,13 +74,14 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from rredcot.continuation import DEFAULT_CONTINUATION, ESTIMATORS, SELF_ESTIMATORS, TEXT_FIELDS, Continuation
 from rredcot.io import append_jsonl, read_jsonl, write_jsonl
 from rredcot.mc import mc_values
 from rredcot.pipeline.attribution import gradient_attribution, leave_one_out_attribution
@@ -88,18 +89,9 @@ from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data import prompt_messages
 from rredcot.pipeline.data.first_error import find_first_error, is_synthetic, true_chain
 from rredcot.rewards import grade
+from rredcot.scoring import DEFAULT_MAX_TOKENS, logprobs_and_entropies, score_continuations
 from rredcot.segmentation import CompletionSegments, segment_completion, token_table, value_boundaries
-from rredcot.values import (
-    DEFAULT_MAX_TOKENS,
-    ESTIMATORS,
-    SELF_ESTIMATORS,
-    SPACES,
-    aggregate_values,
-    build_continuations,
-    logprobs_and_entropies,
-    reference_value_parts,
-    score_continuations,
-)
+from rredcot.values import SPACES, aggregate_values, build_continuations, reference_value_parts
 
 VARIANTS = tuple(f"{estimator}/{space}" for estimator in ESTIMATORS for space in SPACES)
 ATTRIBUTIONS = ("gradient", "loo")
@@ -109,12 +101,18 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ValueOptions:
-    """How the value estimator builds its continuations (the trainer's fields of the same names)."""
+    """How the analyses value a state, as training does: the continuation's text (each analysed estimator
+    sets its ``estimator``) and the token budget of one scoring forward."""
 
-    end_of_thinking: str = "</think>"
-    exit_string: str = "The final answer is "
-    answer_template: str = "\\boxed{{{answer}}}"
+    continuation: Continuation = DEFAULT_CONTINUATION
     value_batch_tokens: int = DEFAULT_MAX_TOKENS
+
+    @classmethod
+    def from_config(cls, options: Mapping) -> ValueOptions:
+        """From the train.rredcot fields that the analysis rules pass
+        (:data:`~rredcot.continuation.VALUE_OPTION_FIELDS`)."""
+        text = {name: options[name] for name in TEXT_FIELDS}
+        return cls(Continuation(**text), options["value_batch_tokens"])
 
 
 @dataclass(frozen=True)
@@ -126,6 +124,11 @@ class Sampling:
     mc_max_new_tokens: int = 256
     mc_batch_size: int = 64
     self_group_size: int = 4
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> Sampling:
+        """From the analysis config section, which holds these fields under the same names."""
+        return cls(**{field.name: section[field.name] for field in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -173,15 +176,8 @@ def analyze_credit(
     draws_path: str | os.PathLike,
     min_incorrect_share: float = 0.0,
     min_correct_share: float = 0.0,
-    end_of_thinking: str = "</think>",
-    exit_string: str = "The final answer is ",
-    answer_template: str = "\\boxed{{{answer}}}",
-    value_batch_tokens: int = DEFAULT_MAX_TOKENS,
-    temperature: float = 1.0,
-    max_new_tokens: int = 256,
-    mc_max_new_tokens: int = 256,
-    mc_batch_size: int = 64,
-    self_group_size: int = 4,
+    sampling: Sampling = Sampling(),
+    value_options: ValueOptions = ValueOptions(),
     attribution_estimator: str = "reference",
     random_init: bool = False,
     dtype: str = "float32",
@@ -206,10 +202,7 @@ def analyze_credit(
         raise ValueError(
             f"attribution_estimator must be 'reference' or 'answer_only', got {attribution_estimator!r}"
         )
-    options = ValueOptions(end_of_thinking, exit_string, answer_template, value_batch_tokens)
-    sampling = _check_sampling(
-        Sampling(temperature, max_new_tokens, mc_max_new_tokens, mc_batch_size, self_group_size), n_mc_samples
-    )
+    sampling = _check_sampling(sampling, n_mc_samples)
     rows = _check_rows(rows)
     _check_solutions(rows, [*estimators, attribution_estimator])
     for row in rows:
@@ -244,14 +237,14 @@ def analyze_credit(
                 segmentation=segmentation,
                 estimators=estimators,
                 attribution_estimator=attribution_estimator,
-                options=options,
+                options=value_options,
                 n_mc_samples=n_mc_samples,
             )
             append_jsonl(partial_path, record)
         elif "first_error_checked" not in record:
             # Logged before the first-error fields existed: the same trace, sampled again, fills them in.
             trace = policy.trace(by_id[draw["id"]])
-            record.update(_first_error(policy.tokenizer, trace, options.end_of_thinking))
+            record.update(_first_error(policy.tokenizer, trace, value_options.continuation.end_of_thinking))
         records.append(record)
         progress.update()
     progress.close()
@@ -293,9 +286,10 @@ def _credit_record(
 ) -> dict:
     """Everything the credit analysis logs for one accepted trace."""
     model, tokenizer, row = policy.model, policy.tokenizer, trace.row
-    segments = _segment(trace, policy.table, segmentation, options.end_of_thinking)
+    end_of_thinking = options.continuation.end_of_thinking
+    segments = _segment(trace, policy.table, segmentation, end_of_thinking)
     record = _base_record(trace, segments)
-    record.update(_first_error(tokenizer, trace, options.end_of_thinking))
+    record.update(_first_error(tokenizer, trace, end_of_thinking))
     boundaries = value_boundaries(segments)
     record["mc"] = _mc(model, tokenizer, trace, boundaries, n_mc_samples, policy.sampling, policy.seed, "mc")
     values, seconds, group = _values(model, tokenizer, trace, segments, estimators, options)
@@ -311,8 +305,7 @@ def _credit_record(
             boundaries,
             row["solution"],
             row["answer"],
-            end_of_thinking=options.end_of_thinking,
-            answer_template=options.answer_template,
+            continuation=options.continuation,
             max_tokens=options.value_batch_tokens,
         )
     record["attribution"], record["attribution_seconds"] = _attributions(
@@ -333,15 +326,8 @@ def analyze_segmentations(
     seed: int,
     partial_dir: str | os.PathLike,
     out_paths: Mapping[str, str | os.PathLike],
-    end_of_thinking: str = "</think>",
-    exit_string: str = "The final answer is ",
-    answer_template: str = "\\boxed{{{answer}}}",
-    value_batch_tokens: int = DEFAULT_MAX_TOKENS,
-    temperature: float = 1.0,
-    max_new_tokens: int = 256,
-    mc_max_new_tokens: int = 256,
-    mc_batch_size: int = 64,
-    self_group_size: int = 4,
+    sampling: Sampling = Sampling(),
+    value_options: ValueOptions = ValueOptions(),
     random_init: bool = False,
     dtype: str = "float32",
     device: str = "cpu",
@@ -369,10 +355,7 @@ def analyze_segmentations(
         for name, spec in variants.items()
     }
     estimators = _check_variants([estimator])
-    options = ValueOptions(end_of_thinking, exit_string, answer_template, value_batch_tokens)
-    sampling = _check_sampling(
-        Sampling(temperature, max_new_tokens, mc_max_new_tokens, mc_batch_size, self_group_size), n_mc_samples
-    )
+    sampling = _check_sampling(sampling, n_mc_samples)
     benchmark = _check_rows(rows)
     rows = _pick(benchmark, ids)
     _check_solutions(rows, estimators)
@@ -388,9 +371,8 @@ def analyze_segmentations(
         _warm_up(model, tokenizer, pending[0])
         for row in tqdm(pending, desc="segmentation ablation", unit="problem"):
             trace = sample_trace(model, tokenizer, row, sampling, seed)
-            segments = {
-                name: _segment(trace, table, spec, options.end_of_thinking) for name, spec in specs.items()
-            }
+            end_of_thinking = value_options.continuation.end_of_thinking
+            segments = {name: _segment(trace, table, spec, end_of_thinking) for name, spec in specs.items()}
             # One MC call over the union of all variants' boundaries (all, not only the unfinished ones, so a
             # resumed run draws the same outcomes); each variant takes the rows of its own boundaries.
             union = sorted({b for seg in segments.values() for b in value_boundaries(seg)})
@@ -401,7 +383,7 @@ def analyze_segmentations(
                 record = _base_record(trace, segments[name])
                 record["mc"] = _mc_share(shared, union, record["boundaries"])
                 values, seconds, summary = _values(
-                    model, tokenizer, trace, segments[name], estimators, options
+                    model, tokenizer, trace, segments[name], estimators, value_options
                 )
                 record["values"], record["value_seconds"] = values, seconds
                 if summary is not None:
@@ -611,13 +593,10 @@ def _values(model, tokenizer, trace: Trace, segments, variants, options: ValueOp
             scored = summary["fallback"] or estimator
         continuations = build_continuations(
             tokenizer,
-            scored,
+            replace(options.continuation, estimator=scored),
             references=_reference_pairs(row) if scored == "reference" else None,
             group_correct=group_correct or None,
             answer=row["answer"],
-            end_of_thinking=options.end_of_thinking,
-            exit_string=options.exit_string,
-            answer_template=options.answer_template,
         )
         start = time.perf_counter()
         logp = score_continuations(
@@ -642,7 +621,9 @@ def _self_group(tokenizer, trace: Trace, *, include_own: bool) -> tuple[list[lis
     return correct, {"size": 1 + len(trace.group), "n_correct": len(correct), "fallback": fallback}
 
 
-def _attributions(model, tokenizer, trace: Trace, segments: CompletionSegments, estimator: str, options):
+def _attributions(
+    model, tokenizer, trace: Trace, segments: CompletionSegments, estimator: str, options: ValueOptions
+):
     """Gradient × input and LOO credits of the reasoning segments for the attribution continuation."""
     spans = segments.spans[: segments.n_reasoning_segments]
     if not spans:
@@ -651,12 +632,9 @@ def _attributions(model, tokenizer, trace: Trace, segments: CompletionSegments, 
     reasoning = trace.completion_ids[:n_reasoning]
     (continuation,) = build_continuations(
         tokenizer,
-        estimator,
+        replace(options.continuation, estimator=estimator),
         references=_reference_pairs(trace.row) if estimator == "reference" else None,
         answer=trace.row["answer"],
-        end_of_thinking=options.end_of_thinking,
-        exit_string=options.exit_string,
-        answer_template=options.answer_template,
     )
     credits, seconds = {}, {}
     for name, fn, kwargs in (

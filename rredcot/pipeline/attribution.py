@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from rredcot.values import DEFAULT_MAX_TOKENS, ValueRequest, estimate_values_batch, eval_mode
+from rredcot.scoring import DEFAULT_MAX_TOKENS, eval_mode
+from rredcot.values import ValueRequest, estimate_values_batch
 
 
 def gradient_attribution(
@@ -61,7 +62,7 @@ def leave_one_out_attribution(
     completion = [int(t) for t in completion_ids]
     variants = [completion] + [completion[:s] + completion[e:] for s, e in zip(starts, ends, strict=True)]
     requests = [
-        ValueRequest(prompt_ids, variant, [len(variant)], continuations=[continuation_ids])
+        ValueRequest(prompt_ids, variant, [len(variant)], continuation_ids=[continuation_ids])
         for variant in variants
     ]
     logps = np.concatenate(estimate_values_batch(model, requests, max_tokens=max_tokens))

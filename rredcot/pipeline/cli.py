@@ -159,21 +159,16 @@ def evaluate(args) -> None:
     print(json.dumps(summary))
 
 
-VALUE_OPTION_FIELDS = ("end_of_thinking", "exit_string", "answer_template", "value_batch_tokens")
-
-
 def _analysis_settings(section: dict, n_mc_samples: int) -> dict:
     """Keyword arguments shared by both analyses: sampling, value options, model loading."""
+    from rredcot.pipeline.analysis import Sampling, ValueOptions
+
     return {
         "n_mc_samples": n_mc_samples,
-        "temperature": section["temperature"],
-        "max_new_tokens": section["max_new_tokens"],
-        "mc_max_new_tokens": section["mc_max_new_tokens"],
-        "mc_batch_size": section["mc_batch_size"],
-        "self_group_size": section["self_group_size"],
+        "sampling": Sampling.from_config(section),
+        "value_options": ValueOptions.from_config(section["value_options"]),
         "dtype": section["dtype"],
         "device": section["device"],
-        **{field: section["value_options"][field] for field in VALUE_OPTION_FIELDS},
     }
 
 
@@ -210,17 +205,20 @@ def value_sanity(args) -> None:
     """Estimator vs MC values at the base policy's own states and corrupted twins (value sanity)."""
     import torch
 
+    from rredcot.pipeline.analysis import ValueOptions
     from rredcot.pipeline.data.synthetic import load_split
     from rredcot.pipeline.value_sanity import analyze_value_sanity
 
+    settings = dict(args.settings_json)
     torch.set_num_threads(args.threads)
     summary = analyze_value_sanity(
         args.model,
         load_split(args.benchmark),
+        value_options=ValueOptions.from_config(settings.pop("options")),
         out_path=args.out,
         seed=args.seed,
         random_init=args.random_init,
-        **args.settings_json,
+        **settings,
     )
     print(json.dumps(summary["estimators"]))
 

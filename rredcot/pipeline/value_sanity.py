@@ -22,6 +22,7 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from tqdm.auto import tqdm
 
 from rredcot.io import write_json
 from rredcot.mc import MCRequest, mc_values_batch
-from rredcot.pipeline.analysis import prompt_token_ids
+from rredcot.pipeline.analysis import ValueOptions, prompt_token_ids
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.rewards import grade
 from rredcot.segmentation import token_texts
@@ -91,7 +92,7 @@ def analyze_value_sanity(
     n_mc_samples: int,
     max_new_tokens: int,
     mc_batch_size: int,
-    options: Mapping,
+    value_options: ValueOptions,
     out_path: str | os.PathLike,
     seed: int = 0,
     bootstrap_resamples: int = 1000,
@@ -110,7 +111,7 @@ def analyze_value_sanity(
     model, tokenizer = load_model_and_tokenizer(
         model_path, dtype=dtype, device=device, random_init=random_init
     )
-    eot = options["end_of_thinking"]
+    eot = value_options.continuation.end_of_thinking
     records, start = [], time.perf_counter()
     traces = [_greedy_trace(model, tokenizer, row, max_new_tokens, eot) for row in tqdm(rows, desc="traces")]
     requests = [
@@ -145,11 +146,11 @@ def analyze_value_sanity(
         }
         for name in estimators:
             record["values"][name] = _values(
-                model, tokenizer, trace, trace["completion_ids"], trace["boundaries"], name, options
+                model, tokenizer, trace, trace["completion_ids"], trace["boundaries"], name, value_options
             )
         if "reference" in estimators:
             record["value_parts"] = _parts(
-                model, tokenizer, trace, trace["completion_ids"], trace["boundaries"], options
+                model, tokenizer, trace, trace["completion_ids"], trace["boundaries"], value_options
             )
         if trace["twin_ids"] is not None:
             twin = trace["twin_ids"]
@@ -158,13 +159,14 @@ def analyze_value_sanity(
                 "completion": tokenizer.decode(twin, skip_special_tokens=False),
                 "mc": float(twin_mc[id(trace)].means[0]),
                 "values": {
-                    name: _values(model, tokenizer, trace, twin, [len(twin)], name, options)[0]
+                    name: _values(model, tokenizer, trace, twin, [len(twin)], name, value_options)[0]
                     for name in estimators
                 },
             }
             if "reference" in estimators:
                 record["twin"]["value_parts"] = {
-                    k: v[0] for k, v in _parts(model, tokenizer, trace, twin, [len(twin)], options).items()
+                    k: v[0]
+                    for k, v in _parts(model, tokenizer, trace, twin, [len(twin)], value_options).items()
                 }
         records.append(record)
     summary = {
@@ -282,7 +284,7 @@ def _greedy_trace(model, tokenizer, row: Mapping, max_new_tokens: int, end_of_th
 
 
 def _values(
-    model, tokenizer, trace, completion_ids, boundaries, estimator: str, options: Mapping
+    model, tokenizer, trace, completion_ids, boundaries, estimator: str, options: ValueOptions
 ) -> list[float]:
     row = trace["row"]
     values = estimate_values(
@@ -291,19 +293,18 @@ def _values(
         trace["prompt_ids"],
         completion_ids,
         boundaries,
-        estimator=estimator,
+        continuation=replace(options.continuation, estimator=estimator),
         references=[(row["solution"], row["answer"])] if estimator == "reference" else None,
         answer=row["answer"],
         space="log",
-        end_of_thinking=options["end_of_thinking"],
-        exit_string=options["exit_string"],
-        answer_template=options["answer_template"],
-        max_tokens=options["value_batch_tokens"],
+        max_tokens=options.value_batch_tokens,
     )
     return [float(v) for v in values]
 
 
-def _parts(model, tokenizer, trace, completion_ids, boundaries, options: Mapping) -> dict[str, list[float]]:
+def _parts(
+    model, tokenizer, trace, completion_ids, boundaries, options: ValueOptions
+) -> dict[str, list[float]]:
     row = trace["row"]
     return reference_value_parts(
         model,
@@ -313,7 +314,6 @@ def _parts(model, tokenizer, trace, completion_ids, boundaries, options: Mapping
         boundaries,
         row["solution"],
         row["answer"],
-        end_of_thinking=options["end_of_thinking"],
-        answer_template=options["answer_template"],
-        max_tokens=options["value_batch_tokens"],
+        continuation=options.continuation,
+        max_tokens=options.value_batch_tokens,
     )

@@ -41,6 +41,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from rredcot.continuation import Continuation
 from rredcot.pipeline.data.synthetic import CHECK_PHRASES, CORRECTION, RESULT
 
 THINK_START = "<think>"
@@ -103,7 +104,7 @@ def true_chain(row: Mapping) -> list[tuple[int, str, int, int]]:
     return chain
 
 
-def thinking_lines(text: str, end_of_thinking: str = "</think>") -> list[tuple[int, str]]:
+def thinking_lines(text: str, end_of_thinking: str = Continuation.end_of_thinking) -> list[tuple[int, str]]:
     """``(offset, line)`` of every judged thinking line (blank ones included), offsets into ``text``."""
     start = text.find(THINK_START)
     start = start + len(THINK_START) if start >= 0 and not text[:start].strip() else 0
@@ -119,7 +120,9 @@ def thinking_lines(text: str, end_of_thinking: str = "</think>") -> list[tuple[i
     return lines
 
 
-def find_first_error(row: Mapping, text: str, *, end_of_thinking: str = "</think>") -> FirstError | None:
+def find_first_error(
+    row: Mapping, text: str, *, end_of_thinking: str = Continuation.end_of_thinking
+) -> FirstError | None:
     """The first wrong line of ``text``'s thinking on synthetic ``row`` (module docstring), or ``None``."""
     chain = true_chain(row)
     lhs_of = [(a, op, b) for a, op, b, _ in chain]
