@@ -119,4 +119,8 @@ def regenerate_command():
 def artifact_rules(targets):
     """target -> the name of the artifact rule that makes it (the report names that rule's function)."""
     makers = [rule for rule in workflow.rules if rule.script == MAKE_ARTIFACT]
-    return {target: next(rule.name for rule in makers if rule.is_producer(target)) for target in targets}
+    found = {target: [rule.name for rule in makers if rule.is_producer(target)] for target in targets}
+    orphans = sorted(target for target, names in found.items() if not names)
+    if orphans:
+        raise ValueError(f"no artifact rule makes {orphans}")
+    return {target: names[0] for target, names in found.items()}
