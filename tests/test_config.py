@@ -13,6 +13,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from rredcot.pipeline.settings import run_settings
 from rredcot.pipeline.train import _config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,15 +36,37 @@ def test_shipped_config_validates(scale):
 def test_every_run_of_a_config_makes_a_trainer_config(scale, tmp_path):
     """The schema passes TRL fields through; TRL must know them, or a GPU job fails at its first second."""
     train = load(scale)["train"]
-    runs = {m: {} for m in train["methods"]} | {
-        name: variant for name, variant in (train.get("variants") or {}).items()
-    }
-    for name, variant in runs.items():
-        method = variant.get("method", name)
-        trl = {**train["trl"], **train["method_overrides"].get(method, {}), **variant.get("trl", {})}
-        rredcot = {**train["rredcot"], **variant.get("rredcot", {})} if method == "rredcot" else None
-        config = _config(method, tmp_path, 0, trl, rredcot)
+    for run in [*train["methods"], *train["variants"]]:
+        settings = run_settings(train, run, 0, scale)
+        trl = settings["trl"]
+        config = _config(settings["method"], tmp_path, 0, trl, settings["rredcot"])
         assert config.max_steps == trl["max_steps"] and config.loss_type == trl["loss_type"]
+
+
+def test_run_settings_go_from_shared_to_method_to_variant_then_tracking():
+    """A variant is the most specific: its learning rate beats the method's, which beats the shared one."""
+    train = copy.deepcopy(load("paper")["train"])
+    train["method_overrides"]["rredcot"] = {"learning_rate": 5e-7, "max_steps": 400}  # paper.yaml's rate
+    train["variants"] = {
+        "rredcot_lr1e-7": {"method": "rredcot", "trl": {"learning_rate": 1e-7}, "rredcot": {"sigma_mix": 1}},
+        "grpo_short": {"method": "grpo", "trl": {"max_steps": 10}},
+    }
+    train["tracking"] = {"report_to": "tensorboard", "run_name": "{scale}/{run}/seed{seed}"}
+    shared_lr, shared_steps = train["trl"]["learning_rate"], train["trl"]["max_steps"]
+    expected = {  # run: (method, learning_rate, max_steps, rredcot)
+        "grpo": ("grpo", shared_lr, shared_steps, None),
+        "rredcot": ("rredcot", 5e-7, 400, train["rredcot"]),
+        "rredcot_lr1e-7": ("rredcot", 1e-7, 400, {**train["rredcot"], "sigma_mix": 1}),
+        "grpo_short": ("grpo", shared_lr, 10, None),
+    }
+    for run, (method, learning_rate, max_steps, rredcot) in expected.items():
+        settings = run_settings(train, run, 3, "paper")
+        trl = settings["trl"]
+        assert settings["method"] == method
+        assert (trl["learning_rate"], trl["max_steps"]) == (learning_rate, max_steps)
+        assert settings["rredcot"] == rredcot
+        assert (trl["report_to"], trl["run_name"]) == ("tensorboard", f"paper/{run}/seed3")
+        assert trl["beta"] == train["trl"]["beta"]  # a field no layer overrides stays the shared one
 
 
 @pytest.mark.parametrize("scale", SCALES)

@@ -1,0 +1,34 @@
+"""The settings one run trains with, composed once from the config's ``train`` section.
+
+The train rule, ``rredcot train``, the step-time benchmark and the tests all call :func:`run_settings`, so a
+run cannot train with one order of precedence and be checked against another. Standard library only: the
+Snakefile imports it in whatever environment runs Snakemake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def run_settings(train: Mapping[str, Any], run: str, seed: int, scale: str) -> dict[str, Any]:
+    """``{"method", "trl", "rredcot"}`` of ``run`` (a method or a ``train.variants`` name) at ``seed``.
+
+    GRPOConfig fields, from least to most specific: ``train.trl``, then ``train.method_overrides[method]``,
+    then the variant's ``trl``; then ``train.tracking`` sets ``report_to`` and ``run_name`` (formatted with
+    ``scale``, ``run`` and ``seed``). RREDCoT fields: ``train.rredcot``, then the variant's ``rredcot``;
+    ``None`` for a GRPO run. A variant is the most specific, so it wins: an ablation of the learning rate
+    keeps its own rate where the method overrides the shared one.
+    """
+    variant = {} if run in train["methods"] else train["variants"][run]
+    method = variant.get("method", run)
+    tracking = train["tracking"]
+    trl = {
+        **train["trl"],
+        **train["method_overrides"].get(method, {}),
+        **variant.get("trl", {}),
+        "report_to": tracking["report_to"],
+        "run_name": tracking["run_name"].format(scale=scale, run=run, seed=seed),
+    }
+    rredcot = {**train["rredcot"], **variant.get("rredcot", {})} if method == "rredcot" else None
+    return {"method": method, "trl": trl, "rredcot": rredcot}
