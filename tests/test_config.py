@@ -2,7 +2,6 @@
 
 import copy
 import json
-import re
 import shlex
 import subprocess
 import sys
@@ -165,9 +164,13 @@ def test_train_rule_hands_the_tracker_and_run_name_to_trl(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     command = next(line for line in proc.stdout.splitlines() if "rredcot.pipeline.cli train " in line)
     words = shlex.split(command)
-    trl = json.loads(words[words.index("--train-json") + 1])["trl"]
-    assert (trl["report_to"], trl["run_name"]) == ("tensorboard", "smoke/rredcot_uniform/seed0")
-    assert re.search(r"--method rredcot\b", command)
+    settings = json.loads(words[words.index("--settings-json") + 1])
+    assert settings == run_settings(config["train"], "rredcot_uniform", 0, "smoke")
+    assert settings["method"] == "rredcot"
+    assert (settings["trl"]["report_to"], settings["trl"]["run_name"]) == (
+        "tensorboard",
+        "smoke/rredcot_uniform/seed0",
+    )
 
 
 @pytest.mark.parametrize(

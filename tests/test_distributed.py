@@ -53,18 +53,17 @@ def free_port() -> int:
 
 def launch(root: Path, out: Path, driver: Path, max_steps: int) -> str:
     """``accelerate launch`` with two processes of the smoke config's RREDCoT run; returns the output."""
-    section = {
+    settings = {
+        "method": "rredcot",
         "trl": {**SMOKE["train"]["trl"], "max_steps": max_steps},
-        "method_overrides": {},
         "rredcot": {**SMOKE["train"]["rredcot"], "value_estimator": "self"},
     }
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
         "--main_process_port", str(free_port()), str(driver),
-        "train", "--method", "rredcot", "--seed", "0", "--model", str(root / "base"),
-        "--random-init", "False",
-        "--train", str(root / "train.jsonl"), "--train-json", json.dumps(section),
+        "train", "--settings-json", json.dumps(settings), "--seed", "0", "--model", str(root / "base"),
+        "--random-init", "False", "--train", str(root / "train.jsonl"),
         "--run-dir", str(out / "checkpoints"), "--model-out", str(out / "model"),
         "--metrics-out", str(out / "metrics.jsonl"), "--threads", "1",
     ]  # fmt: skip

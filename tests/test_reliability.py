@@ -86,11 +86,11 @@ def assert_same_weights(first: Path, second: Path) -> None:
 
 def train_argv(root: Path, out: Path, max_steps: int = MAX_STEPS, train: Path | None = None) -> list[str]:
     """``rredcot train`` (rredcot) on the SIGTERM test's workspace ``root``, laid out as train.smk does it."""
-    section = {"trl": {**TRL_ARGS, "max_steps": max_steps}, "method_overrides": {}, "rredcot": RREDCOT_ARGS}
+    settings = {"method": "rredcot", "trl": {**TRL_ARGS, "max_steps": max_steps}, "rredcot": RREDCOT_ARGS}
     return [
-        "train", "--method", "rredcot", "--seed", "0", "--model", str(root / "base"),
+        "train", "--settings-json", json.dumps(settings), "--seed", "0", "--model", str(root / "base"),
         "--random-init", "False", "--train", str(train or root / "train.jsonl"),
-        "--train-json", json.dumps(section), "--run-dir", str(out / "checkpoints"),
+        "--run-dir", str(out / "checkpoints"),
         "--model-out", str(out / "model"), "--metrics-out", str(out / "metrics.jsonl"), "--threads", "1",
     ]  # fmt: skip
 

@@ -9,10 +9,12 @@ import yaml
 from snakemake.settings.types import DeploymentMethod
 
 # The train.rredcot fields the analyses value with are named once, in the library, and the rules pass only
-# those (not the whole section, so that editing another training field reruns no analysis). This checkout's
-# rredcot.continuation needs only the standard library: it imports in whatever environment runs Snakemake.
+# those (not the whole section, so that editing another training field reruns no analysis). A run's settings
+# are composed once, by the function the CLI and the tests use. Both modules of this checkout need only the
+# standard library: they import in whatever environment runs Snakemake.
 sys.path.insert(0, workflow.basedir)
 from rredcot.continuation import VALUE_OPTION_FIELDS
+from rredcot.pipeline.settings import run_settings
 
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"
@@ -33,25 +35,6 @@ EVAL_SPLITS = list(config["eval"]["benchmarks"])
 def as_json(section):
     """A config section as one shell-quotable JSON argument (rules pass only what they use)."""
     return json.dumps(section, sort_keys=True)
-
-
-def run_method(run):
-    """The training method of a run name: a method itself, or an ablation variant's method."""
-    return run if run in METHODS else VARIANTS[run]["method"]
-
-
-def run_settings(run, seed):
-    """The train section a run trains with: the variant's trl/rredcot fields over the shared ones, and the
-    tracker and this run's name (train.tracking) as the GRPOConfig fields TRL reads them from."""
-    train = config["train"]
-    variant = VARIANTS.get(run, {})
-    settings = {key: train[key] for key in ("trl", "method_overrides", "rredcot")}
-    for key in ("trl", "rredcot"):
-        settings[key] = {**settings[key], **variant.get(key, {})}
-    tracking = train["tracking"]
-    settings["trl"]["report_to"] = tracking["report_to"]
-    settings["trl"]["run_name"] = tracking["run_name"].format(scale=SCALE, run=run, seed=seed)
-    return settings
 
 
 def stage_resources(stage):

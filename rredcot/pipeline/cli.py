@@ -89,7 +89,8 @@ def sft(args) -> None:
 
 
 def train(args) -> None:
-    """One RL run; checkpoints stay in --run-dir, the finished model and log are copied to the outputs.
+    """One RL run with the settings :func:`rredcot.pipeline.settings.run_settings` composed, unchanged;
+    checkpoints stay in --run-dir, the finished model and log are copied to the outputs.
 
     Under ``accelerate launch`` every process runs this; the main one copies, the others wait for it.
     """
@@ -98,17 +99,15 @@ def train(args) -> None:
     from rredcot.pipeline.machine import write_machine
     from rredcot.pipeline.train import train_policy
 
-    section = args.train_json
-    trl_args = {**section["trl"], **section["method_overrides"].get(args.method, {})}
-    rredcot_args = section["rredcot"] if args.method == "rredcot" else None
+    settings = args.settings_json
     summary = train_policy(
-        method=args.method,
+        method=settings["method"],
         model_path=args.model,
         train_path=args.train,
         output_dir=args.run_dir,
         seed=args.seed,
-        trl_args=trl_args,
-        rredcot_args=rredcot_args,
+        trl_args=settings["trl"],
+        rredcot_args=settings["rredcot"],
         random_init=args.random_init,
         num_threads=args.threads,
     )
@@ -271,12 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=sft)
 
     p = commands.add_parser("train", help=train.__doc__)
-    p.add_argument("--method", required=True, choices=("grpo", "rredcot"))
+    p.add_argument(
+        "--settings-json", type=_json, required=True, help="the run's method, trl and rredcot settings"
+    )
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--random-init", type=_flag, default=False)
     p.add_argument("--train", required=True)
-    p.add_argument("--train-json", type=_json, required=True)
     p.add_argument("--run-dir", required=True)
     p.add_argument("--model-out", required=True)
     p.add_argument("--metrics-out", required=True)
