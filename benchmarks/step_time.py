@@ -45,6 +45,7 @@ import rredcot.scoring
 import rredcot.trainer
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data.synthetic import load_split
+from rredcot.pipeline.settings import run_settings
 from rredcot.pipeline.train import _config, deterministic_cpu, make_trainer, rl_dataset
 from rredcot.trainer import RREDCoTTrainer
 
@@ -79,10 +80,8 @@ class Clock:
 
 
 def build_trainer(method: str, config: dict, model, tokenizer, dataset, output_dir: str):
-    train = config["train"]
-    trl_args = {**train["trl"], **train["method_overrides"].get(method, {})}
-    rredcot_args = train["rredcot"] if method == "rredcot" else None
-    args = _config(method, Path(output_dir) / method, 0, trl_args, rredcot_args)
+    settings = run_settings(config["train"], method, 0, config["scale"])
+    args = _config(method, Path(output_dir) / method, 0, settings["trl"], settings["rredcot"])
     trainer = make_trainer(method, args, model, tokenizer, dataset)
     trainer.current_gradient_accumulation_steps = args.gradient_accumulation_steps  # set by train() otherwise
     clock = Clock()
