@@ -15,7 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-MODES = ("clip", "softmax")
+# "magnitude" is the only mode whose segment mass does not depend on the advantage's sign: values that carry
+# no information about the outcome then add no push of their own (see permutation_push).
+MODES = ("clip", "softmax", "magnitude")
+SIGN_FREE_MODES = ("magnitude",)
 
 
 def segment_rewards(values: Sequence[float]) -> np.ndarray:
@@ -42,11 +45,14 @@ def token_weights(
 ) -> np.ndarray:
     """σ(t) ≥ 0 with Σ_t σ(t) = 1 over the ``n_tokens`` completion tokens.
 
-    Segment mass ∝ ``max(0, sign(A)·r_k)`` (``"clip"``: credit the segments that raised the value of a
-    correct trace, blame those that lowered the value of a wrong one) or ∝ ``exp(sign(A)·r_k / temperature)``
-    (``"softmax"``). A segment's mass is spread evenly over its tokens, then
-    ``σ = (1 − mix)/n_tokens + mix·σ_red``. σ is uniform when the advantage is 0, there are no spans, or all
-    clipped mass is zero. Tokens outside every span get only the uniform share.
+    Segment mass ∝ ``|r_k|`` (``"magnitude"``: the advantage goes where the value moved, in either
+    direction, whatever the outcome), ∝ ``max(0, sign(A)·r_k)`` (``"clip"``: credit the segments that raised
+    the value of a correct trace, blame those that lowered the value of a wrong one) or
+    ∝ ``exp(sign(A)·r_k / temperature)`` (``"softmax"``). ``clip`` and ``softmax`` read the sign of A, so a
+    drift of the values shared by all traces gives correct and wrong traces different weights, an update
+    that does not depend on the reward (:func:`permutation_push`). A segment's mass is spread evenly over its
+    tokens, then ``σ = (1 − mix)/n_tokens + mix·σ_red``. σ is uniform when the advantage is 0, there are no
+    spans, or all clipped (or magnitude) mass is zero. Tokens outside every span get only the uniform share.
 
     ``spans`` are non-empty, in order, non-overlapping and inside ``[0, n_tokens)``; gaps are allowed. One
     reward per span (the caller gives the answer segment reward 0). ``n_tokens == 0`` returns an empty array.
@@ -74,7 +80,9 @@ def token_weights(
     if advantage == 0 or len(spans) == 0:
         return uniform
     signed = math.copysign(1.0, advantage) * rewards
-    if mode == "clip":
+    if mode == "magnitude":
+        mass = np.abs(rewards)
+    elif mode == "clip":
         mass = np.maximum(signed, 0.0)
     else:
         logits = signed / temperature
@@ -154,4 +162,84 @@ def token_weight_matrix(
     return torch.as_tensor(sigma, dtype=dtype, device=device)
 
 
-__all__ = ["MODES", "segment_rewards", "token_weight_matrix", "token_weights"]
+# Token classes of the permutation diagnostic, by the role of a completion's span: the first, middle and last
+# reasoning segments (on the synthetic task: the restated problem, the steps, the Result line) and the answer
+# span (the write-up, its box and the end of sequence).
+PUSH_CLASSES = ("first", "middle", "last", "answer")
+
+
+def span_classes(n_spans: int, n_reasoning: int) -> list[int]:
+    """The :data:`PUSH_CLASSES` index of each of a completion's spans (reasoning spans first)."""
+    if not 0 <= n_reasoning <= n_spans:
+        raise ValueError(f"n_reasoning must be in [0, {n_spans}], got {n_reasoning}")
+    roles = [1] * n_reasoning + [3] * (n_spans - n_reasoning)
+    if n_reasoning:
+        roles[n_reasoning - 1] = 2
+        roles[0] = 0
+    return roles
+
+
+def permutation_push(
+    rewards: Sequence[Sequence[float]],
+    spans: Sequence[Sequence[tuple[int, int]]],
+    classes: Sequence[Sequence[int]],
+    n_tokens: Sequence[int],
+    advantages: Sequence[float],
+    group_size: int,
+    *,
+    mode: str = "clip",
+    mix: float = 0.5,
+    temperature: float = 1.0,
+) -> np.ndarray:
+    """The push σ adds of its own: ``Σ_i A_i Σ_(t in class) σ_i(t)`` per :data:`PUSH_CLASSES` class, in
+    expectation over every permutation of the advantages within each group, averaged over the groups whose
+    advantages are not all 0.
+
+    Shuffling the rewards within a group keeps the values and makes them carry no information about the
+    outcome, so the expected update per class should be GRPO's, which is 0. It is computed exactly, not by
+    sampling: σ reads only the sign of A, and each completion receives each of its group's advantages with
+    probability 1/n, so the expectation is ``(S⁺/n) Σ_i (m_i⁺ − m_i⁻)``, with S⁺ the group's summed positive
+    advantages and m_i^± the class masses of σ_i under a positive or a negative advantage. A sign-free mode
+    gives exactly 0; ``clip`` and ``softmax`` do not when the values drift along every trace.
+
+    Completions come in consecutive groups of ``group_size``; ``classes[i]`` gives each span's class.
+    """
+    batch = len(n_tokens)
+    if not len(rewards) == len(spans) == len(classes) == len(advantages) == batch:
+        raise ValueError(
+            "rewards, spans, classes, n_tokens and advantages must have one entry per completion"
+        )
+    if group_size < 1 or batch % group_size:
+        raise ValueError(f"{batch} completions do not form groups of {group_size}")
+    advantages = np.asarray(advantages, dtype=np.float64)
+    totals, groups = np.zeros(len(PUSH_CLASSES)), 0
+    for start in range(0, batch, group_size):
+        members = range(start, start + group_size)
+        positive = advantages[start : start + group_size].clip(min=0).sum()
+        if positive == 0:
+            continue
+        groups += 1
+        for i in members:
+            if not spans[i]:
+                continue
+            masses = []
+            for sign in (1.0, -1.0):
+                sigma = token_weights(
+                    rewards[i], spans[i], n_tokens[i], sign, mode=mode, mix=mix, temperature=temperature
+                )
+                per_span = [sigma[a:b].sum() for a, b in spans[i]]
+                masses.append(np.bincount(classes[i], weights=per_span, minlength=len(PUSH_CLASSES)))
+            totals += positive / group_size * (masses[0] - masses[1])
+    return totals / max(groups, 1)
+
+
+__all__ = [
+    "MODES",
+    "PUSH_CLASSES",
+    "SIGN_FREE_MODES",
+    "permutation_push",
+    "segment_rewards",
+    "span_classes",
+    "token_weight_matrix",
+    "token_weights",
+]

@@ -36,24 +36,27 @@ Cost per generation batch, besides TRL's own passes: one call of :func:`rredcot.
 Its no-grad forward over each trace fills the KV cache that value scoring attends to and gives the token
 entropies the segmenter needs (of TRL's temperature-scaled distribution), so segmentation costs no pass of
 its own; then the reference continuations are scored at every boundary against that cache. The ``mc``
-estimator (the oracle) segments from the same entropies and values every boundary by ``mc_samples`` rollouts
-of the policy instead (``rredcot/mc_generated_tokens`` logs their cost). Completions with zero advantage
-(groups with equal rewards) or no loss tokens are not segmented or scored: their weights cannot change the
-gradient.
+estimator segments from the same entropies and values every boundary by ``mc_samples`` rollouts of the policy
+instead (``rredcot/mc_generated_tokens`` logs their cost); the ``oracle`` estimator segments alike and takes
+exact values from the trainer's ``exact_values`` function (a checker of the task's lines; on the synthetic
+task :func:`rredcot.pipeline.data.exact_values.exact_values`). Completions with zero advantage (groups with
+equal rewards) or no loss tokens are not segmented or scored: their weights cannot change the gradient.
 
 Logged (mean over the redistributed completions of all processes): ``rredcot/segments_mean`` (spans, answer
 span included), ``rredcot/sigma_max_mean``, ``rredcot/sigma_entropy`` (nats) and
 ``rredcot/sigma_entropy_ratio`` (over log|o|; 1 = uniform), ``rredcot/value_start_mean`` /
 ``rredcot/value_end_mean`` (first and last boundary value), ``rredcot/active_frac`` (share of completions
 redistributed), ``rredcot/time_s`` (everything RREDCoT adds to a step) and ``rredcot/value_time_s`` (its
-part in :func:`rredcot.values.segment_and_estimate`: trace forward, segmentation, value scoring).
+part in :func:`rredcot.values.segment_and_estimate`: trace forward, segmentation, value scoring), and
+``rredcot/push_<class>``: the push σ adds of its own on this batch's values, per token class
+(:func:`rredcot.redistribution.permutation_push`; 0 for a sign-free σ).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,7 +67,14 @@ from trl.models import unwrap_model_for_generation
 
 from rredcot.continuation import ESTIMATORS, SELF_ESTIMATORS, Continuation
 from rredcot.mc import MCRequest, mc_values_batch
-from rredcot.redistribution import MODES, segment_rewards, token_weight_matrix
+from rredcot.redistribution import (
+    MODES,
+    PUSH_CLASSES,
+    permutation_push,
+    segment_rewards,
+    span_classes,
+    token_weight_matrix,
+)
 from rredcot.rewards import grade
 from rredcot.scoring import completion_entropies
 from rredcot.segmentation import STRATEGIES, segment_completion, token_table, value_boundaries
@@ -73,8 +83,10 @@ from rredcot.values import SPACES, ValueRequest, segment_and_estimate
 SEQUENCE_NORMALISED = ("grpo", "sapo")
 TOKEN_NORMALISED_GLOBAL = ("dapo", "cispo", "vespo")
 SUPPORTED_LOSS_TYPES = (*SEQUENCE_NORMALISED, "dr_grpo", "bnpo", *TOKEN_NORMALISED_GLOBAL)
-# "mc": the oracle, boundary values from the policy's own rollouts (VinePPO, SPO), inside the same σ pipeline.
-VALUE_ESTIMATORS = (*ESTIMATORS, "mc")
+# "mc": boundary values from the policy's own rollouts (VinePPO, SPO); "oracle": exact values from a checker
+# of the task's lines, passed to the trainer as ``exact_values`` (the positive control). Both feed the same σ.
+VALUE_ESTIMATORS = (*ESTIMATORS, "mc", "oracle")
+LINEAR_ONLY_ESTIMATORS = ("mc", "oracle")  # their values reach 0, which has no logarithm
 
 
 @dataclass
@@ -135,10 +147,10 @@ class RREDCoTConfig(GRPOConfig):
             raise ValueError(f"mc_samples must be >= 1, got {self.mc_samples}")
         if self.value_estimator in ESTIMATORS:
             _ = self.continuation  # a bad continuation field stops here, not at the first step
-        if self.value_estimator == "mc" and self.value_space != "linear":
+        if self.value_estimator in LINEAR_ONLY_ESTIMATORS and self.value_space != "linear":
             raise ValueError(
-                "value_estimator='mc' needs value_space='linear': an MC value of 0 (no rollout correct) has "
-                f"no logarithm (got value_space={self.value_space!r})"
+                f"value_estimator={self.value_estimator!r} needs value_space='linear': a value of 0 (no "
+                f"rollout correct, or a wrong step) has no logarithm (got value_space={self.value_space!r})"
             )
         if self.value_batch_tokens < 1:
             raise ValueError(f"value_batch_tokens must be >= 1, got {self.value_batch_tokens}")
@@ -224,12 +236,20 @@ class RREDCoTTrainer(GRPOTrainer):
     The dataset needs an ``answer`` column, and a ``solution`` column (the worked solution u, what the
     policy writes after ``end_of_thinking``) for the ``reference`` estimator. Logs ``rredcot/*`` metrics
     alongside TRL's.
+
+    ``exact_values`` is the ``oracle`` estimator's source of values: called with the batch's dataset rows,
+    the completions' texts (special tokens kept) and, per completion, the character offsets of the
+    boundaries to value (empty for completions not valued), it returns one value array per completion and
+    a dict of statistics to log (``{name: [numbers]}``).
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, exact_values: Callable | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         if not isinstance(self.args, RREDCoTConfig):
             raise TypeError(f"RREDCoTTrainer needs an RREDCoTConfig, got {type(self.args).__name__}")
+        if self.args.value_estimator == "oracle" and exact_values is None:
+            raise ValueError("value_estimator='oracle' needs the trainer's exact_values function")
+        self.exact_values = exact_values
         check_distributed(self.accelerator)
         # Decoded text of every id the policy can sample: segmentation matches keywords on token text.
         self._token_table = token_table(self._tokenizer, self.model.get_output_embeddings().out_features)
@@ -284,6 +304,7 @@ class RREDCoTTrainer(GRPOTrainer):
             temperature=args.sigma_temperature,
             device=output["advantages"].device,
         )
+        push = self._permutation_push(rewards, spans, segments, lengths, advantages)
         rows = sigma[active].double().cpu().numpy()
         entropy = [-(row[row > 0] * np.log(row[row > 0])).sum() for row in rows]
         stats = {
@@ -297,11 +318,34 @@ class RREDCoTTrainer(GRPOTrainer):
             "value_start_mean": [values[i][0] for i in active],
             "value_end_mean": [values[i][-1] for i in active],
             "value_time_s": [value_time],
+            **{f"push_{name}": [] if push is None else [push[k]] for k, name in enumerate(PUSH_CLASSES)},
             **value_stats,
         }
         if args.value_estimator == "mc":  # every process logs the same names: _log_means reduces them
             stats.setdefault("mc_generated_tokens", [])
         return sigma, stats
+
+    def _permutation_push(self, rewards, spans, segments, lengths, advantages) -> np.ndarray | None:
+        """:func:`~rredcot.redistribution.permutation_push` of this process's groups with this config's σ
+        (``None`` when the local completions do not form whole groups)."""
+        size = self.num_generations
+        if len(advantages) % size:
+            return None
+        classes = [
+            span_classes(len(spans[i]), segments[i].n_reasoning_segments) if i in segments else []
+            for i in range(len(advantages))
+        ]
+        return permutation_push(
+            rewards,
+            spans,
+            classes,
+            [int(n) for n in lengths],
+            advantages,
+            size,
+            mode=self.args.sigma_mode,
+            mix=self.args.sigma_mix,
+            temperature=self.args.sigma_temperature,
+        )
 
     def _segment_and_value(self, inputs, output, completion_ids, active) -> tuple[dict, dict, dict]:
         """Segments and boundary values of every active completion, and statistics of how they were made."""
@@ -314,9 +358,12 @@ class RREDCoTTrainer(GRPOTrainer):
             ids[mask.bool()].tolist()
             for ids, mask in zip(output["prompt_ids"], output["prompt_mask"], strict=True)
         ]
-        if args.value_estimator == "mc":
+        if args.value_estimator in LINEAR_ONLY_ESTIMATORS:
             with self._scoring_model() as model:
-                return self._segment_and_mc_value(model, inputs, prompt_ids, completion_ids, active)
+                segments = self._segment_from_entropies(model, prompt_ids, completion_ids, active)
+                if args.value_estimator == "mc":
+                    return self._mc_values(model, inputs, prompt_ids, completion_ids, segments)
+            return self._exact_values(inputs, completion_ids, segments)
         continuation = args.continuation
         references = {}  # a group shares its row: build each reference once
         requests = []
@@ -359,24 +406,27 @@ class RREDCoTTrainer(GRPOTrainer):
         values = {i: np.asarray(v, dtype=np.float64) for i, (_, v) in zip(active, results, strict=True)}
         return segments, values, {}
 
-    def _segment_and_mc_value(self, model, inputs, prompt_ids, completion_ids, active):
-        """The oracle: segment as always, then value every boundary by ``mc_samples`` rollouts of the policy.
-
-        A rollout may generate ``max_completion_length`` tokens from any boundary, so a completed trace can
-        exceed the policy's budget by its prefix; traces of the tiny task end far below it.
-        """
-        args = self.args
+    def _segment_from_entropies(self, model, prompt_ids, completion_ids, active) -> dict:
+        """Segments of the active completions from the policy's token entropies (one no-grad forward)."""
         entropies = completion_entropies(
             model,
             [prompt_ids[i] for i in active],
             [completion_ids[i] for i in active],
             temperature=self.temperature,
-            max_tokens=args.value_batch_tokens,
+            max_tokens=self.args.value_batch_tokens,
         )
-        segments = {i: self._segment(completion_ids[i], h) for i, h in zip(active, entropies, strict=True)}
+        return {i: self._segment(completion_ids[i], h) for i, h in zip(active, entropies, strict=True)}
+
+    def _mc_values(self, model, inputs, prompt_ids, completion_ids, segments):
+        """Every boundary valued by ``mc_samples`` rollouts of the policy.
+
+        A rollout may generate ``max_completion_length`` tokens from any boundary, so a completed trace can
+        exceed the policy's budget by its prefix; traces of the tiny task end far below it.
+        """
+        args = self.args
         requests = [
             MCRequest(prompt_ids[i], completion_ids[i], value_boundaries(segments[i]), inputs[i]["answer"])
-            for i in active
+            for i in segments
         ]
         width = max(len(p) for p in prompt_ids) + self.max_completion_length
         results = mc_values_batch(
@@ -389,8 +439,20 @@ class RREDCoTTrainer(GRPOTrainer):
             batch_size=max(1, args.value_batch_tokens // width),
             seed=(args.seed * 1_000_003 + self.state.global_step) * 1_009 + self.accelerator.process_index,
         )
-        values = {i: r.means for i, r in zip(active, results, strict=True)}
+        values = {i: r.means for i, r in zip(segments, results, strict=True)}
         return segments, values, {"mc_generated_tokens": [sum(r.generated_tokens for r in results)]}
+
+    def _exact_values(self, inputs, completion_ids, segments):
+        """Every boundary valued by ``exact_values`` from the completions' text; all of this process's
+        completions are passed, since the oracle measures the policy on them."""
+        texts, cuts = [], []
+        for i, ids in enumerate(completion_ids):
+            ends = np.cumsum([len(self._token_table[t]) for t in ids], dtype=np.int64)
+            texts.append("".join(self._token_table[t] for t in ids))
+            boundaries = value_boundaries(segments[i]) if i in segments else []
+            cuts.append([int(ends[b - 1]) if b else 0 for b in boundaries])
+        values, stats = self.exact_values(inputs, texts, cuts)
+        return segments, {i: np.asarray(values[i], dtype=np.float64) for i in segments}, stats
 
     def _scoring_model(self):
         """The policy to score or roll out with, no gradient. Every process enters this every step, with

@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from rredcot.redistribution import MODES, segment_rewards, token_weight_matrix, token_weights
+from rredcot.redistribution import (
+    MODES,
+    SIGN_FREE_MODES,
+    permutation_push,
+    segment_rewards,
+    span_classes,
+    token_weight_matrix,
+    token_weights,
+)
 
 # ---------------------------------------------------------------- segment_rewards
 
@@ -97,6 +105,14 @@ def test_softmax_is_stable_for_large_rewards():
     assert_allclose(sigma, [0.5, 0.0, 0.5], atol=1e-300)
 
 
+def test_magnitude_weighs_by_the_size_of_the_value_change_whatever_the_sign():
+    rewards, spans = [3.0, -1.0, 0.0], [(0, 1), (1, 3), (3, 4)]
+    for advantage in (1.0, -2.0):  # hand-worked: masses 3/4, 1/4 (1/8 per token), 0
+        assert_allclose(
+            token_weights(rewards, spans, 4, advantage, mode="magnitude", mix=1.0), [0.75, 0.125, 0.125, 0]
+        )
+
+
 def test_empty_completion_has_no_weights():
     assert token_weights([], [], 0, 1.0).shape == (0,)
 
@@ -133,7 +149,12 @@ def test_weights_are_a_distribution_even_within_spans(problem, advantage, mode, 
         inside[s:e] = True
         assert np.ptp(sigma[s:e]) <= 1e-12  # a segment's mass is spread evenly
     signed = [math.copysign(1, advantage) * r for r in rewards]
-    fallback = advantage == 0 or not spans or (mode == "clip" and max(signed) <= 0)
+    fallback = (
+        advantage == 0
+        or not spans
+        or (mode == "clip" and max(signed) <= 0)
+        or (mode == "magnitude" and not any(rewards))
+    )
     outside_share = 1 / n if fallback else (1 - mix) / n  # the fallback is uniform everywhere
     assert_allclose(sigma[~inside], outside_share)  # outside every span: only the uniform share
 
@@ -207,3 +228,62 @@ def test_matrix_bad_input_names_the_row():
         token_weight_matrix([[1.0]], [[(0, 3)]], [3], [1.0], width=2)
     with pytest.raises(ValueError, match=r"row 1: .*rewards\[0\]"):
         token_weight_matrix([[1.0], [float("nan")]], [[(0, 1)], [(0, 1)]], [1, 1], [1.0, 1.0])
+
+
+# ---------------------------------------------------------------- permutation_push
+
+
+def test_permutation_push_hand_worked_group():
+    """One group of two, A = (+1, −1), one reasoning span and the answer span each of one token.
+
+    clip, mix 1, rewards (r, 0): σ⁺ puts everything on the reasoning span when r > 0, σ⁻ falls back to
+    uniform (1/2 each). Completion 0 has r = 2, completion 1 has r = −2 (σ⁺ uniform, σ⁻ all on reasoning).
+    S⁺/n = 1/2, so push = 1/2 · [(1, 0) − (1/2, 1/2) + (1/2, 1/2) − (1, 0)] = 0 on both classes; with
+    completion 1 also at r = 2: 1/2 · 2 · [(1, 0) − (1/2, 1/2)] = (1/2, −1/2) on (first, answer).
+    """
+    spans = [[(0, 1), (1, 2)]] * 2
+    classes = [span_classes(2, 1)] * 2
+    symmetric = permutation_push([[2.0, 0.0], [-2.0, 0.0]], spans, classes, [2, 2], [1.0, -1.0], 2, mix=1.0)
+    assert_allclose(symmetric, 0.0)
+    drift = permutation_push([[2.0, 0.0], [2.0, 0.0]], spans, classes, [2, 2], [1.0, -1.0], 2, mix=1.0)
+    assert_allclose(drift, [0.5, 0.0, 0.0, -0.5])
+
+
+def _drifting_groups(rng, n_groups=300, size=8, accuracy=0.35):
+    """Values that carry no information about the outcome: a drift shared by every completion plus noise."""
+    drift = np.array([45.0, -3.0, -5.0, 2.0, -4.0, 30.0])
+    rewards, spans, classes, lengths, advantages = [], [], [], [], []
+    for _ in range(n_groups):
+        outcome = (rng.random(size) < accuracy).astype(float)
+        spread = outcome.std(ddof=1) if outcome.std() else 1.0
+        for i in range(size):
+            values = np.concatenate([[0.0], np.cumsum(drift + rng.normal(0, 3, drift.size))])
+            widths = rng.integers(3, 12, drift.size + 1)
+            ends = np.cumsum(widths)
+            rewards.append([*segment_rewards(values), 0.0])
+            spans.append(list(zip((ends - widths).tolist(), ends.tolist(), strict=True)))
+            classes.append(span_classes(drift.size + 1, drift.size))
+            lengths.append(int(ends[-1]))
+            advantages.append((outcome[i] - outcome.mean()) / spread)
+    return rewards, spans, classes, lengths, advantages
+
+
+def test_sign_free_sigma_adds_no_push_but_clip_does_under_a_shared_drift():
+    batch = _drifting_groups(np.random.default_rng(0))
+    for mode in SIGN_FREE_MODES:
+        assert_allclose(permutation_push(*batch, 8, mode=mode, mix=0.5), 0.0, atol=1e-12)
+    clip = permutation_push(*batch, 8, mode="clip", mix=0.5)
+    assert clip[0] > 0.5 and clip[2] > 0.3 and clip[1] < -0.5  # the issue's simulation: +1.0, +0.7, −0.4 × 4
+    assert abs(permutation_push(*batch, 8, mode="softmax", mix=0.5)).max() > 0.5
+
+
+def test_uniform_sigma_adds_no_push():
+    batch = _drifting_groups(np.random.default_rng(1), n_groups=20)
+    assert_allclose(permutation_push(*batch, 8, mode="clip", mix=0.0), 0.0, atol=1e-12)
+
+
+def test_permutation_push_bad_input():
+    with pytest.raises(ValueError, match="groups of 3"):
+        permutation_push([[]] * 4, [[]] * 4, [[]] * 4, [1] * 4, [0.0] * 4, 3)
+    with pytest.raises(ValueError, match="n_reasoning"):
+        span_classes(2, 3)

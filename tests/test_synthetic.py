@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rredcot.pipeline.data.first_error import find_first_error
 from rredcot.pipeline.data.synthetic import (
     CHECK_PHRASES,
     LINE_KINDS,
@@ -168,6 +169,9 @@ def test_a_too_small_problem_space_stops_with_a_clear_error():
         ({**IN_DIST, "max_ops": 1}, r"field 'max_ops' out of range"),
         ({**IN_DIST, "check_prob": 1.5}, r"field 'check_prob' out of range"),
         ({**IN_DIST, "mistake_prob": -0.1}, r"field 'mistake_prob' out of range"),
+        ({**IN_DIST, "slip_prob": 0.1}, r"field 'slip_prob' out of range"),  # slips need a modulus
+        ({**IN_DIST, "modulus": 5}, r"field 'modulus' out of range"),  # an operand ≡ 0 would be no step
+        ({**IN_DIST, "early_exit_prob": 2.0}, r"field 'early_exit_prob' out of range"),
     ],
 )
 def test_bad_split_config_names_the_split_and_field(config, message):
@@ -224,3 +228,64 @@ def test_load_split_accepts_benchmarks_without_worked_solutions(tmp_path):
     write_jsonl(tmp_path / "bad.jsonl", [{**row, "answer": ""}])
     with pytest.raises(ValueError, match="line 1: field 'answer'"):
         load_split(tmp_path / "bad.jsonl")
+
+
+# ---------------------------------------------------------------- the credit testbed
+
+TESTBED = dict(
+    n=300, min_ops=8, max_ops=8, max_operand=9, max_value=9, check_prob=0.0, mistake_prob=0.0, modulus=10
+)
+
+
+def test_testbed_answers_follow_the_chain_modulo_and_the_reference_write_up_grades_1():
+    for row in generate_split("in_dist", SplitSpec(**TESTBED, slip_prob=0.3, early_exit_prob=0.5), seed=0):
+        start, *ops, mod, modulus = row["problem"].split()
+        assert (mod, modulus) == ("mod", "10") and len(ops) == 8
+        value, steps = int(start), []
+        for op in ops:
+            result = (value + int(op)) % 10  # "+5" / "-7" parse as signed integers
+            steps.append(f"{value}{op}={result}")
+            value = result
+        assert row["answer"] == str(value)
+        assert row["solution"] == "\n".join(steps) + f"\n\\boxed{{{value}}}"
+        assert grade(row["solution"], row["answer"]) == 1.0
+        assert find_first_error(row, row["solution"]) is None  # no thinking: nothing to judge
+
+
+def test_early_exit_examples_grade_1_and_their_write_up_completes_the_chain():
+    rows = generate_split("train", SplitSpec(**TESTBED, slip_prob=0.0, early_exit_prob=1.0), seed=0)
+    kept = []
+    for row in rows:
+        thinking, writeup = row["trace"].removeprefix("<think>\n").split("</think>\n")
+        assert thinking == "".join(line["text"] + "\n" for line in row["lines"])
+        assert writeup == row["solution"] and grade(row["trace"], row["answer"]) == 1.0
+        assert all(line["correct"] and line["kind"] in ("restate", "step") for line in row["lines"])
+        assert find_first_error(row, row["trace"], end_of_thinking="</think>\n") is None
+        kept.append(len(row["lines"]))
+    assert set(kept) == set(range(10))  # stops after 0 .. 9 lines (restate + all 8 steps), never after Result
+
+
+def test_slips_are_never_repaired_and_each_line_s_truth_matches_the_checker():
+    rows = generate_split("train", SplitSpec(**TESTBED, slip_prob=0.1, early_exit_prob=0.3), seed=1)
+    slipped = 0
+    for row in rows:
+        lines = row["lines"]
+        first_wrong = next((k for k, line in enumerate(lines) if not line["correct"]), None)
+        error = find_first_error(row, row["trace"], end_of_thinking="</think>\n")
+        assert (error is None) == (first_wrong is None)
+        if first_wrong is not None:
+            slipped += 1
+            assert lines[first_wrong]["kind"] == "slip" and error.line == lines[first_wrong]["text"]
+            assert not any(line["correct"] for line in lines[first_wrong + 1 :] if line["kind"] != "restate")
+        # the write-up copies the trace's own chain, so the boxed answer follows its slips
+        *_, last = row["trace"].split("\n")
+        assert (last == f"\\boxed{{{row['answer']}}}") == (grade(row["trace"], row["answer"]) == 1.0)
+    assert 0.4 < slipped / len(rows) < 0.7  # 1 − 0.9^8 = 0.57 of the traces hold a slip
+
+
+def test_testbed_options_off_draw_exactly_as_before():
+    """The new fields at their defaults leave the default task's rows unchanged (committed tiny data)."""
+    spec = SplitSpec(**IN_DIST)
+    assert spec == SplitSpec(**IN_DIST, modulus=None, slip_prob=0.0, early_exit_prob=0.0)
+    from_config = SplitSpec.from_config("in_dist", IN_DIST)
+    assert generate_split("in_dist", spec, seed=3) == generate_split("in_dist", from_config, seed=3)

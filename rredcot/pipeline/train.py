@@ -10,6 +10,7 @@ Snakemake job (SLURM time limit, preemption, node failure) continues where it st
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -30,6 +31,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data import prompt_messages
+from rredcot.pipeline.data.exact_values import exact_values
 from rredcot.pipeline.data.synthetic import load_split
 from rredcot.pipeline.delimiters import DelimiterStatsMixin
 from rredcot.pipeline.metrics import MetricsLogger
@@ -209,7 +211,11 @@ def train_policy(
 
 def make_trainer(method: str, args: GRPOConfig, model, tokenizer, dataset: Dataset, callbacks=None):
     """TRL's ``GRPOTrainer`` (``"grpo"``) or :class:`RREDCoTTrainer`, rewarded by answer accuracy, each
-    logging the delimiter statistics of :mod:`rredcot.pipeline.delimiters` (no change to the loss)."""
+    logging the delimiter statistics of :mod:`rredcot.pipeline.delimiters` (no change to the loss). The
+    ``oracle`` estimator gets the synthetic task's exact values."""
+    extra = {}
+    if getattr(args, "value_estimator", None) == "oracle":
+        extra["exact_values"] = functools.partial(exact_values, end_of_thinking=args.end_of_thinking)
     return TRAINERS[method](
         model=model,
         reward_funcs=[accuracy_reward],
@@ -217,14 +223,21 @@ def make_trainer(method: str, args: GRPOConfig, model, tokenizer, dataset: Datas
         train_dataset=dataset,
         processing_class=tokenizer,
         callbacks=callbacks,
+        **extra,
     )
 
 
 def rl_dataset(rows: list[dict]) -> Dataset:
-    """The trainer's dataset: chat prompt, answer (for the reward) and solution (RREDCoT's reference)."""
+    """The trainer's dataset: chat prompt, answer (for the reward), solution (RREDCoT's reference) and the
+    problem (what the synthetic task's exact values check the lines against)."""
     return Dataset.from_list(
         [
-            {"prompt": prompt_messages(r["problem"]), "answer": r["answer"], "solution": r["solution"]}
+            {
+                "prompt": prompt_messages(r["problem"]),
+                "problem": r["problem"],
+                "answer": r["answer"],
+                "solution": r["solution"],
+            }
             for r in rows
         ]
     )

@@ -42,10 +42,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rredcot.continuation import Continuation
-from rredcot.pipeline.data.synthetic import CHECK_PHRASES, CORRECTION, RESULT
+from rredcot.pipeline.data.synthetic import CHECK_PHRASES, CORRECTION, RESULT, apply_step
 
 THINK_START = "<think>"
-_OPS = {"+": int.__add__, "-": int.__sub__, "*": int.__mul__, "/": int.__floordiv__}
 _NUMBER = r"(\d+)"
 _LHS = rf"{_NUMBER}([+\-*/]){_NUMBER}"
 _STEP = rf"{_LHS}={_NUMBER}"
@@ -84,8 +83,13 @@ def is_synthetic(row: Mapping) -> bool:
 
 
 def true_chain(row: Mapping) -> list[tuple[int, str, int, int]]:
-    """The problem's steps ``(a, op, b, c)`` re-derived from ``problem``; ``answer`` must be the last c."""
+    """The problem's steps ``(a, op, b, c)`` re-derived from ``problem`` (a trailing ``mod m`` reduces every
+    result modulo m); ``answer`` must be the last c."""
     start, *operations = str(row["problem"]).split()
+    modulus = None
+    if len(operations) >= 2 and operations[-2] == "mod" and operations[-1].isdigit():
+        modulus = int(operations[-1])
+        operations = operations[:-2]
     if not start.isdigit() or not operations:
         raise ValueError(f"problem {row.get('id')!r}: not a synthetic problem: {row['problem']!r}")
     value, chain = int(start), []
@@ -94,7 +98,7 @@ def true_chain(row: Mapping) -> list[tuple[int, str, int, int]]:
         if match is None:
             raise ValueError(f"problem {row.get('id')!r}: bad operation {operation!r} in {row['problem']!r}")
         op, b = match.group(1), int(match.group(2))
-        result = _OPS[op](value, b)
+        result = apply_step(value, op, b, modulus)
         chain.append((value, op, b, result))
         value = result
     if str(value) != str(row["answer"]).strip():
@@ -120,16 +124,31 @@ def thinking_lines(text: str, end_of_thinking: str = Continuation.end_of_thinkin
     return lines
 
 
-def find_first_error(
+@dataclass(frozen=True)
+class JudgedLine:
+    """One judged thinking line: where it starts (``offset`` into the text, ``index`` among the thinking's
+    lines), its text, how many steps of the chain are computed once it is read (``done``), and why it is
+    wrong (``error``; ``None`` when right)."""
+
+    offset: int
+    index: int
+    line: str
+    done: int
+    error: str | None
+
+
+def judge_thinking(
     row: Mapping, text: str, *, end_of_thinking: str = Continuation.end_of_thinking
-) -> FirstError | None:
-    """The first wrong line of ``text``'s thinking on synthetic ``row`` (module docstring), or ``None``."""
+) -> list[JudgedLine]:
+    """``text``'s judged thinking lines on synthetic ``row`` in order (module docstring), up to and including
+    the first wrong one; blank lines and consumed corrections are left out."""
     chain = true_chain(row)
     lhs_of = [(a, op, b) for a, op, b, _ in chain]
     problem = " ".join(str(row["problem"]).split())
     answer = chain[-1][3]
     lines = thinking_lines(text, end_of_thinking)
     done = 0
+    judged = []
     skip = set()  # corrections consumed by the mistake before them
     for index, (offset, raw) in enumerate(lines):
         line = raw.strip()
@@ -170,9 +189,29 @@ def find_first_error(
                 error = f"result {result[1]}, true answer {answer}"
         else:
             error = "not a line of the task"
+        judged.append(JudgedLine(offset=offset, index=index, line=raw, done=done, error=error))
         if error is not None:
-            return FirstError(offset=offset, index=index, line=raw, reason=error)
-    return None
+            break
+    return judged
 
 
-__all__ = ["FirstError", "find_first_error", "is_synthetic", "thinking_lines", "true_chain"]
+def find_first_error(
+    row: Mapping, text: str, *, end_of_thinking: str = Continuation.end_of_thinking
+) -> FirstError | None:
+    """The first wrong line of ``text``'s thinking on synthetic ``row`` (module docstring), or ``None``."""
+    last = judge_thinking(row, text, end_of_thinking=end_of_thinking)[-1:]
+    if not last or last[0].error is None:
+        return None
+    line = last[0]
+    return FirstError(offset=line.offset, index=line.index, line=line.line, reason=line.error)
+
+
+__all__ = [
+    "FirstError",
+    "JudgedLine",
+    "find_first_error",
+    "is_synthetic",
+    "judge_thinking",
+    "thinking_lines",
+    "true_chain",
+]

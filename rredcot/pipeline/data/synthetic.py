@@ -27,6 +27,12 @@ corrected (``Wait, … is c, not c'.``), so the model sees wrong intermediate re
 write-up follows the corrected ones. The write-up restates every step, so how likely a model finds it after a
 partial thinking depends on what that thinking has computed, and on whether it computed it right.
 
+The credit testbed (``modulus``, ``slip_prob``, ``early_exit_prob``) writes a chain of + and - modulo a
+small number, e.g. ``3 +5 -7 +2 mod 10``, whose trace makes *unrepaired* slips: a step with a wrong result,
+from which the trace carries on, so the base policy fails by choice at decisive steps and credit matters.
+Its thinking may also stop early, the write-up then completing the chain, so that a forced end of thinking
+(the value estimator's premise) is something the model has seen.
+
 Each row keeps the thinking's per-line ground truth (``lines``: text, kind, correctness), the write-up as
 ``solution`` and the whole SFT target as ``trace``. Every intermediate result lies in ``[0, max_value]`` and
 divisions are exact, so answers stay small integers. Difficulty is set per split (``SplitSpec``). Test splits
@@ -69,12 +75,19 @@ class SplitSpec:
     max_value: int
     check_prob: float
     mistake_prob: float
+    # The credit testbed's knobs (off by default, so the other splits draw exactly as before): arithmetic
+    # modulo ``modulus`` with + and - only (every step a bijection, so one wrong step always makes the answer
+    # wrong unless a second one cancels it), unrepaired slips, and thinking that stops early.
+    modulus: int | None = None
+    slip_prob: float = 0.0
+    early_exit_prob: float = 0.0
 
     @classmethod
     def from_config(cls, split: str, config: Mapping) -> SplitSpec:
         """Build from a config mapping; a missing, unknown or out-of-range field stops with its name."""
         fields = {f.name for f in dataclasses.fields(cls)}
-        missing = sorted(fields - set(config))
+        optional = {f.name for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+        missing = sorted(fields - optional - set(config))
         unknown = sorted(set(config) - fields)
         if missing or unknown:
             raise ValueError(f"split {split!r}: missing fields {missing}, unknown fields {unknown}")
@@ -87,6 +100,10 @@ class SplitSpec:
             "max_value": spec.max_value >= 1,
             "check_prob": 0.0 <= spec.check_prob <= 1.0,
             "mistake_prob": 0.0 <= spec.mistake_prob <= 1.0,
+            "modulus": spec.modulus is None or spec.modulus > spec.max_operand >= 1,
+            # off the true chain a value may leave [0, max_value] or a division stop being exact: modular only
+            "slip_prob": 0.0 <= spec.slip_prob <= 1.0 and (spec.slip_prob == 0 or spec.modulus is not None),
+            "early_exit_prob": 0.0 <= spec.early_exit_prob <= 1.0,
         }
         for field, ok in checks.items():
             if not ok:
@@ -95,8 +112,12 @@ class SplitSpec:
 
 
 def _next_step(value: int, spec: SplitSpec, rng: random.Random) -> tuple[str, int, int]:
-    """Draw an operation and operand that keep the result in [0, max_value] (and divisions exact)."""
+    """Draw an operation and operand that keep the result in [0, max_value] (and divisions exact); modulo
+    ``spec.modulus``, any + or - of 1..max_operand."""
     m, top = spec.max_operand, spec.max_value
+    if spec.modulus is not None:
+        op, b = rng.choice("+-"), rng.randint(1, m)
+        return op, b, apply_step(value, op, b, spec.modulus)
     operands = {
         "+": list(range(1, min(m, top - value) + 1)),
         "-": list(range(1, min(m, value) + 1)),
@@ -105,50 +126,80 @@ def _next_step(value: int, spec: SplitSpec, rng: random.Random) -> tuple[str, in
     }
     op = rng.choice([op for op, choices in operands.items() if choices])
     b = rng.choice(operands[op])
-    result = {"+": value + b, "-": value - b, "*": value * b, "/": value // b}[op]
-    return op, b, result
+    return op, b, apply_step(value, op, b)
 
 
-def _wrong_result(result: int, rng: random.Random) -> int:
-    """A plausible slip: the result off by 1 to 3, never negative."""
+def apply_step(a: int, op: str, b: int, modulus: int | None = None) -> int:
+    """``a op b``, reduced modulo ``modulus`` when one is given (the task's only arithmetic)."""
+    result = {"+": a + b, "-": a - b, "*": a * b, "/": a // b}[op]
+    return result if modulus is None else result % modulus
+
+
+def _wrong_result(result: int, rng: random.Random, modulus: int | None = None) -> int:
+    """A plausible slip: the result off by 1 to 3, never negative (wrapped modulo ``modulus``)."""
+    if modulus is not None:
+        return rng.choice(sorted({(result + d) % modulus for d in (-3, -2, -1, 1, 2, 3)} - {result}))
     candidates = [result + d for d in (-3, -2, -1, 1, 2, 3) if result + d >= 0]
     return rng.choice(candidates)
 
 
 def make_example(spec: SplitSpec, rng: random.Random) -> dict:
-    """One random problem: ``problem``, ``trace`` (thinking + write-up), ``solution`` (the write-up),
-    ``answer`` and the thinking's per-line ground truth ``lines``."""
-    value = rng.randint(1, spec.max_value)
+    """One random problem: ``problem``, ``trace`` (thinking + write-up), ``solution`` (the correct write-up),
+    ``answer`` and the thinking's per-line ground truth ``lines``.
+
+    With ``slip_prob`` a step of the trace is written with a wrong result that nothing repairs: the trace
+    goes on from the wrong value, its write-up copies it and its boxed answer is wrong (its lines after the
+    slip are off the true chain, so their ground truth is "wrong" too). With ``early_exit_prob`` the thinking
+    stops after a uniformly drawn number of its lines (before the ``Result:`` line) and the write-up, which
+    always states the whole chain, computes the rest: the text a forced end of thinking is followed by.
+    """
+    value = rng.randrange(spec.modulus) if spec.modulus is not None else rng.randint(1, spec.max_value)
     problem = [str(value)]
     lines = []  # the thinking's lines after <think>, with their ground truth
-    steps = []
+    steps = []  # the true chain
+    written = []  # the chain as the trace writes it (differs from steps after a slip)
 
     def add(text: str, kind: str, correct: bool = True) -> None:
         lines.append({"text": text, "kind": kind, "correct": correct})
 
     n_ops = rng.randint(spec.min_ops, spec.max_ops)
+    operations = []
     for _ in range(n_ops):
         op, b, result = _next_step(value, spec, rng)
         problem.append(f"{op}{b}")
         steps.append(f"{value}{op}{b}={result}")
+        operations.append((op, b))
         value = result
+    if spec.modulus is not None:
+        problem.append(f"mod {spec.modulus}")
     add(" ".join(problem), "restate")
-    for step in steps:
-        lhs, result = step.split("=")
-        if rng.random() < spec.mistake_prob:
-            wrong = _wrong_result(int(result), rng)
+    current, on_chain = int(problem[0]), True
+    for step, (op, b) in zip(steps, operations, strict=True):
+        result = apply_step(current, op, b, spec.modulus)
+        if spec.slip_prob and rng.random() < spec.slip_prob:
+            result = _wrong_result(result, rng, spec.modulus)
+            add(f"{current}{op}{b}={result}", "slip", correct=False)
+            on_chain = False
+        elif on_chain and rng.random() < spec.mistake_prob:
+            lhs = step.split("=")[0]
+            wrong = _wrong_result(result, rng)
             add(f"{lhs}={wrong}", "mistake", correct=False)
             add(CORRECTION.format(lhs=lhs, right=result, wrong=wrong), "correction")
         else:
-            add(step, "step")
-        if rng.random() < spec.check_prob:
+            add(f"{current}{op}{b}={result}", "step", correct=on_chain)
+        written.append(f"{current}{op}{b}={result}")
+        current = result
+        if on_chain and rng.random() < spec.check_prob:
             add(rng.choice(CHECK_PHRASES).format(step=step), "check")
-    add(RESULT.format(value=value), "result")
+    add(RESULT.format(value=current), "result", correct=on_chain)
+    if spec.early_exit_prob and rng.random() < spec.early_exit_prob:
+        del lines[rng.randrange(len(lines)) :]  # keep 0 .. all-but-Result lines
     solution = "\n".join(steps) + "\n\\boxed{" + str(value) + "}"
-    thinking = "\n".join(line["text"] for line in lines)
+    writeup = "\n".join(written) + "\n\\boxed{" + str(current) + "}"
+    thinking = "".join(line["text"] + "\n" for line in lines)
     return {
         "problem": " ".join(problem),
-        "trace": f"<think>\n{thinking}\n</think>\n{solution}",
+        "trace": f"<think>\n{thinking}</think>\n{writeup}",
         "solution": solution,
         "answer": str(value),
         "lines": lines,
