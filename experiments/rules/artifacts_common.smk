@@ -1,6 +1,7 @@
 # Names and helpers shared by figures.smk, tables.smk and report.smk (include this file before them). The
 # artifact rules read only logged data: training metrics, evaluation summaries and the credit-analysis logs.
 import os
+import shlex
 
 ARTIFACTS = config["artifacts"]
 FIGURES = f"figures/{SCALE}"
@@ -113,7 +114,10 @@ def regenerate_command():
     """The snakemake command line the report prints to rebuild one artifact of this scale; `{target}` stands
     for the artifact. The target goes before --configfile, which would take it for another config file."""
     configfiles = [os.path.relpath(path) for path in workflow.overwrite_configfiles]
-    return " ".join(["snakemake --cores 2 {target}", *(f"--configfile {path}" for path in configfiles)])
+    words = ["snakemake --cores 2 {target}", *(f"--configfile {path}" for path in configfiles)]
+    if "results_root" in config:  # it may come from --config, which no config file records
+        words.append(f"--config results_root={shlex.quote(config['results_root'])}")
+    return " ".join(words)
 
 
 def artifact_rules(targets):

@@ -17,7 +17,8 @@ from rredcot.continuation import VALUE_OPTION_FIELDS
 from rredcot.pipeline.settings import run_settings
 
 SCALE = config["scale"]
-RESULTS = f"results/{SCALE}"
+# results_root may point at scratch space (the results are large); figures/ and paper_tables/ stay here.
+RESULTS = os.path.join(config.get("results_root", "results"), SCALE)
 # Every rule's software: the conda environment of environment.yml (its dependencies) under
 # --software-deployment-method conda, where a job runs that environment's python on this checkout's code;
 # otherwise the interpreter running Snakemake, into which rredcot is installed.
