@@ -75,6 +75,8 @@ RREDCOT_KEYS = {
     "rredcot/sigma_entropy",
     "rredcot/value_time_s",
     "rredcot/value_start_mean",
+    "rredcot/push_first",
+    "rredcot/push_answer",
 }
 
 
@@ -143,6 +145,42 @@ def test_smoke_run_logs_one_line_per_step(workspace, tmp_path, varied_reward, me
     assert summary["final"] == str(final) and summary["global_step"] == 3
     assert (final / "config.json").exists() and (final / "tokenizer.json").exists()
     assert not any(p.name.startswith(".final") for p in tmp_path.iterdir())
+
+
+def test_oracle_estimator_trains_on_exact_values_of_the_synthetic_rows(workspace, tmp_path, varied_reward):
+    """A random policy writes no right line: every state after the first (wrong) line is worth 0, the
+    measured step accuracy is the smoothed 1/2 or less, and σ (magnitude: sign-free) adds no push."""
+    oracle = {**RREDCOT_ARGS, "value_estimator": "oracle", "value_space": "linear", "sigma_mode": "magnitude"}
+    train_policy(
+        method="rredcot",
+        model_path=workspace / "base",
+        train_path=workspace / "train.jsonl",
+        output_dir=tmp_path,
+        seed=0,
+        trl_args={**TRL_ARGS, "max_steps": 2},
+        rredcot_args=oracle,
+        num_threads=1,
+    )
+    rows = read_jsonl(tmp_path / "metrics.jsonl")
+    assert all(0 < r["rredcot/oracle_step_accuracy"] <= 0.5 for r in rows)
+    assert all(r["rredcot/push_first"] == 0 and r["rredcot/push_middle"] == 0 for r in rows)
+
+
+def test_oracle_estimator_needs_exact_values(workspace, tmp_path):
+    """A trainer built without a checker of the task's lines stops at once, naming what is missing."""
+    from rredcot.trainer import RREDCoTTrainer
+
+    oracle = {**RREDCOT_ARGS, "value_estimator": "oracle", "value_space": "linear"}
+    config = train_module._config("rredcot", tmp_path, 0, TRL_ARGS, oracle)
+    tokenizer = build_char_tokenizer()
+    with pytest.raises(ValueError, match="needs the trainer's exact_values"):
+        RREDCoTTrainer(
+            model=build_model(ARCHITECTURE, tokenizer, seed=0),
+            reward_funcs=[train_module.accuracy_reward],
+            args=config,
+            train_dataset=train_module.rl_dataset(read_jsonl(workspace / "train.jsonl")),
+            processing_class=tokenizer,
+        )
 
 
 def test_resume_continues_from_checkpoint_and_matches_uninterrupted_run(workspace, tmp_path):
