@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
+import math_verify.grader
+import math_verify.parser
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rredcot import rewards
-from rredcot.rewards import accuracy_reward, extract_boxed, grade, parse_reference
+from rredcot.rewards import (
+    GradingTimeout,
+    accuracy_reward,
+    extract_boxed,
+    grade,
+    grading_stats,
+    parse_reference,
+)
 
 
 @pytest.mark.parametrize(
@@ -78,9 +88,63 @@ def test_gigantic_number_is_fast():
 def test_slow_comparison_is_cut_by_the_timeout(monkeypatch):
     # Comparing 10^(10^10) with 5 makes sympy grind; math-verify's alarm must stop it on the main thread.
     monkeypatch.setattr(rewards, "TIMEOUT_S", 1)
+    before = grading_stats()
     start = time.perf_counter()
     assert grade(r"\boxed{10^{10^{10}}}", "5") == 0.0
     assert time.perf_counter() - start < 5.0
+    assert grading_stats()["timed_out"] == before["timed_out"] + 1  # a zero that is no wrong answer
+
+
+@pytest.fixture
+def slow_math_verify(monkeypatch):
+    """math-verify whose parsing and sympy comparison outlast any timeout (1 s here, retried at 1 s).
+
+    The sleep runs inside math-verify's alarm, where real slow work would. The warm-up runs first, at full
+    speed, as it does once per process. Yields ``[n]``: the next n calls are slow (all of them while n < 0).
+    """
+    rewards._warm_up()
+    parse_reference.cache_clear()
+    monkeypatch.setattr(rewards, "TIMEOUT_S", 1)
+    monkeypatch.setattr(rewards, "RETRY_FACTOR", 1)
+    slow_calls = [-1]
+
+    def slowed(function):
+        def slow(*args, **kwargs):
+            if slow_calls[0] != 0:
+                slow_calls[0] -= 1
+                time.sleep(30)
+            return function(*args, **kwargs)
+
+        return slow
+
+    monkeypatch.setattr(
+        math_verify.parser, "extract_target_from_pred", slowed(math_verify.parser.extract_target_from_pred)
+    )
+    monkeypatch.setattr(math_verify.grader, "sympy_expr_eq", slowed(math_verify.grader.sympy_expr_eq))
+    yield slow_calls
+    parse_reference.cache_clear()  # nothing parsed against a patched parser outlives the test
+
+
+def test_a_timeout_is_a_counted_zero_not_a_data_bug(slow_math_verify, caplog):
+    with pytest.raises(GradingTimeout, match=r"reference '\\\\frac\{1\}\{3\}'") as caught:
+        parse_reference(r"\frac{1}{3}")
+    assert not isinstance(caught.value, ValueError)  # loaders reject rows on ValueError only
+
+    slow_math_verify[0] = 0
+    parse_reference("16")  # cached at full speed: now only the answer times out
+    slow_math_verify[0] = -1
+    before = grading_stats()
+    with caplog.at_level(logging.WARNING, logger="rredcot.rewards"):
+        assert grade(r"\boxed{\frac{32}{2}}", "16") == 0.0
+    assert grading_stats() == {**before, "timed_out": before["timed_out"] + 1}
+    assert r"math-verify timed out on answer '\\frac{32}{2}'" in caplog.text
+
+
+def test_a_retry_rescues_a_slow_call(slow_math_verify):
+    slow_math_verify[0] = 1  # only the first parse is slow: a busy machine, not a hard input
+    before = grading_stats()
+    assert grade(r"\boxed{\frac{32}{2}}", "16") == 1.0
+    assert grading_stats() == {**before, "retried": before["retried"] + 1}
 
 
 def test_grading_off_the_main_thread():
