@@ -4,6 +4,12 @@ A completion's answer is the content of its *last* ``\\boxed{...}`` (or ``\\fbox
 it with the reference, so ``\\frac{1}{2}``, ``0.5`` and ``1/2`` agree. Grading never raises on a completion: a
 missing, empty, truncated or absurdly long answer scores 0.
 
+Plain numbers skip math-verify. When the reference and the answer are both an optional sign followed by an
+integer (``16``), a decimal (``16.0``) or a fraction of integers (``32/2``), they are compared exactly as
+rationals: equal values score 1 (so those three agree, as do ``0.5`` and ``1/2``). Different values score 0
+only when neither has a decimal point; otherwise math-verify decides, because it rounds decimals (``0.333333``
+matches ``1/3``). Every verdict of this exact path is math-verify's too, reached without parser or clock.
+
 Timeouts: math-verify interrupts slow sympy work with ``signal.alarm``, which only works on the main thread
 (elsewhere it raises ``ValueError``). We pass its timeouts on the main thread, where TRL calls synchronous
 reward functions, and disable them on other threads. There, only the answer-length cap guards against
@@ -22,6 +28,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from itertools import product
 from typing import Any, TypeVar
 
@@ -42,6 +49,8 @@ MAX_ANSWER_CHARS = 1000
 
 _BOX_OPEN = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
+# ASCII digits only: Python reads other scripts' digits as numbers, math-verify does not.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]+)?|[0-9]+/[0-9]+)")
 # Timeouts in this process: math-verify calls a retry rescued, and grades that scored 0 after the retry.
 # Only the main thread ever times out, so plain increments are safe.
 _STATS = {"retried": 0, "timed_out": 0}
@@ -186,6 +195,28 @@ def parse_reference(answer: str) -> tuple:
     return tuple(parsed)
 
 
+def _plain_number(text: str) -> Fraction | None:
+    """``text`` as an exact rational if it is a plain number (see the module docstring), else None."""
+    text = text.strip()
+    if len(text) > MAX_ANSWER_CHARS or not _PLAIN_NUMBER.fullmatch(text):
+        return None
+    try:
+        return Fraction(text)
+    except ZeroDivisionError:  # a/0 is math-verify's to judge
+        return None
+
+
+def _exact_grade(answer: str, reference: str) -> float | None:
+    """The exact grade of two plain numbers; None if either is not one or math-verify's rounding decides."""
+    gold = _plain_number(reference)
+    value = None if gold is None else _plain_number(answer)
+    if value is None:
+        return None
+    if value == gold:
+        return 1.0
+    return None if "." in answer or "." in reference else 0.0
+
+
 def _math_verify_grade(answer: str | None, reference: str) -> float:
     gold = parse_reference(reference)
     if answer is None or not answer.strip() or len(answer) > MAX_ANSWER_CHARS:
@@ -202,8 +233,12 @@ def grade(completion: str, reference: str) -> float:
     An unparsable reference is a data bug, not a wrong answer: it raises ``ValueError``. A timeout is
     neither: after the retry it scores 0, with a warning, and counts in :func:`grading_stats`.
     """
+    answer = extract_boxed(completion)
+    exact = None if answer is None else _exact_grade(answer, reference)
+    if exact is not None:
+        return exact
     try:
-        return _math_verify_grade(extract_boxed(completion), reference)
+        return _math_verify_grade(answer, reference)
     except GradingTimeout as err:
         _STATS["timed_out"] += 1
         logger.warning("%s: scored 0 and counted in grading_stats()['timed_out']", err)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from fractions import Fraction
 
 import math_verify.grader
 import math_verify.parser
@@ -125,6 +126,24 @@ def slow_math_verify(monkeypatch):
     parse_reference.cache_clear()  # nothing parsed against a patched parser outlives the test
 
 
+def test_plain_numbers_need_no_parser_and_no_clock(slow_math_verify):
+    before = grading_stats()
+    start = time.perf_counter()
+    for answer, reference, expected in [
+        ("16", "16", 1.0),
+        ("16.0", "16", 1.0),
+        ("32/2", "16", 1.0),
+        (" -16 ", "-16.00", 1.0),
+        ("1/2", "0.5", 1.0),
+        ("17", "16", 0.0),
+        ("-16", "16", 0.0),
+        ("1/3", "333333/1000000", 0.0),
+    ]:
+        assert grade(f"\\boxed{{{answer}}}", reference) == expected, (answer, reference)
+    assert time.perf_counter() - start < 0.5
+    assert grading_stats() == before
+
+
 def test_a_timeout_is_a_counted_zero_not_a_data_bug(slow_math_verify, caplog):
     with pytest.raises(GradingTimeout, match=r"reference '\\\\frac\{1\}\{3\}'") as caught:
         parse_reference(r"\frac{1}{3}")
@@ -145,6 +164,66 @@ def test_a_retry_rescues_a_slow_call(slow_math_verify):
     before = grading_stats()
     assert grade(r"\boxed{\frac{32}{2}}", "16") == 1.0
     assert grading_stats() == {**before, "retried": before["retried"] + 1}
+
+
+def _spellings(value: Fraction) -> list[str]:
+    """Plain-number spellings of ``value``: a/b reduced or not, the integer, the decimal if it terminates."""
+    spellings = [f"{value.numerator}/{value.denominator}", f"{3 * value.numerator}/{3 * value.denominator}"]
+    if value.denominator == 1:
+        spellings.append(str(value.numerator))
+    millionths = value * 10**6
+    if millionths.denominator == 1:
+        whole, fraction = divmod(abs(millionths.numerator), 10**6)
+        decimal = f"{'-' if value < 0 else ''}{whole}.{fraction:06d}".rstrip("0").rstrip(".")
+        spellings += [decimal, f"{decimal}.0" if "." not in decimal else f"{decimal}00"]
+    return spellings + ["+" + s for s in spellings if value >= 0]
+
+
+@pytest.mark.parametrize(
+    ("answer", "reference", "decided"),
+    [
+        ("16", "16", True),
+        ("16.0", "16", True),
+        ("32/2", "16", True),
+        ("016", "16", True),
+        ("+16", "16", True),
+        ("-0", "0", True),
+        ("0.5", "1/2", True),
+        ("-1/2", "-0.5", True),
+        ("2/4", "1/2", True),
+        ("17", "16", False),
+        ("1/3", "333333/1000000", False),
+        ("0.333333", "1/3", None),  # math-verify rounds: 1
+        ("16.0000001", "16", None),  # math-verify: 0
+        ("0.1428571", "1/7", None),
+        ("16.", "16", None),  # not a plain number; math-verify: 0
+        ("1/0", "1/0", None),
+        ("1,000", "1000", None),
+        ("x", "16", None),
+    ],
+)
+def test_exact_path_agrees_with_math_verify(answer, reference, decided):
+    """``decided``: True/False for the exact path's verdict, None where it leaves the grade to math-verify."""
+    exact = rewards._exact_grade(answer, reference)
+    assert exact == (None if decided is None else float(decided))
+    if exact is not None:
+        assert exact == rewards._math_verify_grade(answer, reference)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.fractions(min_value=-(10**6), max_value=10**6, max_denominator=40),
+    st.fractions(min_value=-(10**6), max_value=10**6, max_denominator=40),
+    st.data(),
+)
+def test_exact_path_agrees_with_math_verify_on_any_spelling(value, other, data):
+    reference = data.draw(st.sampled_from(_spellings(value)))
+    answer = data.draw(st.sampled_from(_spellings(data.draw(st.sampled_from([value, other])))))
+    exact = rewards._exact_grade(answer, reference)
+    if exact is None:  # only unequal values with a decimal point are left to math-verify
+        assert Fraction(answer) != Fraction(reference) and "." in answer + reference
+    else:
+        assert exact == rewards._math_verify_grade(answer, reference), (answer, reference)
 
 
 def test_grading_off_the_main_thread():
