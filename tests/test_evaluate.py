@@ -10,6 +10,7 @@ import torch
 from conftest import SMOKE_ARCHITECTURE
 
 import rredcot.pipeline.evaluate as evaluate_module
+from rredcot import rewards
 from rredcot.io import read_json, read_jsonl
 from rredcot.pipeline.base_model import build_model, load_model_and_tokenizer
 from rredcot.pipeline.data.synthetic import SplitSpec, generate_split
@@ -85,6 +86,7 @@ def test_summarize_hand_worked():
     assert summary["pass_at_k"]["4"] == 1.0
     assert summary["mean_length"] == pytest.approx(4.5)
     assert summary["truncated_frac"] == pytest.approx(1 / 8)
+    assert summary["grading_timeouts"] == 0  # records from before the count carry none
 
 
 def biased_sampler(model_dir, token: str, max_new_tokens: int):
@@ -161,6 +163,22 @@ def test_resume_skips_recorded_problems_and_drops_a_torn_line(model_dir, rows, t
     fake.seen.clear()  # a rerun after completion generates nothing
     assert evaluate(model_dir, rows, benchmark="bench", **SETTINGS, **paths(tmp_path)) == summary
     assert fake.seen == []
+
+
+def test_grading_timeouts_reach_the_records_and_the_summary(model_dir, rows, tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluate_module, "hf_sampler", lambda *args, **kwargs: FakeSampler(rows))
+    graded = evaluate_module.grade
+
+    def grade(text, reference):  # as if math-verify timed out on every completion without an answer
+        if "boxed" not in text:
+            monkeypatch.setitem(rewards._STATS, "timed_out", rewards.grading_stats()["timed_out"] + 1)
+        return graded(text, reference)
+
+    monkeypatch.setattr(evaluate_module, "grade", grade)
+    summary = evaluate(model_dir, rows, benchmark="bench", **SETTINGS, **paths(tmp_path))
+    assert [r["grading_timeouts"] for r in read_jsonl(tmp_path / "records.jsonl")] == [1, 1, 1]
+    assert summary["grading_timeouts"] == 3
+    assert summary["avg_at_n"] == pytest.approx(1 / 2)
 
 
 @pytest.mark.parametrize(

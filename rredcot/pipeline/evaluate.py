@@ -21,7 +21,7 @@ from transformers import AutoTokenizer
 from rredcot.io import append_jsonl, read_jsonl, write_json, write_jsonl
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data import prompt_messages
-from rredcot.rewards import grade
+from rredcot.rewards import grade, grading_stats
 
 BACKENDS = ("hf", "vllm")
 
@@ -46,7 +46,11 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def summarize(records: Sequence[dict], n_samples: int, pass_k: Sequence[int]) -> dict:
-    """Benchmark-level metrics from per-problem records."""
+    """Benchmark-level metrics from per-problem records.
+
+    ``grading_timeouts`` counts samples that scored 0 because math-verify timed out, not because they were
+    wrong (partial logs written before records carried the count add none).
+    """
     if not records:
         raise ValueError("no records to summarize: the benchmark is empty")
     rewards = np.array([r["rewards"] for r in records], dtype=float).reshape(len(records), n_samples)
@@ -60,6 +64,7 @@ def summarize(records: Sequence[dict], n_samples: int, pass_k: Sequence[int]) ->
         },
         "mean_length": float(np.mean([r["lengths"] for r in records])),
         "truncated_frac": float(np.mean([r["truncated"] for r in records])),
+        "grading_timeouts": sum(r.get("grading_timeouts", 0) for r in records),
     }
 
 
@@ -174,7 +179,7 @@ def evaluate(
     """Sample ``n_samples`` completions per problem, ``batch_size`` problems per call, and grade them.
 
     Returns the summary that is also written to ``summary_path``; per-problem records (id, rewards, lengths,
-    truncated flags) go to ``records_path`` in benchmark order.
+    truncated flags, grading timeouts) go to ``records_path`` in benchmark order.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -208,11 +213,14 @@ def evaluate(
                 for row in batch
             ]
             for row, completions in zip(batch, sample(prompts), strict=True):
+                timeouts = grading_stats()["timed_out"]
+                rewards = [grade(c.text, row["answer"]) for c in completions]
                 record = {
                     "id": row["id"],
-                    "rewards": [grade(c.text, row["answer"]) for c in completions],
+                    "rewards": rewards,
                     "lengths": [c.length for c in completions],
                     "truncated": [c.truncated for c in completions],
+                    "grading_timeouts": grading_stats()["timed_out"] - timeouts,
                 }
                 append_jsonl(partial_path, record)
                 finished[row["id"]] = record
