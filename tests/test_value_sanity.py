@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from rredcot.pipeline.value_sanity import TARGETS, corrupted_first_step, line_end_boundaries, summarize
+from rredcot.pipeline.value_sanity import (
+    TARGETS,
+    corrupted_first_step,
+    line_end_boundaries,
+    mean_steps,
+    summarize,
+)
 
 TRACE = "<think>\n7 +5\n7+5=12\nResult: 12\n</think>\n7+5=12\n\\boxed{12}"
 
@@ -29,6 +35,10 @@ def test_the_twin_changes_the_result_of_the_first_step_line():
     assert corrupted_first_step("<think>\n7 +5\n7+5=1", "</think>\n") is None  # the step line is unfinished
     assert corrupted_first_step("<think>\n7 +5\n7+5=13\n", "</think>\n") is None  # already wrong
     assert corrupted_first_step("<think>\n8 /2\n8/2=4\n", "</think>\n")[1] == "<think>\n8 /2\n8/2=5\n"
+    modular = "<think>\n7 +5 mod 10\n7+5=2\n"
+    assert corrupted_first_step(modular, "</think>\n") is None  # 7+5=2 is wrong without the modulus
+    assert corrupted_first_step(modular, "</think>\n", 10)[1] == "<think>\n7 +5 mod 10\n7+5=3\n"
+    assert corrupted_first_step("<think>\n5 +4 mod 10\n5+4=9\n", "</think>\n", 10)[1].endswith("5+4=0\n")
 
 
 def record(values, mc, twin_value, twin_mc, clean_index=1):
@@ -66,3 +76,8 @@ def test_constant_values_have_no_rank_correlation():
     records = [record([-1.0, -1.0, -1.0], [0.2, 0.5, 0.9], -1.0, 0.1)]
     summary = summarize(records, "reference", resamples=50, ci_level=0.9, seed=0)
     assert math.isnan(summary["spearman"]) and not summary["meets_targets"]
+
+
+def test_mean_steps_average_each_step_over_the_traces_that_reach_it():
+    assert mean_steps([[0.0, 1.0, 3.0], [1.0, 0.0]]) == [0.0, 2.0]  # (1 − 1)/2, then 2 from one trace
+    assert mean_steps([]) == [] and mean_steps([[5.0]]) == []

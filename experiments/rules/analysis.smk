@@ -73,12 +73,17 @@ rule segmentation_analysis:
 
 rule value_sanity:
     """Does the estimator rank the base policy's own states as Monte Carlo does? Greedy traces, values and MC
-    values at every line end of the thinking, and a corrupted twin of the state after the first step."""
+    values at every line end of the thinking, and a corrupted twin of the state after the first step. On the
+    analysis benchmark, or with the suffix _validation on the validation split, where choices are made."""
     input:
         **base_model_inputs(),
-        benchmark=f"{RESULTS}/data/eval/{ANALYSIS_BENCHMARK}.jsonl",
+        benchmark=lambda wc: (
+            f"{RESULTS}/data/validation.jsonl" if wc.split else f"{RESULTS}/data/eval/{ANALYSIS_BENCHMARK}.jsonl"
+        ),
     output:
-        f"{RESULTS}/analysis/value_sanity.json",
+        f"{RESULTS}/analysis/value_sanity{{split}}.json",
+    wildcard_constraints:
+        split="(_validation)?",
     params:
         python=PYTHON,
         settings=lambda wc: value_sanity_settings(),  # a function: the JSON holds "{answer}" braces
@@ -86,7 +91,7 @@ rule value_sanity:
         random_init=config["base_model"].get("random_init", False),
         seed=config["seed"],
     log:
-        f"{RESULTS}/logs/analysis/value_sanity.log",
+        f"{RESULTS}/logs/analysis/value_sanity{{split}}.log",
     threads: stage_resources("analysis").get("cpus_per_task", 1)
     resources:
         **stage_resources("analysis"),

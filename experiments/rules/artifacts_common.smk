@@ -105,9 +105,14 @@ def report_outputs():
     return [REPORT_FILE] + ([PUBLISHED_REPORT] if ARTIFACTS["publish_report"] else [])
 
 
+def headroom_files():
+    """The credit testbed's positive control (table and figure), where the config defines one."""
+    return figure_files(["headroom"]) + table_files(["headroom"]) if "headroom" in ARTIFACTS else []
+
+
 def artifact_targets():
     """Every figure, table and report of this scale that `rule all` builds."""
-    return figure_files(DEFAULT_FIGURES) + table_files(TABLE_NAMES) + report_outputs()
+    return figure_files(DEFAULT_FIGURES) + table_files(TABLE_NAMES) + headroom_files() + report_outputs()
 
 
 def regenerate_command():

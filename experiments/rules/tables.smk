@@ -111,3 +111,38 @@ rule tables:
     input:
         table_files(TABLE_NAMES),
     localrule: True
+
+
+if "headroom" in ARTIFACTS:
+    HEADROOM = ARTIFACTS["headroom"]
+    HEADROOM_ARMS = [HEADROOM["baseline"], HEADROOM["control"], *HEADROOM["compared"]]
+
+    rule headroom:
+        """The credit testbed's positive control (exact credit vs GRPO, criteria fixed in the config) and the
+        share of its gain that each compared arm recovers: a table and a figure."""
+        input:
+            metrics=expand(f"{RESULTS}/train/{{arm}}/seed{{seed}}/metrics.jsonl", arm=HEADROOM_ARMS, seed=SEEDS),
+            evals=[f"{RESULTS}/eval/base/{HEADROOM['benchmark']}.json"]
+            + expand(f"{RESULTS}/eval/{{arm}}/seed{{seed}}/{HEADROOM['benchmark']}.json", arm=HEADROOM_ARMS, seed=SEEDS),
+        output:
+            csv=report(f"{PAPER_TABLES}/headroom.csv", caption="../report/headroom.rst", category="Controls"),
+            tex=f"{PAPER_TABLES}/headroom.tex",
+            md=f"{PAPER_TABLES}/headroom.md",
+            pdf=f"{FIGURES}/headroom.pdf",
+            png=report(f"{FIGURES}/headroom.png", caption="../report/headroom.rst", category="Controls"),
+        params:
+            **HEADROOM,
+            smooth_window=ARTIFACTS["smooth_window"],
+            final_window=ARTIFACTS["final_window"],
+            ci_level=ARTIFACTS["ci_level"],
+            bootstrap_resamples=ARTIFACTS["bootstrap_resamples"],
+            seed=config["seed"],
+            scale=SCALE,
+            metric=ARTIFACTS["metric"],
+        log:
+            f"{RESULTS}/logs/tables/headroom.log",
+        localrule: True
+        conda:
+            CONDA_ENV
+        script:
+            MAKE_ARTIFACT

@@ -40,6 +40,7 @@ MAKERS: dict[str, str] = {  # rule name -> function, relative to rredcot.artifac
     "table2": "tables.write_comparison",
     "compute_cost_logged": "tables.write_cost_table",
     "credit_table": "tables.write_credit_table",
+    "headroom": "headroom.write_headroom",
     "replication_report": "report.write_report",
 }
 

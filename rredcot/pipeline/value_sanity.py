@@ -10,7 +10,9 @@ resampled as units for the intervals):
 
 - ``spearman``: pooled Spearman(v̂, MC) over all states, clean and corrupted;
 - ``drop_share``: share of problems whose estimate at the corrupted twin is below the clean state's
-  (a value that cannot see a wrong step cannot blame it); ``mc_drop_share`` is the same for MC values.
+  (a value that cannot see a wrong step cannot blame it); ``mc_drop_share`` is the same for MC values;
+- ``mean_step_by_index`` (and ``mc_mean_step_by_index``): the martingale check, the mean change of the
+  value from one state to the next, per state index (:func:`mean_steps`).
 
 The targets (``spearman ≥ 0.5``, ``drop_share ≥ 0.9``) are the ones a toy must meet before it can tell a
 working method from a broken one; the report states whether the configured estimator meets them.
@@ -34,6 +36,7 @@ from rredcot.io import write_json
 from rredcot.mc import MCRequest, mc_values_batch
 from rredcot.pipeline.analysis import ValueOptions, prompt_token_ids
 from rredcot.pipeline.base_model import load_model_and_tokenizer
+from rredcot.pipeline.data.synthetic import apply_step, problem_modulus
 from rredcot.rewards import grade
 from rredcot.segmentation import token_texts
 from rredcot.values import estimate_values, reference_value_parts
@@ -55,9 +58,12 @@ def line_end_boundaries(completion_ids: Sequence[int], tokenizer, end_of_thinkin
     return bounds
 
 
-def corrupted_first_step(text: str, end_of_thinking: str) -> tuple[str, str] | None:
+def corrupted_first_step(
+    text: str, end_of_thinking: str, modulus: int | None = None
+) -> tuple[str, str] | None:
     """(clean, corrupted) completion prefixes through the first step line of the thinking (its newline
-    included), the corrupted one with the step's result ``c`` written as ``c + 1``; ``None`` when the
+    included), the corrupted one with the step's result ``c`` written as ``c + 1`` (modulo ``modulus`` on
+    the testbed's modular chains); ``None`` when the
     thinking has no complete step line or its first step is already wrong (corrupting a wrong result need
     not lower any value: the twin tests whether an estimate sees a step go wrong)."""
     thinking = text.split(end_of_thinking)[0]
@@ -65,11 +71,11 @@ def corrupted_first_step(text: str, end_of_thinking: str) -> tuple[str, str] | N
     for line in thinking.split("\n")[:-1]:  # complete lines only
         match = STEP.search(line)
         if match:
-            if not _correct(match):
+            if not _correct(match, modulus):
                 return None
             result_at = offset + match.start(4)
             clean = thinking[: offset + len(line) + 1]
-            wrong = str(int(match.group(4)) + 1)
+            wrong = str(apply_step(int(match.group(4)), "+", 1, modulus))
             return clean, thinking[:result_at] + wrong + thinking[result_at + len(match.group(4)) :][
                 : len(line) - match.end(4) + 1
             ]
@@ -77,10 +83,11 @@ def corrupted_first_step(text: str, end_of_thinking: str) -> tuple[str, str] | N
     return None
 
 
-def _correct(step: re.Match) -> bool:
+def _correct(step: re.Match, modulus: int | None) -> bool:
     a, op, b, c = int(step[1]), step[2], int(step[3]), int(step[4])
-    exact = {"+": a + b, "-": a - b, "*": a * b, "/": a // b if b and a % b == 0 else None}[op]
-    return exact == c
+    if op == "/" and (b == 0 or a % b):
+        return False
+    return apply_step(a, op, b, modulus) == c
 
 
 def analyze_value_sanity(
@@ -183,6 +190,7 @@ def analyze_value_sanity(
         "mc_drop_share": _share(
             [r["twin"]["mc"] < r["mc"][r["twin"]["clean_index"]] for r in records if r["twin"]]
         ),
+        "mc_mean_step_by_index": mean_steps([r["mc"] for r in records]),
     }
     result = {"summary": summary, "records": records}
     write_json(Path(out_path), result)
@@ -216,6 +224,7 @@ def summarize(records: Sequence[Mapping], estimator: str, resamples: int, ci_lev
     rho = _spearman(pooled)
     share = float(drops.mean()) if len(drops) else None
     return {
+        "mean_step_by_index": mean_steps([r["values"][estimator] for r in records]),
         "spearman": rho,
         "spearman_ci": interval(rhos),
         "drop_share": share,
@@ -228,6 +237,17 @@ def summarize(records: Sequence[Mapping], estimator: str, resamples: int, ci_lev
             and share >= TARGETS["drop_share"]
         ),
     }
+
+
+def mean_steps(series: Sequence[Sequence[float]]) -> list[float | None]:
+    """The martingale check: mean of ``v[k] − v[k−1]`` over the traces that reach state k, k = 1..longest.
+
+    A value under the policy that wrote the traces moves by 0 on average at every k; an estimator whose
+    mean step is large where MC's is not drifts along every trace (in log v̂ a step is in nats).
+    """
+    longest = max((len(s) for s in series), default=0)
+    steps = [[s[k] - s[k - 1] for s in series if len(s) > k] for k in range(1, longest)]
+    return [float(np.mean(d)) if d else None for d in steps]
 
 
 def _states(record: Mapping, estimator: str) -> list[tuple[float, float]]:
@@ -265,7 +285,7 @@ def _greedy_trace(model, tokenizer, row: Mapping, max_new_tokens: int, end_of_th
     completion = out[: out.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in out else out
     boundaries = line_end_boundaries(completion, tokenizer, end_of_thinking)
     text = tokenizer.decode(completion, skip_special_tokens=False)
-    cut = corrupted_first_step(text, end_of_thinking)
+    cut = corrupted_first_step(text, end_of_thinking, problem_modulus(row["problem"]))
     twin_ids = clean_boundary = None
     if cut is not None:
         clean_ids = tokenizer(cut[0], add_special_tokens=False)["input_ids"]

@@ -42,7 +42,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rredcot.continuation import Continuation
-from rredcot.pipeline.data.synthetic import CHECK_PHRASES, CORRECTION, RESULT, apply_step
+from rredcot.pipeline.data.synthetic import (
+    CHECK_PHRASES,
+    CORRECTION,
+    RESULT,
+    apply_step,
+    problem_modulus,
+)
 
 THINK_START = "<think>"
 _NUMBER = r"(\d+)"
@@ -86,9 +92,8 @@ def true_chain(row: Mapping) -> list[tuple[int, str, int, int]]:
     """The problem's steps ``(a, op, b, c)`` re-derived from ``problem`` (a trailing ``mod m`` reduces every
     result modulo m); ``answer`` must be the last c."""
     start, *operations = str(row["problem"]).split()
-    modulus = None
-    if len(operations) >= 2 and operations[-2] == "mod" and operations[-1].isdigit():
-        modulus = int(operations[-1])
+    modulus = problem_modulus(str(row["problem"]))
+    if modulus is not None:
         operations = operations[:-2]
     if not start.isdigit() or not operations:
         raise ValueError(f"problem {row.get('id')!r}: not a synthetic problem: {row['problem']!r}")

@@ -135,6 +135,12 @@ def apply_step(a: int, op: str, b: int, modulus: int | None = None) -> int:
     return result if modulus is None else result % modulus
 
 
+def problem_modulus(problem: str) -> int | None:
+    """The modulus a problem's text ends with (``… mod 10``), or ``None`` for plain arithmetic."""
+    *_, word, number = ["", "", *problem.split()]
+    return int(number) if word == "mod" and number.isdigit() else None
+
+
 def _wrong_result(result: int, rng: random.Random, modulus: int | None = None) -> int:
     """A plausible slip: the result off by 1 to 3, never negative (wrapped modulo ``modulus``)."""
     if modulus is not None:

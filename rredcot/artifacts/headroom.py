@@ -1,0 +1,203 @@
+"""The credit testbed's positive control and the comparison it guards (a table and a figure).
+
+Headroom: does perfect credit, fed through the configured σ, learn faster than GRPO? The control arm (the
+exact oracle) passes when the mean over its seeds of its smoothed training accuracy reaches GRPO's final
+training accuracy (mean of the last ``final_window`` steps over GRPO's seeds) within ``max_step_fraction`` of
+GRPO's steps, with at least ``min_seeds`` seeds per arm. Training accuracy is the in-distribution accuracy of
+the policy's own samples at every step, so it gives a curve where the evaluation gives one point. These
+criteria are fixed in the config before any run is looked at.
+
+The comparison it guards: the share of the oracle's gain over GRPO that RREDCoT recovers on the evaluation
+benchmark, ``(R − G) / (O − G)`` of the means over seeds, with a percentile interval from resampling the
+seeds jointly (the arms share seeds, so the draws are paired), and each arm's steps to GRPO's final accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rredcot.artifacts.figures import COLORS, OKABE_ITO, plt, save
+from rredcot.artifacts.logs import first_crossing, smoothed
+from rredcot.artifacts.tables import write_table
+
+ARM_COLORS = {"oracle": OKABE_ITO["green"], **COLORS}
+
+
+def arm_summary(
+    metrics: pd.DataFrame,
+    evals: pd.DataFrame,
+    arm: str,
+    benchmark: str,
+    threshold: float,
+    window: int,
+    last: int,
+) -> pd.DataFrame:
+    """Per seed of ``arm``: final training accuracy, first step whose smoothed accuracy reaches ``threshold``
+    (NaN: never) and the evaluation on ``benchmark``."""
+    rows = []
+    runs = metrics[metrics["method"] == arm]
+    curve = smoothed(runs, "accuracy", window)
+    for seed, run in runs.groupby("seed"):
+        scored = evals[(evals["policy"] == f"{arm}/seed{seed}") & (evals["benchmark"] == benchmark)]
+        rows.append(
+            {
+                "arm": arm,
+                "seed": int(seed),
+                "final_train_accuracy": float(run["accuracy"].tail(last).mean()),
+                "steps_to_threshold": first_crossing(run["step"], curve[run.index], threshold),
+                "eval": float(scored["value"].mean()) if len(scored) else math.nan,
+            }
+        )
+    return pd.DataFrame(rows, columns=["arm", "seed", "final_train_accuracy", "steps_to_threshold", "eval"])
+
+
+def recovered_share(
+    per_seed: pd.DataFrame,
+    baseline: str,
+    control: str,
+    compared: str,
+    resamples: int,
+    level: float,
+    seed: int,
+) -> tuple[float, list[float]]:
+    """``(R − G)/(O − G)`` of the evaluation means over the seeds all three arms share, and its percentile
+    interval over seeds resampled jointly (NaN where a draw leaves the oracle no gain)."""
+    table = per_seed.pivot_table(index="seed", columns="arm", values="eval").dropna()
+    if not {baseline, control, compared} <= set(table.columns) or len(table) == 0:
+        return math.nan, [math.nan, math.nan]
+    g, o, r = (table[name].to_numpy() for name in (baseline, control, compared))
+
+    def share(pick) -> float:
+        gain = o[pick].mean() - g[pick].mean()
+        return (r[pick].mean() - g[pick].mean()) / gain if gain > 0 else math.nan
+
+    rng = np.random.default_rng(seed)
+    draws = np.array([share(rng.integers(0, len(g), len(g))) for _ in range(resamples)])
+    draws = draws[np.isfinite(draws)]
+    alpha = (1 - level) / 2
+    interval = (
+        [float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))]
+        if draws.size
+        else [math.nan] * 2
+    )
+    return share(np.arange(len(g))), interval
+
+
+def write_headroom(
+    metrics: pd.DataFrame,
+    evals: pd.DataFrame,
+    *,
+    csv: str | Path,
+    tex: str | Path,
+    md: str | Path,
+    pdf: str | Path,
+    png: str | Path,
+    baseline: str,
+    control: str,
+    compared: Sequence[str],
+    benchmark: str,
+    smooth_window: int,
+    final_window: int,
+    max_step_fraction: float,
+    min_seeds: int,
+    ci_level: float,
+    bootstrap_resamples: int,
+    seed: int,
+    scale: str = "",
+) -> None:
+    """The headroom table (per arm and seed; the control's verdict and RREDCoT's recovered share in its
+    notes) and figure (training curves with GRPO's final level, evaluation per seed with the base)."""
+    base = metrics[metrics["method"] == baseline]
+    threshold = float(base.groupby("seed")["accuracy"].apply(lambda s: s.tail(final_window).mean()).mean())
+    horizon = float(base["step"].max()) if len(base) else math.nan
+    arms = [baseline, control, *compared]
+    per_seed = pd.concat(
+        [arm_summary(metrics, evals, a, benchmark, threshold, smooth_window, final_window) for a in arms],
+        ignore_index=True,
+    )
+    mean_curve = (
+        smoothed(metrics[metrics["method"] == control], "accuracy", smooth_window)
+        .groupby(metrics["step"])
+        .mean()
+    )
+    crossing = first_crossing(mean_curve.index, mean_curve.to_numpy(), threshold)
+    fraction = crossing / horizon if horizon else math.nan
+    seeds = {a: int((per_seed["arm"] == a).sum()) for a in arms}
+    enough = seeds[baseline] >= min_seeds and seeds[control] >= min_seeds
+    passed = enough and np.isfinite(fraction) and fraction <= max_step_fraction
+    verdict = (
+        ("shown" if passed else "not shown")
+        if enough
+        else f"not testable: {seeds[baseline]} {baseline} and {seeds[control]} {control} seeds, "
+        f"{min_seeds} needed"
+    )
+    notes = [
+        f"- Positive control (pre-registered): the {control} arm's seed-mean smoothed training accuracy "
+        f"(window {smooth_window}) reaches {baseline}'s final training accuracy {threshold:.3f} (mean of its "
+        f"last {final_window} steps over seeds) by step {crossing:g} of {horizon:g} "
+        f"({fraction:.0%}; needed ≤ {max_step_fraction:.0%}): headroom **{verdict}**.",
+    ]
+    for arm in compared:
+        share, (low, high) = recovered_share(
+            per_seed, baseline, control, arm, bootstrap_resamples, ci_level, seed
+        )
+        notes.append(
+            f"- {arm} recovers {share:.2f} [{low:.2f}, {high:.2f}] ({ci_level:.0%}, seeds resampled jointly) of "
+            f"the {control} arm's gain over {baseline} on {benchmark}"
+            + ("." if passed else f", read only where the headroom is shown (here: {verdict}).")
+        )
+    base_eval = evals[(evals["policy"] == "base") & (evals["benchmark"] == benchmark)]["value"]
+    if len(base_eval):
+        notes.append(f"- Base model on {benchmark}: {base_eval.mean():.3f}.")
+
+    display = per_seed.assign(
+        final_train_accuracy=per_seed["final_train_accuracy"].map("{:.3f}".format),
+        steps_to_threshold=per_seed["steps_to_threshold"].map(lambda v: "never" if np.isnan(v) else f"{v:g}"),
+        eval=per_seed["eval"].map("{:.3f}".format),
+    ).rename(
+        columns={
+            "final_train_accuracy": "final train accuracy",
+            "steps_to_threshold": f"steps to {threshold:.3f}",
+            "eval": f"{benchmark} (eval)",
+        }
+    )
+    write_table(
+        per_seed, display, csv=csv, tex=tex, md=md, title=f"Headroom of exact credit ({scale})", notes=notes
+    )
+
+    fig, (curves, points) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained", width_ratios=[2, 1])
+    for arm in arms:
+        runs = metrics[metrics["method"] == arm]
+        color = ARM_COLORS.get(arm, OKABE_ITO["orange"])
+        curve = smoothed(runs, "accuracy", smooth_window)
+        for _, run in runs.groupby("seed"):
+            curves.plot(run["step"], curve[run.index], color=color, alpha=0.35, lw=0.8)
+        mean = curve.groupby(runs["step"]).mean()
+        curves.plot(mean.index, mean.to_numpy(), color=color, lw=2, label=f"{arm} (n = {seeds[arm]})")
+    curves.axhline(threshold, color="0.3", ls="--", lw=1, label=f"{baseline} final")
+    curves.axvline(
+        max_step_fraction * horizon, color="0.3", ls=":", lw=1, label=f"{max_step_fraction:.0%} of steps"
+    )
+    curves.set(xlabel="step", ylabel=f"training accuracy (smoothed, {smooth_window} steps)", ylim=(0, 1))
+    curves.set_title(f"Headroom: {verdict}")
+    curves.legend(loc="lower right")
+    for k, arm in enumerate(arms):
+        values = per_seed.loc[per_seed["arm"] == arm, "eval"].to_numpy()
+        color = ARM_COLORS.get(arm, OKABE_ITO["orange"])
+        points.scatter(np.full(values.size, k), values, color=color, s=18, zorder=3)
+        if values.size:
+            points.hlines(np.nanmean(values), k - 0.25, k + 0.25, color=color, lw=2)
+    if len(base_eval):
+        points.axhline(base_eval.mean(), color=COLORS["base"], ls="--", lw=1, label="base")
+        points.legend(loc="lower right")
+    points.set_xticks(range(len(arms)), arms)
+    points.set(ylabel=f"{benchmark} accuracy (eval), per seed", ylim=(0, 1))
+    save(fig, pdf, png)
+
+
+__all__ = ["arm_summary", "recovered_share", "write_headroom"]
