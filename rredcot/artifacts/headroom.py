@@ -147,8 +147,8 @@ def write_headroom(
             per_seed, baseline, control, arm, bootstrap_resamples, ci_level, seed
         )
         notes.append(
-            f"- {arm} recovers {share:.2f} [{low:.2f}, {high:.2f}] ({ci_level:.0%}, seeds resampled jointly) of "
-            f"the {control} arm's gain over {baseline} on {benchmark}"
+            f"- {arm} recovers {share:.2f} [{low:.2f}, {high:.2f}] ({ci_level:.0%}, seeds resampled jointly) "
+            f"of the {control} arm's gain over {baseline} on {benchmark}"
             + ("." if passed else f", read only where the headroom is shown (here: {verdict}).")
         )
     base_eval = evals[(evals["policy"] == "base") & (evals["benchmark"] == benchmark)]["value"]
