@@ -7,6 +7,7 @@ hand from those logs.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import subprocess
@@ -416,9 +417,6 @@ def test_threshold_and_interval_rules_on_hand_made_cases():
     assert report.verdict_interval(math.nan, 0.1, 0.5, **rule).verdict == report.NOT_TESTABLE
     assert report.verdict_below(0.08, 0.1, "sd").verdict == report.REPRODUCED
     assert report.verdict_below(0.12, 0.1, "sd").verdict == report.NOT_REPRODUCED
-    assert report.verdict_in_range(1.7, 1.5, 2.0, "r").verdict == report.REPRODUCED
-    cheaper = report.verdict_in_range(1.1, 1.5, 2.0, "r")
-    assert cheaper.verdict == report.NOT_REPRODUCED and "cheaper" in cheaper.reason
     assert report.verdict_at_most(0.02, 0.2, "r").verdict == report.REPRODUCED
     assert report.verdict_at_most(0.5, 0.2, "r").verdict == report.NOT_REPRODUCED
     combined = report._combine(
@@ -427,8 +425,23 @@ def test_threshold_and_interval_rules_on_hand_made_cases():
     assert combined.verdict == report.INCONCLUSIVE
 
 
+# The controls pass: RREDCoT's synthetic runs, standing in for the exact oracle, reach GRPO's final training
+# accuracy at about step 12 of 30, and the configured estimator meets both value-sanity targets.
+PASSING_CONTROLS = {"baseline": "grpo", "control": "rredcot", "compared": [], "benchmark": "in_dist",
+                    "max_step_fraction": 0.5, "min_seeds": 3}  # fmt: skip
+SANITY = {
+    "summary": {
+        "targets": {"spearman": 0.5, "drop_share": 0.9},
+        "estimators": {"reference": {"spearman": 0.8, "drop_share": 0.95, "meets_targets": True}},
+    }
+}
+
+
 def test_claims_from_synthetic_logs(logs):
-    claims = {c.key: c for c in report.evaluate_claims(paper_logs(logs))}
+    config = config_for({**ARTIFACTS, "headroom": PASSING_CONTROLS})
+    gated = paper_logs(logs, config)
+    gated.value_sanity = SANITY
+    claims = {c.key: c for c in report.evaluate_claims(gated)}
     verdict = {k: c.verdict.verdict for k, c in claims.items()}
     assert verdict["table1"] == report.REPRODUCED  # RREDCoT seeds beat GRPO's by 0.225 ± 0.05
     assert verdict["rl_vs_base"] == report.REPRODUCED
@@ -436,10 +449,40 @@ def test_claims_from_synthetic_logs(logs):
     assert verdict["tracks_mc"] == report.REPRODUCED  # by construction of the synthetic credits
     assert verdict["attributions_agree"] == report.REPRODUCED
     assert verdict["value_cost"] == report.REPRODUCED  # 0.01 s vs 2 s per boundary
-    assert verdict["train_cost"] == report.NOT_REPRODUCED  # 1.1× is cheaper than the paper's 1.5–2×
+    assert verdict["train_cost"] == report.REPRODUCED  # 1.1×: the paper's 1.5–2× is an upper bound
     assert verdict["sample_efficiency"] == report.REPRODUCED
     assert all(v in report.VERDICTS for v in verdict.values())
     assert "+0.023" in claims["table1"].paper  # the paper's mean gain over its five benchmarks
+
+
+def test_claims_that_need_a_failed_control_are_not_testable_and_name_it(logs):
+    """No positive control and no value sanity: training and credit claims are gated, the others are not."""
+    claims = {c.key: c for c in report.evaluate_claims(paper_logs(logs))}
+    for key in ("table1", "sample_efficiency"):
+        reason = claims[key].verdict.reason
+        assert claims[key].verdict.verdict == report.NOT_TESTABLE
+        assert "no positive control" in reason and "value sanity of the configured estimator" in reason
+        assert "(ungated: reproduced" in reason  # the reading the gate held back stays visible
+    tracks = claims["tracks_mc"].verdict
+    assert tracks.verdict == report.NOT_TESTABLE and "no positive control" not in tracks.reason
+    assert claims["rl_vs_base"].verdict.verdict == report.REPRODUCED  # not about RREDCoT's credit
+    assert claims["attributions_agree"].verdict.verdict == report.REPRODUCED
+    failing = paper_logs(
+        logs, config_for({**ARTIFACTS, "headroom": {**PASSING_CONTROLS, "max_step_fraction": 0.2}})
+    )
+    failing.value_sanity = copy.deepcopy(SANITY)
+    failing.value_sanity["summary"]["estimators"]["reference"].update(spearman=0.24, meets_targets=False)
+    reason = {c.key: c for c in report.evaluate_claims(failing)}["table1"].verdict.reason
+    assert "exact-credit headroom not shown" in reason and "Spearman 0.24, needed ≥ 0.5" in reason
+
+
+def test_an_effect_of_interest_in_the_config_replaces_the_paper_s_gain(logs):
+    config = config_for({**ARTIFACTS, "headroom": PASSING_CONTROLS, "improvement_effect": 0.05})
+    gated = paper_logs(logs, config)
+    gated.value_sanity = SANITY
+    claims = {c.key: c for c in report.evaluate_claims(gated)}
+    assert "δ = +0.050 (artifacts.improvement_effect" in claims["table1"].rule
+    assert "+0.05 (artifacts.improvement_effect [ours])" in claims["rl_vs_base"].rule
 
 
 def test_sample_efficiency_counts_steps_by_hand(tmp_path):

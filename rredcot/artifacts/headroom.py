@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,55 @@ def recovered_share(
     return share(np.arange(len(g))), interval
 
 
+@dataclass(frozen=True)
+class Headroom:
+    """The positive control's reading: GRPO's final training accuracy (``threshold``), the step at which the
+    control's seed-mean smoothed curve reaches it (``crossing``, NaN: never) of ``horizon``, the seeds per
+    arm, and the verdict (``shown``, ``not shown`` or ``not testable: …``)."""
+
+    threshold: float
+    crossing: float
+    horizon: float
+    seeds: dict[str, int]
+    verdict: str
+
+    @property
+    def shown(self) -> bool:
+        return self.verdict == "shown"
+
+    @property
+    def fraction(self) -> float:
+        return self.crossing / self.horizon if self.horizon else math.nan
+
+
+def headroom_control(
+    metrics: pd.DataFrame,
+    *,
+    baseline: str,
+    control: str,
+    smooth_window: int,
+    final_window: int,
+    max_step_fraction: float,
+    min_seeds: int,
+) -> Headroom:
+    """Read the positive control from the training metrics (module docstring)."""
+    base = metrics[metrics["method"] == baseline]
+    threshold = float(base.groupby("seed")["accuracy"].apply(lambda s: s.tail(final_window).mean()).mean())
+    horizon = float(base["step"].max()) if len(base) else math.nan
+    runs = metrics[metrics["method"] == control]
+    mean_curve = smoothed(runs, "accuracy", smooth_window).groupby(runs["step"]).mean()
+    crossing = first_crossing(mean_curve.index, mean_curve.to_numpy(), threshold)
+    seeds = {arm: int(metrics.loc[metrics["method"] == arm, "seed"].nunique()) for arm in (baseline, control)}
+    if min(seeds.values()) < min_seeds:
+        verdict = (
+            f"not testable: {seeds[baseline]} {baseline} and {seeds[control]} {control} seeds, "
+            f"{min_seeds} needed"
+        )
+    else:
+        verdict = "shown" if crossing <= max_step_fraction * horizon else "not shown"  # NaN: never, not shown
+    return Headroom(threshold, crossing, horizon, seeds, verdict)
+
+
 def write_headroom(
     metrics: pd.DataFrame,
     evals: pd.DataFrame,
@@ -112,30 +162,27 @@ def write_headroom(
 ) -> None:
     """The headroom table (per arm and seed; the control's verdict and RREDCoT's recovered share in its
     notes) and figure (training curves with GRPO's final level, evaluation per seed with the base)."""
-    base = metrics[metrics["method"] == baseline]
-    threshold = float(base.groupby("seed")["accuracy"].apply(lambda s: s.tail(final_window).mean()).mean())
-    horizon = float(base["step"].max()) if len(base) else math.nan
+    control_reading = headroom_control(
+        metrics,
+        baseline=baseline,
+        control=control,
+        smooth_window=smooth_window,
+        final_window=final_window,
+        max_step_fraction=max_step_fraction,
+        min_seeds=min_seeds,
+    )
+    threshold, crossing, horizon = (
+        control_reading.threshold,
+        control_reading.crossing,
+        control_reading.horizon,
+    )
+    fraction, verdict, passed = control_reading.fraction, control_reading.verdict, control_reading.shown
     arms = [baseline, control, *compared]
     per_seed = pd.concat(
         [arm_summary(metrics, evals, a, benchmark, threshold, smooth_window, final_window) for a in arms],
         ignore_index=True,
     )
-    mean_curve = (
-        smoothed(metrics[metrics["method"] == control], "accuracy", smooth_window)
-        .groupby(metrics["step"])
-        .mean()
-    )
-    crossing = first_crossing(mean_curve.index, mean_curve.to_numpy(), threshold)
-    fraction = crossing / horizon if horizon else math.nan
     seeds = {a: int((per_seed["arm"] == a).sum()) for a in arms}
-    enough = seeds[baseline] >= min_seeds and seeds[control] >= min_seeds
-    passed = enough and np.isfinite(fraction) and fraction <= max_step_fraction
-    verdict = (
-        ("shown" if passed else "not shown")
-        if enough
-        else f"not testable: {seeds[baseline]} {baseline} and {seeds[control]} {control} seeds, "
-        f"{min_seeds} needed"
-    )
     notes = [
         f"- Positive control (pre-registered): the {control} arm's seed-mean smoothed training accuracy "
         f"(window {smooth_window}) reaches {baseline}'s final training accuracy {threshold:.3f} (mean of its "
@@ -200,4 +247,4 @@ def write_headroom(
     save(fig, pdf, png)
 
 
-__all__ = ["arm_summary", "recovered_share", "write_headroom"]
+__all__ = ["Headroom", "arm_summary", "headroom_control", "recovered_share", "write_headroom"]
