@@ -880,8 +880,8 @@ def _headroom_lines(logs: Logs) -> list[str]:
         f"values through the configured σ) reaches `{h['baseline']}`'s final training accuracy "
         f"{fmt(reading.threshold)} at step {reading.crossing:g} of {reading.horizon:g} (seed means, "
         f"{reading.seeds[h['control']]} and {reading.seeds[h['baseline']]} seeds; pre-registered target: "
-        f"within {h['max_step_fraction']:.0%} of the steps). Per seed, and the share of its gain RREDCoT recovers: "
-        f"`paper_tables/{scale}/headroom.md`, `figures/{scale}/headroom.png`.",
+        f"within {h['max_step_fraction']:.0%} of the steps). Per seed, and the share of its gain RREDCoT "
+        f"recovers: `paper_tables/{scale}/headroom.md`, `figures/{scale}/headroom.png`.",
         "",
     ]
 
