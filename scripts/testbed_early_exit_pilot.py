@@ -98,7 +98,8 @@ def main() -> None:
         *martingale,
         "",
         "Targets: Spearman ≥ 0.5 and a drop in ≥ 90 % of problems. Chosen by value sanity alone: a rate "
-        "whose configured estimator meets both targets beats one that does not, then the higher Spearman wins. "
+        "whose configured estimator meets both targets beats one that does not, then the higher Spearman "
+        "wins. "
         "The first step (prompt → after `<think>`) is large for every estimator: the marker forced straight "
         "after the prompt is text the model never saw.",
     ]
