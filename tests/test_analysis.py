@@ -87,6 +87,12 @@ def check_record(record: dict, variants, n_mc: int, attributions: bool = True) -
         else:
             assert 0 <= record["first_error"] < record["n_tokens"]
             assert record["first_error_line"] in record["completion"]
+        exact = record["exact"]  # the checker's states, whence the exact values
+        assert len(exact["done"]) == len(exact["wrong"]) == len(boundaries)
+        assert exact["done"] == sorted(exact["done"]) and exact["wrong"] == sorted(exact["wrong"])
+        assert (
+            exact["failed"] == (record["first_error"] is not None) and exact["wrong"][-1] <= exact["failed"]
+        )
     else:
         assert "first_error" not in record
     outcomes = np.asarray(record["mc"]["outcomes"])

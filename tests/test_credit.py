@@ -24,7 +24,17 @@ from synthetic_logs import (
 )
 
 from rredcot.artifacts import credit, figures, report, tables
-from rredcot.artifacts.logs import GRADIENT, LOO, MC, load_credit, load_eval, load_metrics, mc_bootstrap_sd
+from rredcot.artifacts.logs import (
+    EXACT,
+    GRADIENT,
+    LOO,
+    MC,
+    load_credit,
+    load_eval,
+    load_metrics,
+    mc_bootstrap_sd,
+    pooled_credits,
+)
 from rredcot.io import write_jsonl
 
 
@@ -295,3 +305,30 @@ def test_credit_figures_and_tables_are_written(tmp_path):
     )
     assert display["hits / traces"].tolist() == ["2/2", "0/2", "1/2", "1/2", "expected"]
     assert "our addition" in title and "after the reasoning segments (e.g. in the answer): 1" in notes[0]
+
+
+def test_exact_values_join_the_logged_variants_with_the_step_accuracy_of_the_whole_log(tmp_path):
+    """Two traces: 2 steps right then a wrong line, and 4 steps right: p = (6 + 1) / (6 + 1 + 2) = 7/9."""
+
+    def record(trace_id, done, wrong, right, failed):
+        n = len(done)
+        return {
+            "id": trace_id, "correct": int(not failed), "boundaries": list(range(n)),
+            "rel_position": [0.5] * (n - 1), "values": {"reference/log": [0.0] * n},
+            "mc": {"outcomes": [[1, 0]] * n},
+            "exact": {"horizon": 4, "done": done, "wrong": wrong, "steps_right": right, "failed": failed},
+        }  # fmt: skip
+
+    path = tmp_path / "credit.jsonl"
+    write_jsonl(
+        path,
+        [
+            record("a", [0, 1, 2, 2], [False, False, False, True], 2, True),
+            record("b", [0, 2, 4], [False, False, False], 4, False),
+        ],
+    )
+    traces = load_credit(path)
+    p = 7 / 9
+    assert traces[0]["values"][EXACT] == pytest.approx([p**4, p**3, p**2, 0.0])
+    assert traces[1]["values"][EXACT] == pytest.approx([p**4, p**2, 1.0])
+    assert "RREDCoT oracle/linear" in pooled_credits(traces).columns

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from rredcot.pipeline.data.exact_values import exact_values, step_accuracy
+from rredcot.pipeline.data.exact_values import exact_values, step_accuracy, trace_counts
 from rredcot.pipeline.data.first_error import judge_thinking, true_chain
 from rredcot.pipeline.data.synthetic import SplitSpec, _wrong_result, apply_step, generate_split
 
@@ -51,9 +51,11 @@ def batch():
 
 def test_the_measured_step_accuracy_is_the_policy_s(batch):
     rows, texts = batch
-    p = step_accuracy(
-        [judge_thinking(row, text, end_of_thinking=MARKER) for row, text in zip(rows, texts, strict=True)]
-    )
+    judged = [
+        judge_thinking(row, text, end_of_thinking=MARKER) for row, text in zip(rows, texts, strict=True)
+    ]
+    counts = [trace_counts(lines) for lines in judged]
+    p = step_accuracy(sum(right for right, _ in counts), sum(failed for _, failed in counts))
     assert abs(p - (1 - SLIP)) < 0.02
 
 

@@ -312,6 +312,26 @@ def load_credit(path: str | Path) -> list[dict]:
                 raise ValueError(
                     f"{where}: attribution[{kind!r}] has {len(credits)} entries, expected {n_seg}"
                 )
+    return with_exact_values(traces)
+
+
+EXACT = "oracle/linear"  # the exact values' name among the logged variants (the trainer's oracle estimator)
+
+
+def with_exact_values(traces: list[dict]) -> list[dict]:
+    """Traces whose log holds the synthetic checker's states (``exact``) get the exact values as one more
+    variant, :data:`EXACT`, with the step accuracy measured on all of the log's traces, as the oracle
+    estimator measures it on a training batch: every agreement table and figure then checks them against
+    the MC rollouts of the same boundaries."""
+    from rredcot.pipeline.data.exact_values import step_accuracy, value_of
+
+    checked = [t["exact"] for t in traces if "exact" in t]
+    if not checked:
+        return traces
+    p = step_accuracy(sum(e["steps_right"] for e in checked), sum(e["failed"] for e in checked))
+    for trace in traces:
+        if "exact" in trace:
+            trace["values"] = {**trace.get("values", {}), EXACT: value_of(trace["exact"], p).tolist()}
     return traces
 
 

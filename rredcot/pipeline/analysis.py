@@ -21,6 +21,9 @@ accepted trace, in draw order::
                                        found or the row has no checker,
      "first_error_line": str | null    that line's text,
      "first_error_checked": bool       whether the row had a checker (synthetic rows: true; hub rows: false),
+     "exact": {"horizon", "done": [per boundary], "wrong": [per boundary], "steps_right", "failed"}
+                                       synthetic rows only: what the checker knows at each boundary,
+                                       whence the exact values (:mod:`rredcot.pipeline.data.exact_values`),
      "spans": [[s, e], ...]            reasoning spans, then the answer span (if the trace has one),
      "boundaries": [0, e_1, ..., e_K]  value boundaries (completion prefix lengths),
      "rel_position": [...]             per reasoning segment, its midpoint over the reasoning length,
@@ -87,7 +90,8 @@ from rredcot.mc import mc_values
 from rredcot.pipeline.attribution import gradient_attribution, leave_one_out_attribution
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data import prompt_messages
-from rredcot.pipeline.data.first_error import find_first_error, is_synthetic, true_chain
+from rredcot.pipeline.data.exact_values import boundary_states, trace_counts
+from rredcot.pipeline.data.first_error import find_first_error, is_synthetic, judge_thinking, true_chain
 from rredcot.rewards import grade
 from rredcot.scoring import DEFAULT_MAX_TOKENS, logprobs_and_entropies, score_continuations
 from rredcot.segmentation import CompletionSegments, segment_completion, token_table, value_boundaries
@@ -291,6 +295,8 @@ def _credit_record(
     record = _base_record(trace, segments)
     record.update(_first_error(tokenizer, trace, end_of_thinking))
     boundaries = value_boundaries(segments)
+    if is_synthetic(row):
+        record["exact"] = _exact_states(tokenizer, trace, boundaries, end_of_thinking)
     record["mc"] = _mc(model, tokenizer, trace, boundaries, n_mc_samples, policy.sampling, policy.seed, "mc")
     values, seconds, group = _values(model, tokenizer, trace, segments, estimators, options)
     record["values"], record["value_seconds"] = values, seconds
@@ -505,6 +511,16 @@ def _first_error(tokenizer, trace: Trace, end_of_thinking: str) -> dict:
         return {"first_error": None, "first_error_line": None, "first_error_checked": True}
     offset = token_offset(tokenizer, trace.completion_ids, error.offset)
     return {"first_error": offset, "first_error_line": error.line, "first_error_checked": True}
+
+
+def _exact_states(tokenizer, trace: Trace, boundaries: Sequence[int], end_of_thinking: str) -> dict:
+    """What the synthetic task's checker knows at each boundary (:func:`boundary_states`) and the trace's
+    share of the policy's step accuracy (steps right before the first wrong line, and whether one came), so
+    that the exact values can be computed from the log and checked against MC."""
+    judged = judge_thinking(trace.row, trace.text, end_of_thinking=end_of_thinking)
+    cuts = [len(tokenizer.decode(trace.completion_ids[:b], skip_special_tokens=False)) for b in boundaries]
+    steps_right, failed = trace_counts(judged)
+    return {**boundary_states(trace.row, judged, cuts), "steps_right": steps_right, "failed": failed}
 
 
 def token_offset(tokenizer, ids: Sequence[int], char_offset: int) -> int:

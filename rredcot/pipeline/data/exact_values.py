@@ -25,12 +25,35 @@ import numpy as np
 from rredcot.pipeline.data.first_error import judge_thinking, true_chain
 
 
-def step_accuracy(judged_traces: Sequence[Sequence]) -> float:
-    """p from judged thinkings: steps right before the first wrong line over steps attempted, smoothed
-    by one pseudo-count each way."""
-    right = sum(lines[-1].done for lines in judged_traces if lines)
-    failed = sum(1 for lines in judged_traces if lines and lines[-1].error is not None)
+def step_accuracy(right: int, failed: int) -> float:
+    """p from ``right`` steps computed before the first wrong line and ``failed`` traces that went wrong
+    (steps attempted: right + failed), smoothed by one pseudo-count each way."""
     return (right + 1) / (right + failed + 2)
+
+
+def trace_counts(judged: Sequence) -> tuple[int, bool]:
+    """One judged thinking's share of :func:`step_accuracy`: steps right before its first wrong line, and
+    whether one came."""
+    return (judged[-1].done, judged[-1].error is not None) if judged else (0, False)
+
+
+def boundary_states(row: Mapping, judged: Sequence, cuts: Sequence[int]) -> dict:
+    """What the checker knows at each boundary (character offset into the judged text): ``horizon`` H, the
+    steps ``done`` by then and whether a ``wrong`` line came before it. The value is
+    :func:`value_of` these and the policy's step accuracy."""
+    ends = np.array([line.offset + len(line.line) + 1 for line in judged], dtype=np.int64)
+    done, wrong = [], []
+    for cut in cuts:
+        read = [line for line, end in zip(judged, ends, strict=True) if end <= cut]
+        wrong.append(any(line.error is not None for line in read))
+        done.append(read[-1].done if read else 0)
+    return {"horizon": len(true_chain(row)), "done": done, "wrong": wrong}
+
+
+def value_of(states: Mapping, p: float) -> np.ndarray:
+    """``p^(H − done)`` at every boundary before a wrong line, 0 after one (module docstring)."""
+    done, wrong = np.asarray(states["done"], dtype=float), np.asarray(states["wrong"], dtype=bool)
+    return np.where(wrong, 0.0, p ** (states["horizon"] - done))
 
 
 def exact_values(
@@ -51,21 +74,13 @@ def exact_values(
         judge_thinking(row, text, end_of_thinking=end_of_thinking)
         for row, text in zip(rows, texts, strict=True)
     ]
-    p = step_accuracy(judged)
-    values = []
-    for row, lines, cuts in zip(rows, judged, boundaries, strict=True):
-        horizon = len(true_chain(row))
-        ends = np.array([line.offset + len(line.line) + 1 for line in lines], dtype=np.int64)
-        row_values = []
-        for cut in cuts:
-            read = [line for line, end in zip(lines, ends, strict=True) if end <= cut]
-            if any(line.error is not None for line in read):
-                row_values.append(0.0)
-            else:
-                done = read[-1].done if read else 0
-                row_values.append(p ** (horizon - done))
-        values.append(np.asarray(row_values, dtype=np.float64))
+    counts = [trace_counts(lines) for lines in judged]
+    p = step_accuracy(sum(right for right, _ in counts), sum(failed for _, failed in counts))
+    values = [
+        value_of(boundary_states(row, lines, cuts), p)
+        for row, lines, cuts in zip(rows, judged, boundaries, strict=True)
+    ]
     return values, {"oracle_step_accuracy": [p]}
 
 
-__all__ = ["exact_values", "step_accuracy"]
+__all__ = ["boundary_states", "exact_values", "step_accuracy", "trace_counts", "value_of"]
