@@ -3,7 +3,7 @@
     snakemake --cores 2 results/testbed/analysis/value_sanity_validation.json \
         --configfile experiments/testbed.yaml
     snakemake --cores 2 results/testbed_exit0/analysis/value_sanity_validation.json \\
-        --configfile experiments/testbed.yaml experiments/pilots/testbed_exit0.yaml
+        --configfile experiments/testbed.yaml experiments/overlays/testbed_exit0.yaml
     python scripts/testbed_early_exit_pilot.py
 
 Each candidate is a scale whose SFT data has that rate of early-exit examples (the testbed's own rate, and
@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-CANDIDATES = {"testbed": [], "testbed_exit0": ["experiments/pilots/testbed_exit0.yaml"]}
+CANDIDATES = {"testbed": [], "testbed_exit0": ["experiments/overlays/testbed_exit0.yaml"]}
 
 
 def _config(overlays: list[str]) -> dict:
