@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from rredcot.end_of_sequence import cut_at_end, end_token_ids
+
 
 @dataclass(frozen=True)
 class MCResult:
@@ -64,12 +66,13 @@ def mc_values_batch(
     """MC values of every boundary of every request, all rollouts generated together.
 
     Sampling is plain ancestral sampling at ``temperature`` (no top-k / top-p), so the estimate is of the
-    policy's own value. A sample is graded on the completed completion, ``completion[:b]`` + continuation,
-    decoded without special tokens: exactly what the reward function would see had the policy produced it,
-    so an answer already in the prefix counts unless the continuation gives another. A state that several
-    requests share (a group's prompt-only state, a common first line) is sampled once and its outcomes are
-    given to each; ``generated_tokens`` of a request counts the rollouts of the states it met first.
-    ``progress`` names a progress bar over the batches (none by default: the trainer calls this every step).
+    policy's own value. A sample is graded on the completed completion, ``completion[:b]`` + the continuation
+    up to its first end id (:mod:`rredcot.end_of_sequence`), decoded without special tokens: exactly what the
+    reward function would see had the policy produced it, so an answer already in the prefix counts unless
+    the continuation gives another. A state that several requests share (a group's prompt-only state, a
+    common first line) is sampled once and its outcomes are given to each; ``generated_tokens`` of a request
+    counts the rollouts of the states it met first. ``progress`` names a progress bar over the batches (none
+    by default: the trainer calls this every step).
     """
     if grade_fn is None:
         from rredcot.rewards import grade as grade_fn
@@ -95,6 +98,7 @@ def mc_values_batch(
 
     rows = [state for state in range(len(firsts)) for _ in range(n_samples)]
     device = next(model.parameters()).device
+    ends = end_token_ids(tokenizer, model.generation_config)
     grades, tokens = np.empty(len(rows)), np.zeros(len(firsts), dtype=np.int64)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.inference_mode():
         torch.manual_seed(seed)
@@ -115,11 +119,11 @@ def mc_values_batch(
                 top_p=1.0,
                 max_new_tokens=max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
+                eos_token_id=sorted(ends),
             )[:, ids.shape[1] :]
             np.add.at(tokens, chunk, out.shape[1])
             texts = tokenizer.batch_decode(
-                [head + cont for head, cont in zip(heads, out.tolist(), strict=True)],
+                [head + cut_at_end(cont, ends)[0] for head, cont in zip(heads, out.tolist(), strict=True)],
                 skip_special_tokens=True,
             )
             for offset, (s, text) in enumerate(zip(chunk, texts, strict=True)):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import make_tiny_model
+from transformers import GenerationConfig
 
 from rredcot.mc import bootstrap_sd, mc_values
 
@@ -94,6 +95,8 @@ def test_deterministic_rollouts_give_exact_values_and_shared_states_are_sampled_
     calls = []
 
     class StopAtOnce:
+        generation_config = GenerationConfig()  # no end ids beyond the tokenizer's
+
         def parameters(self):
             yield torch.zeros(1)
 

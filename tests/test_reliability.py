@@ -150,7 +150,9 @@ def wait_for_checkpoint(proc: subprocess.Popen, run_dir: Path, step: int, log: P
     pytest.fail(f"no checkpoint-{step} after {TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGURG], ids=["SIGKILL", "SIGTERM", "SIGURG"]
+)
 def test_killed_training_reruns_to_the_uninterrupted_result(
     workspace,  # noqa: F811
     reference,
@@ -162,7 +164,8 @@ def test_killed_training_reruns_to_the_uninterrupted_result(
     """Kill ``rredcot train`` once it is past its first checkpoint, rerun the same command: same result.
 
     SIGKILL lands wherever the run is (generating, scoring, mid-save of the next checkpoint); the rerun must
-    resume from the newest complete checkpoint. SIGTERM checkpoints the current step and exits with an error.
+    resume from the newest complete checkpoint. SIGTERM and SIGURG (SLURM's advance notice, profiles/slurm)
+    checkpoint the current step and exit with an error.
     """
     argv = train_argv(workspace, tmp_path)
     log = tmp_path / "killed.log"

@@ -1,4 +1,4 @@
-"""Smoke runs of both methods on a tiny random policy: metrics, resume, SIGTERM, NaN loss, bad config."""
+"""Smoke runs of both methods on a tiny random policy: metrics, resume, stop signals, NaN loss, bad config."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from rredcot.io import append_jsonl, read_jsonl, write_jsonl
 from rredcot.pipeline.base_model import build_model
 from rredcot.pipeline.data.synthetic import SplitSpec, generate_split
 from rredcot.pipeline.tokenizer import build_char_tokenizer
-from rredcot.pipeline.train import TrainingInterrupted, train_policy
+from rredcot.pipeline.train import STOP_SIGNALS, PreemptionCallback, TrainingInterrupted, train_policy
 
 ARCHITECTURE = {**SMOKE_ARCHITECTURE, "max_position_embeddings": 512}
 TRL_ARGS = dict(
@@ -230,6 +230,15 @@ def test_sigterm_checkpoints_stops_and_rerun_finishes(workspace, tmp_path, monke
     assert summary["resumed_from"] == str(tmp_path / "checkpoint-2")
     assert (tmp_path / "final" / "config.json").exists()
     assert [r["step"] for r in read_jsonl(tmp_path / "metrics.jsonl")] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("signum", STOP_SIGNALS, ids=lambda s: s.name)
+def test_every_stop_signal_requests_a_stop_and_the_handlers_are_restored(signum):
+    before = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    with PreemptionCallback() as preemption:
+        os.kill(os.getpid(), signum)
+        assert preemption.requested
+    assert {s: signal.getsignal(s) for s in STOP_SIGNALS} == before
 
 
 def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(workspace, tmp_path, monkeypatch):

@@ -85,6 +85,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rredcot.continuation import DEFAULT_CONTINUATION, ESTIMATORS, SELF_ESTIMATORS, TEXT_FIELDS, Continuation
+from rredcot.end_of_sequence import cut_at_end, end_token_ids
 from rredcot.io import append_jsonl, read_jsonl, write_jsonl
 from rredcot.mc import mc_values
 from rredcot.pipeline.attribution import gradient_attribution, leave_one_out_attribution
@@ -697,18 +698,12 @@ def _reference_pairs(row: Mapping) -> list[tuple[str, str]]:
     return [(solution, row["answer"])]
 
 
-def _eos_ids(model, tokenizer) -> set[int]:
-    eos = model.generation_config.eos_token_id
-    extra = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
-    return {i for i in [tokenizer.eos_token_id, *extra] if i is not None}
-
-
 def _sample(model, tokenizer, prompt_ids, *, n: int, temperature: float, max_new_tokens: int, seed: int):
-    """``n`` completions of one prompt (plain ancestral sampling), each cut before its first EOS."""
+    """``n`` completions of one prompt (plain ancestral sampling), each cut before its first end id."""
     if n < 1:
         return []
     device = next(model.parameters()).device
-    eos = _eos_ids(model, tokenizer)
+    ends = end_token_ids(tokenizer, model.generation_config)
     ids = torch.tensor([prompt_ids], device=device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.inference_mode():
         torch.manual_seed(seed)
@@ -722,13 +717,9 @@ def _sample(model, tokenizer, prompt_ids, *, n: int, temperature: float, max_new
             num_return_sequences=n,
             max_new_tokens=max_new_tokens,
             pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=sorted(eos),
+            eos_token_id=sorted(ends),
         )[:, ids.shape[1] :]
-    completions = []
-    for tokens in out.tolist():
-        stop = next((i for i, t in enumerate(tokens) if t in eos), len(tokens))
-        completions.append(tokens[:stop])
-    return completions
+    return [cut_at_end(tokens, ends)[0] for tokens in out.tolist()]
 
 
 def _entropies(model, prompt_ids, completion_ids) -> np.ndarray:

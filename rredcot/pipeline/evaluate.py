@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer
+from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 
+from rredcot.end_of_sequence import cut_at_end, end_token_ids
 from rredcot.io import append_jsonl, read_jsonl, write_json, write_jsonl
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data import prompt_messages
@@ -77,8 +78,7 @@ def hf_sampler(
     follows only the settings passed here, as with vLLM.
     """
     tokenizer.padding_side = "left"
-    eos = model.generation_config.eos_token_id
-    eos_ids = {tokenizer.eos_token_id, *([] if eos is None else [eos] if isinstance(eos, int) else eos)}
+    ends = end_token_ids(tokenizer, model.generation_config)
     sampling = {"temperature": temperature, "top_p": top_p, "top_k": 0} if temperature > 0 else {}
 
     def sample(prompts: list[str]) -> list[list[Completion]]:
@@ -91,14 +91,13 @@ def hf_sampler(
                 num_return_sequences=n,
                 max_new_tokens=max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=sorted(eos_ids),
+                eos_token_id=sorted(ends),
             )
         completions = []
         for tokens in output[:, batch["input_ids"].shape[1] :].tolist():
-            ends = [i for i, token in enumerate(tokens) if token in eos_ids]
-            stop = ends[0] if ends else len(tokens)
-            text = tokenizer.decode(tokens[:stop], skip_special_tokens=False)
-            completions.append(Completion(text, stop + 1 if ends else stop, not ends))
+            kept, ended = cut_at_end(tokens, ends)
+            text = tokenizer.decode(kept, skip_special_tokens=False)
+            completions.append(Completion(text, len(kept) + ended, not ended))
         return [completions[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     return sample
@@ -106,6 +105,7 @@ def hf_sampler(
 
 def vllm_sampler(
     model_path: str | os.PathLike,
+    tokenizer,
     *,
     n: int,
     temperature: float,
@@ -115,7 +115,9 @@ def vllm_sampler(
     seed: int,
     random_init: bool,
 ) -> Sampler:
-    """vLLM generation; ``random_init`` uses vLLM's dummy (random) weights, as the HF path does."""
+    """vLLM generation; ``random_init`` uses vLLM's dummy (random) weights, as the HF path does. It stops on
+    the end ids of :mod:`rredcot.end_of_sequence`, named here rather than left to vLLM's own reading of the
+    model's files."""
     try:
         import vllm
     except ImportError as err:
@@ -124,7 +126,10 @@ def vllm_sampler(
         ) from err
     load_format = "dummy" if random_init else "auto"
     llm = vllm.LLM(model=str(model_path), dtype=dtype, seed=seed, load_format=load_format)
-    params = vllm.SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens)
+    ends = end_token_ids(tokenizer, saved_generation_config(model_path))
+    params = vllm.SamplingParams(
+        n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, stop_token_ids=sorted(ends)
+    )
 
     def sample(prompts: list[str]) -> list[list[Completion]]:
         outputs = llm.generate(prompts, params, use_tqdm=False)
@@ -134,6 +139,15 @@ def vllm_sampler(
         ]
 
     return sample
+
+
+def saved_generation_config(model_path: str | os.PathLike) -> GenerationConfig:
+    """The generation config a model directory or hub id ships, else the one its ``config.json`` implies, as
+    ``from_pretrained`` gives the HF model, read without loading the weights."""
+    try:
+        return GenerationConfig.from_pretrained(model_path)
+    except OSError:
+        return GenerationConfig.from_model_config(AutoConfig.from_pretrained(model_path))
 
 
 def _finished_records(partial_path: Path, ids: set[str], n_samples: int) -> dict[str, dict]:
@@ -196,8 +210,10 @@ def evaluate(
         torch.manual_seed(seed)
         settings = dict(n=n_samples, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
         if backend == "vllm":
-            sample = vllm_sampler(model_path, **settings, dtype=dtype, seed=seed, random_init=random_init)
             tokenizer = AutoTokenizer.from_pretrained(model_path)
+            sample = vllm_sampler(
+                model_path, tokenizer, **settings, dtype=dtype, seed=seed, random_init=random_init
+            )
         else:
             model, tokenizer = load_model_and_tokenizer(
                 model_path, dtype=dtype, device=device, random_init=random_init

@@ -1,10 +1,10 @@
 """One RL training run, GRPO (TRL's own trainer) or RREDCoT, that survives preemption.
 
 Everything a run needs to continue lives in ``output_dir``: TRL/HF checkpoints (``checkpoint-<step>``, saved
-every ``save_steps`` and on SIGTERM), ``metrics.jsonl`` (one line per step) and, once finished, ``final/``
-(the policy and tokenizer, renamed into place only when complete). Calling :func:`train_policy` again on the
-same ``output_dir`` resumes from the newest complete checkpoint, which is how a rerun of an interrupted
-Snakemake job (SLURM time limit, preemption, node failure) continues where it stopped.
+every ``save_steps`` and on a stop signal), ``metrics.jsonl`` (one line per step) and, once finished,
+``final/`` (the policy and tokenizer, renamed into place only when complete). Calling :func:`train_policy`
+again on the same ``output_dir`` resumes from the newest complete checkpoint, which is how a rerun of an
+interrupted Snakemake job (SLURM time limit, preemption, node failure) continues where it stopped.
 """
 
 from __future__ import annotations
@@ -62,6 +62,10 @@ REQUIRED_TRL_FIELDS = (
 # Set here from train_policy's own arguments; a config that sets them is ambiguous.
 RESERVED_TRL_FIELDS = ("output_dir", "seed", "data_seed", "use_cpu", "logging_nan_inf_filter")
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+# Signals that stop a run at the next step end. SIGTERM: kill, scancel, SLURM at the time limit. SIGURG:
+# SLURM's advance notice before the limit (profiles/slurm/config.yaml, `--signal`), which every other process
+# between SLURM and the trainer ignores by default.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGURG)
 
 
 class LoggedGRPOTrainer(DelimiterStatsMixin, GRPOTrainer):
@@ -76,16 +80,16 @@ TRAINERS = {"grpo": LoggedGRPOTrainer, "rredcot": LoggedRREDCoTTrainer}
 
 
 class TrainingInterrupted(RuntimeError):
-    """SIGTERM stopped the run after checkpointing ``step``; rerun the same command to resume."""
+    """A stop signal ended the run after checkpointing ``step``; rerun the same command to resume."""
 
     def __init__(self, step: int, checkpoint: Path):
-        super().__init__(f"SIGTERM: saved {checkpoint} at step {step}; rerun to resume")
+        super().__init__(f"stop signal: saved {checkpoint} at step {step}; rerun to resume")
         self.step = step
         self.checkpoint = checkpoint
 
 
 class PreemptionCallback(TrainerCallback):
-    """On SIGTERM, finish the current optimizer step, save a checkpoint and stop training.
+    """On any of ``STOP_SIGNALS``, finish the current optimizer step, save a checkpoint and stop training.
 
     Used as a context manager around ``trainer.train()``: the handler only sets a flag (safe at any point,
     mid-generation included), which the callback turns into ``should_save`` + ``should_training_stop`` at the
@@ -96,14 +100,15 @@ class PreemptionCallback(TrainerCallback):
     def __init__(self):
         self.requested = False
         self.stopped_at: int | None = None
-        self._previous = None
+        self._previous = {}
 
     def __enter__(self):
-        self._previous = signal.signal(signal.SIGTERM, self._handle)
+        self._previous = {signum: signal.signal(signum, self._handle) for signum in STOP_SIGNALS}
         return self
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGTERM, self._previous)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
     def _handle(self, signum, frame):
         self.requested = True
@@ -156,9 +161,9 @@ def train_policy(
     ``trl_args`` are ``GRPOConfig`` fields (``REQUIRED_TRL_FIELDS`` must be present;
     ``model_init_kwargs.dtype`` sets the weight dtype, default float32). ``rredcot_args`` are the
     :class:`RREDCoTConfig` fields in ``RREDCOT_FIELDS``, all required for ``method="rredcot"`` and refused for
-    ``"grpo"``. Raises :class:`TrainingInterrupted` after a SIGTERM checkpoint and ``FloatingPointError`` on a
-    non-finite loss. ``num_threads`` sets torch's CPU threads (tiny models run fastest on one). Returns a
-    summary: final model path, steps, the checkpoint resumed from, wall time.
+    ``"grpo"``. Raises :class:`TrainingInterrupted` after a stop signal's checkpoint and
+    ``FloatingPointError`` on a non-finite loss. ``num_threads`` sets torch's CPU threads (tiny models run
+    fastest on one). Returns a summary: final model path, steps, the checkpoint resumed from, wall time.
     """
     output_dir = Path(output_dir)
     args = _config(method, output_dir, seed, trl_args, rredcot_args)

@@ -32,6 +32,7 @@ import torch
 from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
+from rredcot.end_of_sequence import cut_at_end, end_token_ids
 from rredcot.io import write_json
 from rredcot.mc import MCRequest, mc_values_batch
 from rredcot.pipeline.analysis import ValueOptions, prompt_token_ids
@@ -273,6 +274,7 @@ def _greedy_trace(model, tokenizer, row: Mapping, max_new_tokens: int, end_of_th
     prompt_ids = prompt_token_ids(tokenizer, row["problem"])
     device = next(model.parameters()).device
     ids = torch.tensor([prompt_ids], device=device)
+    ends = end_token_ids(tokenizer, model.generation_config)
     with torch.inference_mode():
         out = model.generate(
             input_ids=ids,
@@ -280,9 +282,9 @@ def _greedy_trace(model, tokenizer, row: Mapping, max_new_tokens: int, end_of_th
             do_sample=False,
             max_new_tokens=max_new_tokens,
             pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
+            eos_token_id=sorted(ends),
         )[0, ids.shape[1] :].tolist()
-    completion = out[: out.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in out else out
+    completion, _ = cut_at_end(out, ends)
     boundaries = line_end_boundaries(completion, tokenizer, end_of_thinking)
     text = tokenizer.decode(completion, skip_special_tokens=False)
     cut = corrupted_first_step(text, end_of_thinking, problem_modulus(row["problem"]))
