@@ -85,6 +85,9 @@ def paper_logs(logs, config=None) -> report.Logs:
 
 
 # ------------------------------------------------------------------------------------------- paper numbers
+PAPER_MD = REPO / report.PAPER  # the repository's account of the paper, which the report cites
+
+
 def _markdown_tables(text: str) -> list[list[list[str]]]:
     found, current = [], []
     for line in text.splitlines():
@@ -101,11 +104,8 @@ def _markdown_tables(text: str) -> list[list[list[str]]]:
 
 
 @pytest.mark.parametrize("name,header", [("table1", "benchmark | base | GRPO"), ("table2", "Open-RS")])
-def test_paper_tables_match_paper_md(name, header):
-    paper_md = REPO.parent / "shared" / "PAPER.md"
-    if not paper_md.exists():
-        pytest.skip("PAPER.md is not next to the repository")
-    tables_md = [t for t in _markdown_tables(paper_md.read_text()) if header.split(" | ")[-1] in t[0]]
+def test_paper_tables_match_the_account_of_the_paper(name, header):
+    tables_md = [t for t in _markdown_tables(PAPER_MD.read_text()) if header.split(" | ")[-1] in t[0]]
     assert len(tables_md) == 1
     expected = tables_md[0]
     csv = pd.read_csv(REPO / "paper_tables" / "paper" / f"{name}.csv", dtype=str)
@@ -113,11 +113,8 @@ def test_paper_tables_match_paper_md(name, header):
     assert csv.values.tolist() == expected[1:]
 
 
-def test_paper_claims_are_quoted_from_paper_md():
-    paper_md = REPO.parent / "shared" / "PAPER.md"
-    if not paper_md.exists():
-        pytest.skip("PAPER.md is not next to the repository")
-    text = paper_md.read_text()
+def test_paper_claims_are_quoted_from_the_account_of_the_paper():
+    text = PAPER_MD.read_text()
     claims = pd.read_csv(REPO / "paper_tables" / "paper" / "claims.csv", dtype=str)
     for row in claims.itertuples():
         assert row.quote in text, row.key
@@ -557,6 +554,7 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
     assert "(../../figures/test/fig4_estimator_correlation.png)" in text
     assert "| `rredcot.artifacts.figures.fig4_estimator_correlation` |" in text  # made by
     assert "(figures/test/fig4_estimator_correlation.png)" in out_top.read_text()
+    assert f"[{report.PAPER}]" in text  # the account of the paper its claims and tags come from
 
 
 # ------------------------------------------------------------------------------------------------ snakemake

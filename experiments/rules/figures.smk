@@ -1,5 +1,5 @@
-# Figures of the paper (PAPER.md §5) from logged data only (names from artifacts_common.smk). A figure rule
-# never trains or samples: `snakemake figures/<scale>/<name>.pdf` after a finished run only replots. Each
+# Figures of the paper (docs/paper.md §5) from logged data only (names from artifacts_common.smk). A figure
+# rule never trains or samples: `snakemake figures/<scale>/<name>.pdf` after a finished run only replots. Each
 # figure is written as PDF and PNG; the PNG is annotated for `snakemake --report report.html`. A rule's name
 # picks its function in rredcot/artifacts/make.py (MAKERS); its inputs, outputs and params are that
 # function's arguments, by name.
