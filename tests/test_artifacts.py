@@ -276,6 +276,7 @@ def test_rules_make_figures_by_name_and_training_ablation_groups(logs, tmp_path)
         outputs={"pdf": str(tmp_path / "a.pdf"), "png": str(tmp_path / "a.png")},
         params={
             "groups": {"plain": [f"grpo/seed{s}" for s in SEEDS], "sigma mix 0.5": ["rredcot/seed0"]},
+            "benchmarks": BENCHMARKS,
             "metric": "avg_at_n",
             "smooth_window": 3,
             "ci_level": 0.95,

@@ -240,6 +240,7 @@ if TRAINING_ABLATIONS:
             name="|".join(TRAINING_ABLATIONS),
         params:
             groups=lambda wc: TRAINING_ABLATIONS[wc.name],
+            benchmarks=EVAL_SPLITS,
             metric=ARTIFACTS["metric"],
             smooth_window=ARTIFACTS["smooth_window"],
             ci_level=ARTIFACTS["ci_level"],
