@@ -8,6 +8,7 @@ hand from those logs.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 import subprocess
@@ -500,13 +501,10 @@ def test_sample_efficiency_counts_steps_by_hand(tmp_path):
 
 
 # -------------------------------------------------------------------------------------------------- report
-def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
-    config = config_for()
-    config["analysis"] = {"n_mc_samples": 8, "segmentation_variants": ["hybrid_K4"]}
-    out_scale, out_top = tmp_path / "paper_tables" / "test" / "REPLICATION.md", tmp_path / "REPLICATION.md"
-    table_md = tmp_path / "paper_tables" / "test" / "table1.md"
-    table_md.parent.mkdir(parents=True)
-    table_md.write_text("**Table 1**\n\n| a |\n|---|\n| 1 |\n")
+def make_report(logs, root: Path, config: dict, inputs=None, params=None) -> Path:
+    """The report of ``logs`` as the rule makes it, under ``root`` (which stands for the repository);
+    ``inputs`` and ``params`` replace the rule's here. Returns the scale's report (its copy is root's)."""
+    out = root / "paper_tables" / "test" / "REPLICATION.md"
     make(
         "replication_report",
         inputs={
@@ -516,21 +514,46 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
             "draws": [],
             "paper_tables": [str(REPO / f"paper_tables/paper/{name}.csv") for name in ("table1", "table2")],
             "claims": str(REPO / "paper_tables/paper/claims.csv"),
-            "tables_md": [str(table_md)],
-            "figures_png": [str(tmp_path / "figures/test/fig4_estimator_correlation.png")],
+            "tables_md": [],
+            "figures_png": [],
+            **(inputs or {}),
         },
-        outputs={"out": str(out_scale), "published": str(out_top)},
+        outputs={"out": str(out), "published": str(root / "REPLICATION.md")},
         params={
             "config": config,
             "metric": "avg_at_n",
             "optional_evals": [],
             "machines": [],
             "named_only_figures": [],
-            "targets": {"figures/test/fig4_estimator_correlation.pdf": "fig4_estimator_correlation"},
-            "snakemake_command": "snakemake --cores 2 {target} --configfile experiments/test.yaml",
+            "captions": {},
+            "targets": {},
+            "snakemake_command": "snakemake --cores 2 {target}",
             "benchmark_cost": None,
+            **(params or {}),
         },
     )
+    return out
+
+
+def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
+    config = config_for()
+    config["analysis"] = {"n_mc_samples": 8, "segmentation_variants": ["hybrid_K4"]}
+    table_md = tmp_path / "paper_tables" / "test" / "table1.md"
+    table_md.parent.mkdir(parents=True)
+    table_md.write_text("**Table 1**\n\n| a |\n|---|\n| 1 |\n")
+    figure = str(tmp_path / "figures/test/fig4_estimator_correlation.png")
+    out_scale = make_report(
+        logs,
+        tmp_path,
+        config,
+        inputs={"tables_md": [str(table_md)], "figures_png": [figure]},
+        params={
+            "captions": {figure: "Paper Fig. 4."},
+            "targets": {"figures/test/fig4_estimator_correlation.pdf": "fig4_estimator_correlation"},
+            "snakemake_command": "snakemake --cores 2 {target} --configfile experiments/test.yaml",
+        },
+    )
+    out_top = tmp_path / "REPLICATION.md"
     text = out_scale.read_text()
     for claim in (
         "Table 1: RREDCoT improves on GRPO",
@@ -558,9 +581,30 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
     assert f"[{report.PAPER}]" in text  # the account of the paper its claims and tags come from
 
 
+def test_every_figure_in_the_report_has_its_caption_under_it(logs, tmp_path):
+    figures_png = [str(tmp_path / f"figures/test/{name}.png") for name in ("training_curves", "fig7_mc_sd")]
+    ablation = str(tmp_path / "figures/test/ablation_training_plain.png")
+    Path(ablation).parent.mkdir(parents=True)
+    Path(ablation).write_bytes(b"")  # built: the training-ablation section shows it, captioned too
+    captions = {
+        path: f"Caption of ``{Path(path).stem}``,\nover two lines." for path in [*figures_png, ablation]
+    }
+    params = {"named_only_figures": [ablation], "captions": captions}
+    text = make_report(logs, tmp_path, config_for(), {"figures_png": figures_png}, params).read_text()
+    lines = text.splitlines()
+    shown = [i for i, line in enumerate(lines) if line.startswith("![")]
+    assert len(shown) == 3
+    for i in shown:
+        stem = lines[i][2:].split("]")[0]
+        assert lines[i + 1] == "" and lines[i + 2] == f"Caption of `{stem}`, over two lines."
+    with pytest.raises(ValueError, match="figures without a caption"):
+        make_report(logs, tmp_path, config_for(), {"figures_png": figures_png}, {"captions": {}})
+
+
 # ------------------------------------------------------------------------------------------------ snakemake
-def test_snakemake_replots_without_retraining(logs, tmp_path):
-    """After a finished run, asking for a figure plans only that figure's rule (or nothing at all)."""
+def finished_workflow(tmp_path: Path) -> Path:
+    """A working directory whose Snakefile includes every rule file and whose results/test holds every
+    upstream output, oldest first, as after a finished run; returns it."""
     rules = REPO / "experiments" / "rules"
     work = tmp_path / "work"
     config = config_for()
@@ -611,6 +655,12 @@ def test_snakemake_replots_without_retraining(logs, tmp_path):
     write_jsonl(results / "analysis" / "credit_draws.jsonl", [{"id": "p0", "correct": 0, "accepted": True}])
     write_segmentation(results, names=tuple(config["analysis"]["segmentation_variants"]))
     write_json(results / "analysis" / "value_sanity.json", {"summary": {}, "records": []})
+    return work
+
+
+def test_snakemake_replots_without_retraining(tmp_path):
+    """After a finished run, asking for a figure plans only that figure's rule (or nothing at all)."""
+    work = finished_workflow(tmp_path)
     target = "figures/test/fig4_estimator_correlation.pdf"
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1", target],
@@ -653,6 +703,35 @@ def test_snakemake_replots_without_retraining(logs, tmp_path):
     }, run.stdout
     assert {"table1", "table2", "compute_cost_logged", "training_curves", "replication_report"} <= planned
     assert "ablation_training" in planned  # configured training ablations are targets of `ablations`
+
+
+def test_the_report_rule_reads_each_figure_s_caption_from_its_report_flag(tmp_path):
+    """The captions the report prints under the figures are the .rst texts the figure rules' report() flags
+    name, what `snakemake --report` shows: a probe rule takes the report rule's own param."""
+    work = finished_workflow(tmp_path)
+    with (work / "Snakefile").open("a") as snakefile:
+        snakefile.write(
+            "rule captions_probe:\n"
+            '    output: "captions.json"\n'
+            "    params: captions=rules.replication_report.params.captions\n"
+            "    run:\n"
+            "        import json\n"
+            '        with open(output[0], "w") as f: json.dump(dict(params.captions), f)\n'
+        )
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "captions.json"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    captions = json.loads((work / "captions.json").read_text())
+    sources = {path.read_text() for path in (REPO / "experiments" / "report").glob("*.rst")}
+    assert len(captions) == 11  # 8 paper and control figures, 2 credit ablations, 1 training ablation
+    assert all(text.strip() and text in sources for text in captions.values())
+    rst = (REPO / "experiments" / "report" / "training_curves.rst").read_text()
+    assert captions["figures/test/training_curves.png"] == rst
 
 
 def test_every_artifact_rule_names_a_function_and_every_function_a_rule():

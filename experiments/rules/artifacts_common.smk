@@ -125,6 +125,23 @@ def regenerate_command():
     return " ".join(words)
 
 
+def report_captions(targets):
+    """target -> the text of the caption its rule's report() flag names, read as `snakemake --report` reads it:
+    the replication report prints it under the figure, so the caption's path is written once, in that flag."""
+    captions = {}
+    for target in targets:
+        flags = [
+            item.flags["report"]
+            for rule in workflow.rules
+            for item in rule.output
+            if "report" in item.flags and item.match(target)
+        ]
+        if not flags or flags[0].caption is None:
+            raise ValueError(f"no rule flags {target} for the report with a caption")
+        captions[target] = workflow.sourcecache.open(flags[0].caption).read()
+    return captions
+
+
 def artifact_rules(targets):
     """target -> the name of the artifact rule that makes it (the report names that rule's function)."""
     makers = [rule for rule in workflow.rules if rule.script == MAKE_ARTIFACT]

@@ -1172,14 +1172,19 @@ def render(
     tables_md: Sequence[str | Path] = (),
     figures_png: Sequence[str | Path] = (),
     named_only_figures: Sequence[str | Path] = (),
+    captions: Mapping[str, str] | None = None,
     targets: Mapping[str, str] | None = None,
     snakemake_command: str = "snakemake --cores 2 {target}",
     benchmark_cost: str | Path | None = None,
 ) -> str:
-    """The Markdown text of the report; links are relative to ``out``'s folder. ``targets``: each artifact
-    file listed under *How to regenerate*, and the rule that makes it (:data:`rredcot.artifacts.make.MAKERS`
-    names its function). ``snakemake_command``: the command that rebuilds one artifact, ``{target}`` standing
-    for it (appended if absent)."""
+    """The Markdown text of the report; links are relative to ``out``'s folder. ``captions``: each figure's
+    caption (reStructuredText, as ``snakemake --report`` shows it), printed under the figure; every figure
+    needs one. ``targets``: each artifact file listed under *How to regenerate*, and the rule that makes it
+    (:data:`rredcot.artifacts.make.MAKERS` names its function). ``snakemake_command``: the command that
+    rebuilds one artifact, ``{target}`` standing for it (appended if absent)."""
+    uncaptioned = [str(p) for p in [*figures_png, *named_only_figures] if not (captions or {}).get(str(p))]
+    if uncaptioned:
+        raise ValueError(f"figures without a caption: {uncaptioned}")
     claims = evaluate_claims(logs)
     scale = logs.config["scale"]
     lines = [
@@ -1239,7 +1244,7 @@ def render(
     if figures_png:
         lines += ["## Figures", ""]
         for path in figures_png:
-            lines += [f"![{Path(path).stem}]({_rel(path, out)})", ""]
+            lines += _figure(path, captions[str(path)], out)
     if named_only_figures:
         built = [path for path in named_only_figures if Path(path).exists()]
         lines += [
@@ -1252,7 +1257,7 @@ def render(
             "",
             *ablation_test_lines(logs.artifacts.get("training_ablations", {}), logs.evals, logs.benchmarks),
         ]
-        lines += [line for path in built for line in (f"![{Path(path).stem}]({_rel(path, out)})", "")]
+        lines += [line for path in built for line in _figure(path, captions[str(path)], out)]
         missing = [Path(path).stem for path in named_only_figures if path not in built]
         if missing:
             lines += [f"Not built: {', '.join(missing)}.", ""]
@@ -1268,6 +1273,13 @@ def render(
         *regenerate_section(targets or {}, out=out, snakemake_command=snakemake_command),
     ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _figure(path: str | Path, caption: str, out: str | Path) -> list[str]:
+    """A figure and, under it, its caption: the reStructuredText of ``experiments/report/`` as one Markdown
+    paragraph (``literal`` → `literal`)."""
+    text = " ".join(caption.split()).replace("``", "`")
+    return [f"![{Path(path).stem}]({_rel(path, out)})", "", text, ""]
 
 
 def regenerate_section(targets: Mapping[str, str], *, out: str | Path, snakemake_command: str) -> list[str]:
@@ -1312,6 +1324,7 @@ def write_report(
     optional_evals: Sequence[str],
     machines: Sequence[str],
     named_only_figures: Sequence[str],
+    captions: Mapping[str, str],
     targets: Mapping[str, str],
     snakemake_command: str,
     benchmark_cost: str | None,
@@ -1347,6 +1360,7 @@ def write_report(
             tables_md=tables_md,
             figures_png=figures_png,
             named_only_figures=named_only_figures,
+            captions=captions,
             targets=targets,
             snakemake_command=snakemake_command,
             benchmark_cost=benchmark_cost,
