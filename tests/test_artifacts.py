@@ -581,6 +581,91 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
     assert f"[{report.PAPER}]" in text  # the account of the paper its claims and tags come from
 
 
+def build_artifacts(logs, root: Path, config: dict, evals=None) -> Path:
+    """Table 1, the training curves and the report of ``logs`` under ``root``, with the paths a rule passes
+    (relative to the working directory, ``root``) and the config's benchmark order. Returns the report."""
+    evals = [str(p) for p in (evals or logs["evals"])]
+    benchmarks = list(config["eval"]["benchmarks"])
+    table = {ext: f"paper_tables/test/table1.{ext}" for ext in ("csv", "tex", "md")}
+    make(
+        "table1",
+        inputs={"evals": evals, "paper": str(REPO / "paper_tables/paper/table1.csv")},
+        outputs=table,
+        params={
+            "name": "table1",
+            "methods": METHODS,
+            "benchmarks": benchmarks,
+            "paper_rows": {},
+            "scale": "test",
+            "metric": "avg_at_n",
+        },
+    )
+    figure = {"pdf": "figures/test/training_curves.pdf", "png": "figures/test/training_curves.png"}
+    make(
+        "training_curves",
+        inputs={"metrics": [str(p) for p in logs["metrics"]]},
+        outputs=figure,
+        params={"threshold_fraction": 0.5, "smooth_window": 3, "final_window": 5, "scale": "test"},
+    )
+    ablation = "figures/test/ablation_training_plain.png"  # named only, not built: its table is shown
+    return make_report(
+        logs,
+        root,
+        config,
+        inputs={"evals": evals, "tables_md": [table["md"]], "figures_png": [figure["png"]]},
+        params={
+            "named_only_figures": [ablation],
+            "captions": {figure["png"]: "Training curves.", ablation: "Training ablation."},
+        },
+    )
+
+
+def test_the_same_logs_give_the_same_report_tables_and_figures_byte_for_byte(logs, tmp_path, monkeypatch):
+    built = []
+    for name in ("first", "second"):
+        root = tmp_path / name
+        root.mkdir()
+        monkeypatch.chdir(root)
+        build_artifacts(logs, root, config_for())
+        built.append(
+            {path.relative_to(root): path.read_bytes() for path in root.rglob("*") if path.is_file()}
+        )
+    assert len(built[0]) == 7  # the report and its published copy, table1.{csv,tex,md}, the figure's pdf, png
+    assert built[0] == built[1]
+
+
+def test_the_config_s_benchmark_order_is_the_report_s(logs, tmp_path, monkeypatch):
+    """Benchmarks listed more_steps before in_dist (not alphabetically): every table and list of the report
+    that names both keeps that order."""
+    order = ["more_steps", "in_dist"]
+    config = config_for(
+        {
+            **ARTIFACTS,
+            "controls": {"lr0": ["grpo_lr0/seed0"], "oracle": []},
+            "training_ablations": {"plain": {"GRPO": ["grpo/seed0", "grpo/seed1"]}},
+            "training_ablations_in_default_target": False,
+        }
+    )
+    config["eval"]["benchmarks"] = {b: config["eval"]["benchmarks"][b] for b in order}
+    values = {
+        **EVAL_VALUES,
+        "base/seed1": {"in_dist": 0.4, "more_steps": 0.2},  # a second SFT seed: the base-spread table
+        "grpo_lr0/seed0": EVAL_VALUES["base"],  # a control run: the controls table
+    }
+    monkeypatch.chdir(tmp_path)
+    text = build_artifacts(
+        logs, tmp_path, config, evals=write_evals(tmp_path / "results", values)
+    ).read_text()
+    tables = [t for t in _markdown_tables(text) if {"in_dist", "more_steps"} <= {c for row in t for c in row}]
+    # Table 1 and the controls (benchmarks as rows), base spread and training ablation (as columns)
+    assert len(tables) == 4
+    for table in tables:
+        names = [c for c in [*table[0], *(row[0] for row in table)] if c in order]
+        assert names == order, table
+    prose = [line for line in text.splitlines() if "in_dist" in line and "more_steps" in line]
+    assert prose and all(line.index("more_steps") < line.index("in_dist") for line in prose)
+
+
 def test_every_figure_in_the_report_has_its_caption_under_it(logs, tmp_path):
     figures_png = [str(tmp_path / f"figures/test/{name}.png") for name in ("training_curves", "fig7_mc_sd")]
     ablation = str(tmp_path / "figures/test/ablation_training_plain.png")
