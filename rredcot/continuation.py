@@ -1,4 +1,5 @@
-"""The continuation a value estimator scores after a state (PAPER.md §3): one spec, its defaults defined here.
+"""The continuation a value estimator scores after a state (docs/paper.md §3): one spec, its defaults defined
+here.
 
 Every estimator appends ``end_of_thinking + u + answer_template(y)`` to a state; ``estimator`` says where u
 comes from. The trainer (:class:`rredcot.RREDCoTConfig`, whose fields of the same names build one), the value

@@ -1,4 +1,4 @@
-"""From segment values to per-token loss weights σ (PAPER.md §1 and §4).
+"""From segment values to per-token loss weights σ (docs/paper.md §1 and §4).
 
 RUDDER's redistributed reward of a segment is the change in value across it; RREDCoT turns those rewards into
 token weights σ that replace GRPO's uniform ``1/|o|``, so the sequence-level advantage is spent on the

@@ -1,4 +1,4 @@
-"""Split a completion into the segments whose values RREDCoT estimates (PAPER.md §2).
+"""Split a completion into the segments whose values RREDCoT estimates (docs/paper.md §2).
 
 A segment is a half-open token span ``(start, end)``. Boundaries are where the value estimator scores the
 prefix, so every strategy returns spans that tile the tokens in order, none empty. Keyword matching works on
@@ -158,8 +158,8 @@ class CompletionSegments:
     only when the marker occurs. ``think_end`` is the marker's token index, ``None`` when absent (a truncated
     completion is all reasoning).
 
-    Project choice (PAPER.md §3–4 leave it open): the answer segment gets no estimated value, so the caller
-    gives it redistributed reward 0; in ``"clip"`` mode it then gets only the uniform share of σ (in
+    Project choice (docs/paper.md §3–4 leave it open): the answer segment gets no estimated value, so the
+    caller gives it redistributed reward 0; in ``"clip"`` mode it then gets only the uniform share of σ (in
     ``"softmax"`` mode a reward of 0 is a neutral logit, not zero mass).
     """
 

@@ -1,4 +1,4 @@
-r"""RREDCoTTrainer: TRL's GRPOTrainer with segment-level redistributed token weights (PAPER.md §4).
+r"""RREDCoTTrainer: TRL's GRPOTrainer with segment-level redistributed token weights (docs/paper.md §4).
 
 GRPO weighs every token of completion i uniformly, ``1/|o_i|``. RREDCoT replaces that weight by σ_i(t)
 (``Σ_t σ_i(t) = 1``), built from value differences across segments of the chain of thought, so that the
@@ -91,8 +91,8 @@ LINEAR_ONLY_ESTIMATORS = ("mc", "oracle")  # their values reach 0, which has no 
 
 @dataclass
 class RREDCoTConfig(GRPOConfig):
-    """``GRPOConfig`` plus every RREDCoT choice (PAPER.md §2–4); defaults are the project defaults (those of
-    the continuation fields are :class:`~rredcot.continuation.Continuation`'s)."""
+    """``GRPOConfig`` plus every RREDCoT choice (docs/paper.md §2–4); defaults are the project defaults (those
+    of the continuation fields are :class:`~rredcot.continuation.Continuation`'s)."""
 
     segmentation: str = field(default="hybrid", metadata={"help": f"Segmenter, one of {STRATEGIES}."})
     max_segments: int | None = field(

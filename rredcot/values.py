@@ -1,4 +1,4 @@
-r"""Values at segment boundaries from the policy's own scoring of reference continuations (PAPER.md §3).
+r"""Values at segment boundaries from the policy's own scoring of reference continuations (docs/paper.md §3).
 
 For a state s = prompt + completion[:b] and reference pairs (u, y), the importance-sampling estimate is
 ``v̂(s) = (1/N) Σ p(end_of_thinking + u + answer_template(y) | s)`` (ζ(y) = 1 for a reference pair). No

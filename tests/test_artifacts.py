@@ -8,6 +8,7 @@ hand from those logs.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 import subprocess
@@ -85,6 +86,9 @@ def paper_logs(logs, config=None) -> report.Logs:
 
 
 # ------------------------------------------------------------------------------------------- paper numbers
+PAPER_MD = REPO / report.PAPER  # the repository's account of the paper, which the report cites
+
+
 def _markdown_tables(text: str) -> list[list[list[str]]]:
     found, current = [], []
     for line in text.splitlines():
@@ -101,11 +105,8 @@ def _markdown_tables(text: str) -> list[list[list[str]]]:
 
 
 @pytest.mark.parametrize("name,header", [("table1", "benchmark | base | GRPO"), ("table2", "Open-RS")])
-def test_paper_tables_match_paper_md(name, header):
-    paper_md = REPO.parent / "shared" / "PAPER.md"
-    if not paper_md.exists():
-        pytest.skip("PAPER.md is not next to the repository")
-    tables_md = [t for t in _markdown_tables(paper_md.read_text()) if header.split(" | ")[-1] in t[0]]
+def test_paper_tables_match_the_account_of_the_paper(name, header):
+    tables_md = [t for t in _markdown_tables(PAPER_MD.read_text()) if header.split(" | ")[-1] in t[0]]
     assert len(tables_md) == 1
     expected = tables_md[0]
     csv = pd.read_csv(REPO / "paper_tables" / "paper" / f"{name}.csv", dtype=str)
@@ -113,11 +114,8 @@ def test_paper_tables_match_paper_md(name, header):
     assert csv.values.tolist() == expected[1:]
 
 
-def test_paper_claims_are_quoted_from_paper_md():
-    paper_md = REPO.parent / "shared" / "PAPER.md"
-    if not paper_md.exists():
-        pytest.skip("PAPER.md is not next to the repository")
-    text = paper_md.read_text()
+def test_paper_claims_are_quoted_from_the_account_of_the_paper():
+    text = PAPER_MD.read_text()
     claims = pd.read_csv(REPO / "paper_tables" / "paper" / "claims.csv", dtype=str)
     for row in claims.itertuples():
         assert row.quote in text, row.key
@@ -279,6 +277,7 @@ def test_rules_make_figures_by_name_and_training_ablation_groups(logs, tmp_path)
         outputs={"pdf": str(tmp_path / "a.pdf"), "png": str(tmp_path / "a.png")},
         params={
             "groups": {"plain": [f"grpo/seed{s}" for s in SEEDS], "sigma mix 0.5": ["rredcot/seed0"]},
+            "benchmarks": BENCHMARKS,
             "metric": "avg_at_n",
             "smooth_window": 3,
             "ci_level": 0.95,
@@ -502,13 +501,10 @@ def test_sample_efficiency_counts_steps_by_hand(tmp_path):
 
 
 # -------------------------------------------------------------------------------------------------- report
-def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
-    config = config_for()
-    config["analysis"] = {"n_mc_samples": 8, "segmentation_variants": ["hybrid_K4"]}
-    out_scale, out_top = tmp_path / "paper_tables" / "test" / "REPLICATION.md", tmp_path / "REPLICATION.md"
-    table_md = tmp_path / "paper_tables" / "test" / "table1.md"
-    table_md.parent.mkdir(parents=True)
-    table_md.write_text("**Table 1**\n\n| a |\n|---|\n| 1 |\n")
+def make_report(logs, root: Path, config: dict, inputs=None, params=None) -> Path:
+    """The report of ``logs`` as the rule makes it, under ``root`` (which stands for the repository);
+    ``inputs`` and ``params`` replace the rule's here. Returns the scale's report (its copy is root's)."""
+    out = root / "paper_tables" / "test" / "REPLICATION.md"
     make(
         "replication_report",
         inputs={
@@ -518,21 +514,46 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
             "draws": [],
             "paper_tables": [str(REPO / f"paper_tables/paper/{name}.csv") for name in ("table1", "table2")],
             "claims": str(REPO / "paper_tables/paper/claims.csv"),
-            "tables_md": [str(table_md)],
-            "figures_png": [str(tmp_path / "figures/test/fig4_estimator_correlation.png")],
+            "tables_md": [],
+            "figures_png": [],
+            **(inputs or {}),
         },
-        outputs={"out": str(out_scale), "published": str(out_top)},
+        outputs={"out": str(out), "published": str(root / "REPLICATION.md")},
         params={
             "config": config,
             "metric": "avg_at_n",
             "optional_evals": [],
             "machines": [],
             "named_only_figures": [],
-            "targets": {"figures/test/fig4_estimator_correlation.pdf": "fig4_estimator_correlation"},
-            "snakemake_command": "snakemake --cores 2 {target} --configfile experiments/test.yaml",
+            "captions": {},
+            "targets": {},
+            "snakemake_command": "snakemake --cores 2 {target}",
             "benchmark_cost": None,
+            **(params or {}),
         },
     )
+    return out
+
+
+def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
+    config = config_for()
+    config["analysis"] = {"n_mc_samples": 8, "segmentation_variants": ["hybrid_K4"]}
+    table_md = tmp_path / "paper_tables" / "test" / "table1.md"
+    table_md.parent.mkdir(parents=True)
+    table_md.write_text("**Table 1**\n\n| a |\n|---|\n| 1 |\n")
+    figure = str(tmp_path / "figures/test/fig4_estimator_correlation.png")
+    out_scale = make_report(
+        logs,
+        tmp_path,
+        config,
+        inputs={"tables_md": [str(table_md)], "figures_png": [figure]},
+        params={
+            "captions": {figure: "Paper Fig. 4."},
+            "targets": {"figures/test/fig4_estimator_correlation.pdf": "fig4_estimator_correlation"},
+            "snakemake_command": "snakemake --cores 2 {target} --configfile experiments/test.yaml",
+        },
+    )
+    out_top = tmp_path / "REPLICATION.md"
     text = out_scale.read_text()
     for claim in (
         "Table 1: RREDCoT improves on GRPO",
@@ -557,11 +578,118 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
     assert "(../../figures/test/fig4_estimator_correlation.png)" in text
     assert "| `rredcot.artifacts.figures.fig4_estimator_correlation` |" in text  # made by
     assert "(figures/test/fig4_estimator_correlation.png)" in out_top.read_text()
+    assert f"[{report.PAPER}]" in text  # the account of the paper its claims and tags come from
+
+
+def build_artifacts(logs, root: Path, config: dict, evals=None) -> Path:
+    """Table 1, the training curves and the report of ``logs`` under ``root``, with the paths a rule passes
+    (relative to the working directory, ``root``) and the config's benchmark order. Returns the report."""
+    evals = [str(p) for p in (evals or logs["evals"])]
+    benchmarks = list(config["eval"]["benchmarks"])
+    table = {ext: f"paper_tables/test/table1.{ext}" for ext in ("csv", "tex", "md")}
+    make(
+        "table1",
+        inputs={"evals": evals, "paper": str(REPO / "paper_tables/paper/table1.csv")},
+        outputs=table,
+        params={
+            "name": "table1",
+            "methods": METHODS,
+            "benchmarks": benchmarks,
+            "paper_rows": {},
+            "scale": "test",
+            "metric": "avg_at_n",
+        },
+    )
+    figure = {"pdf": "figures/test/training_curves.pdf", "png": "figures/test/training_curves.png"}
+    make(
+        "training_curves",
+        inputs={"metrics": [str(p) for p in logs["metrics"]]},
+        outputs=figure,
+        params={"threshold_fraction": 0.5, "smooth_window": 3, "final_window": 5, "scale": "test"},
+    )
+    ablation = "figures/test/ablation_training_plain.png"  # named only, not built: its table is shown
+    return make_report(
+        logs,
+        root,
+        config,
+        inputs={"evals": evals, "tables_md": [table["md"]], "figures_png": [figure["png"]]},
+        params={
+            "named_only_figures": [ablation],
+            "captions": {figure["png"]: "Training curves.", ablation: "Training ablation."},
+        },
+    )
+
+
+def test_the_same_logs_give_the_same_report_tables_and_figures_byte_for_byte(logs, tmp_path, monkeypatch):
+    built = []
+    for name in ("first", "second"):
+        root = tmp_path / name
+        root.mkdir()
+        monkeypatch.chdir(root)
+        build_artifacts(logs, root, config_for())
+        built.append(
+            {path.relative_to(root): path.read_bytes() for path in root.rglob("*") if path.is_file()}
+        )
+    assert len(built[0]) == 7  # the report and its published copy, table1.{csv,tex,md}, the figure's pdf, png
+    assert built[0] == built[1]
+
+
+def test_the_config_s_benchmark_order_is_the_report_s(logs, tmp_path, monkeypatch):
+    """Benchmarks listed more_steps before in_dist (not alphabetically): every table and list of the report
+    that names both keeps that order."""
+    order = ["more_steps", "in_dist"]
+    config = config_for(
+        {
+            **ARTIFACTS,
+            "controls": {"lr0": ["grpo_lr0/seed0"], "oracle": []},
+            "training_ablations": {"plain": {"GRPO": ["grpo/seed0", "grpo/seed1"]}},
+            "training_ablations_in_default_target": False,
+        }
+    )
+    config["eval"]["benchmarks"] = {b: config["eval"]["benchmarks"][b] for b in order}
+    values = {
+        **EVAL_VALUES,
+        "base/seed1": {"in_dist": 0.4, "more_steps": 0.2},  # a second SFT seed: the base-spread table
+        "grpo_lr0/seed0": EVAL_VALUES["base"],  # a control run: the controls table
+    }
+    monkeypatch.chdir(tmp_path)
+    text = build_artifacts(
+        logs, tmp_path, config, evals=write_evals(tmp_path / "results", values)
+    ).read_text()
+    tables = [t for t in _markdown_tables(text) if {"in_dist", "more_steps"} <= {c for row in t for c in row}]
+    # Table 1 and the controls (benchmarks as rows), base spread and training ablation (as columns)
+    assert len(tables) == 4
+    for table in tables:
+        names = [c for c in [*table[0], *(row[0] for row in table)] if c in order]
+        assert names == order, table
+    prose = [line for line in text.splitlines() if "in_dist" in line and "more_steps" in line]
+    assert prose and all(line.index("more_steps") < line.index("in_dist") for line in prose)
+
+
+def test_every_figure_in_the_report_has_its_caption_under_it(logs, tmp_path):
+    figures_png = [str(tmp_path / f"figures/test/{name}.png") for name in ("training_curves", "fig7_mc_sd")]
+    ablation = str(tmp_path / "figures/test/ablation_training_plain.png")
+    Path(ablation).parent.mkdir(parents=True)
+    Path(ablation).write_bytes(b"")  # built: the training-ablation section shows it, captioned too
+    captions = {
+        path: f"Caption of ``{Path(path).stem}``,\nover two lines." for path in [*figures_png, ablation]
+    }
+    params = {"named_only_figures": [ablation], "captions": captions}
+    text = make_report(logs, tmp_path, config_for(), {"figures_png": figures_png}, params).read_text()
+    lines = text.splitlines()
+    shown = [i for i, line in enumerate(lines) if line.startswith("![")]
+    assert len(shown) == 3
+    for i in shown:
+        stem = lines[i][2:].split("]")[0]
+        assert lines[i + 1] == "" and lines[i + 2] == f"Caption of `{stem}`, over two lines."
+    with pytest.raises(ValueError, match="figures without a caption"):
+        make_report(logs, tmp_path, config_for(), {"figures_png": figures_png}, {"captions": {}})
 
 
 # ------------------------------------------------------------------------------------------------ snakemake
-def test_snakemake_replots_without_retraining(logs, tmp_path):
-    """After a finished run, asking for a figure plans only that figure's rule (or nothing at all)."""
+def finished_workflow(tmp_path: Path) -> Path:
+    """A working directory whose Snakefile includes every rule file and whose results/test holds every
+    upstream output, oldest first, as after a finished run; returns it."""
     rules = REPO / "experiments" / "rules"
     work = tmp_path / "work"
     config = config_for()
@@ -612,6 +740,12 @@ def test_snakemake_replots_without_retraining(logs, tmp_path):
     write_jsonl(results / "analysis" / "credit_draws.jsonl", [{"id": "p0", "correct": 0, "accepted": True}])
     write_segmentation(results, names=tuple(config["analysis"]["segmentation_variants"]))
     write_json(results / "analysis" / "value_sanity.json", {"summary": {}, "records": []})
+    return work
+
+
+def test_snakemake_replots_without_retraining(tmp_path):
+    """After a finished run, asking for a figure plans only that figure's rule (or nothing at all)."""
+    work = finished_workflow(tmp_path)
     target = "figures/test/fig4_estimator_correlation.pdf"
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1", target],
@@ -654,6 +788,35 @@ def test_snakemake_replots_without_retraining(logs, tmp_path):
     }, run.stdout
     assert {"table1", "table2", "compute_cost_logged", "training_curves", "replication_report"} <= planned
     assert "ablation_training" in planned  # configured training ablations are targets of `ablations`
+
+
+def test_the_report_rule_reads_each_figure_s_caption_from_its_report_flag(tmp_path):
+    """The captions the report prints under the figures are the .rst texts the figure rules' report() flags
+    name, what `snakemake --report` shows: a probe rule takes the report rule's own param."""
+    work = finished_workflow(tmp_path)
+    with (work / "Snakefile").open("a") as snakefile:
+        snakefile.write(
+            "rule captions_probe:\n"
+            '    output: "captions.json"\n'
+            "    params: captions=rules.replication_report.params.captions\n"
+            "    run:\n"
+            "        import json\n"
+            '        with open(output[0], "w") as f: json.dump(dict(params.captions), f)\n'
+        )
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "captions.json"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    captions = json.loads((work / "captions.json").read_text())
+    sources = {path.read_text() for path in (REPO / "experiments" / "report").glob("*.rst")}
+    assert len(captions) == 11  # 8 paper and control figures, 2 credit ablations, 1 training ablation
+    assert all(text.strip() and text in sources for text in captions.values())
+    rst = (REPO / "experiments" / "report" / "training_curves.rst").read_text()
+    assert captions["figures/test/training_curves.png"] == rst
 
 
 def test_every_artifact_rule_names_a_function_and_every_function_a_rule():

@@ -59,6 +59,17 @@ def test_base_spread_against_the_grpo_gain():
     assert "2.5× the spread" in text
 
 
+def test_base_models_and_machines_keep_the_config_s_order():
+    """As given (the config's order: seed 10 after seed 2), not as sorted strings (seed10 < seed2)."""
+    ordered = evals(
+        {"base": {"a": 0.4, "b": 0.2}, "base/seed2": {"a": 0.5, "b": 0.3}, "base/seed10": {"a": 0.1}}
+    )
+    assert list(base_spread(ordered, BENCHMARKS)["bases"]) == ["base", "base/seed2", "base/seed10"]
+    record = {"cpu_model": "X", "torch_threads": 1}
+    text = "\n".join(machine_lines({"train/rredcot/seed0": record, "train/grpo/seed0": record}))
+    assert "train/rredcot/seed0 (1 threads), train/grpo/seed0 (1 threads)" in text
+
+
 def test_no_spread_section_with_one_base_model():
     assert base_spread_lines(EVALS[EVALS["policy"] != "base/seed1"], BENCHMARKS, "avg_at_n") == []
 

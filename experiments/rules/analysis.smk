@@ -1,5 +1,6 @@
-# Segment-credit analyses of the base policy (PAPER.md §5 "Analyses"): MC values, RREDCoT values of every
-# estimator variant and attribution baselines on sampled traces (Fig. 3, 4, 7), and the segmentation ablation.
+# Segment-credit analyses of the base policy (docs/paper.md §5 "Analyses"): MC values, RREDCoT values of
+# every estimator variant and attribution baselines on sampled traces (Fig. 3, 4, 7), and the segmentation
+# ablation.
 
 
 rule credit_analysis:

@@ -6,7 +6,7 @@ import shlex
 ARTIFACTS = config["artifacts"]
 FIGURES = f"figures/{SCALE}"
 PAPER_TABLES = f"paper_tables/{SCALE}"
-PAPER_NUMBERS = os.path.join(workflow.basedir, "paper_tables", "paper")  # published numbers, from PAPER.md
+PAPER_NUMBERS = os.path.join(workflow.basedir, "paper_tables", "paper")  # the paper's numbers: docs/paper.md
 CREDIT_LOG = f"{RESULTS}/analysis/credit.jsonl"
 MAKE_ARTIFACT = "../scripts/make_artifact.py"  # every artifact rule's script: (relative to experiments/rules/)
 # The configured training estimator, as the credit log names its values (e.g. "reference/log").
@@ -123,6 +123,23 @@ def regenerate_command():
     if "results_root" in config:  # it may come from --config, which no config file records
         words.append(f"--config results_root={shlex.quote(config['results_root'])}")
     return " ".join(words)
+
+
+def report_captions(targets):
+    """target -> the text of the caption its rule's report() flag names, read as `snakemake --report` reads it:
+    the replication report prints it under the figure, so the caption's path is written once, in that flag."""
+    captions = {}
+    for target in targets:
+        flags = [
+            item.flags["report"]
+            for rule in workflow.rules
+            for item in rule.output
+            if "report" in item.flags and item.match(target)
+        ]
+        if not flags or flags[0].caption is None:
+            raise ValueError(f"no rule flags {target} for the report with a caption")
+        captions[target] = workflow.sourcecache.open(flags[0].caption).read()
+    return captions
 
 
 def artifact_rules(targets):

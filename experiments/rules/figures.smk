@@ -1,6 +1,7 @@
-# Figures of the paper (PAPER.md §5) from logged data only (names from artifacts_common.smk). A figure rule
-# never trains or samples: `snakemake figures/<scale>/<name>.pdf` after a finished run only replots. Each
-# figure is written as PDF and PNG; the PNG is annotated for `snakemake --report report.html`. A rule's name
+# Figures of the paper (docs/paper.md §5) from logged data only (names from artifacts_common.smk). A figure
+# rule never trains or samples: `snakemake figures/<scale>/<name>.pdf` after a finished run only replots. Each
+# figure is written as PDF and PNG; the PNG is annotated for `snakemake --report report.html`, and its caption
+# is printed under it in REPLICATION.md (report_captions in artifacts_common.smk). A rule's name
 # picks its function in rredcot/artifacts/make.py (MAKERS); its inputs, outputs and params are that
 # function's arguments, by name.
 
@@ -240,6 +241,7 @@ if TRAINING_ABLATIONS:
             name="|".join(TRAINING_ABLATIONS),
         params:
             groups=lambda wc: TRAINING_ABLATIONS[wc.name],
+            benchmarks=EVAL_SPLITS,
             metric=ARTIFACTS["metric"],
             smooth_window=ARTIFACTS["smooth_window"],
             ci_level=ARTIFACTS["ci_level"],

@@ -5,8 +5,9 @@
 
 
 rule replication_report:
-    """REPLICATION.md: each claim of the paper, the paper's number, ours, a rule-based verdict, the
-    assumptions table and the command that rebuilds each artifact."""
+    """REPLICATION.md: each claim of the paper, the paper's number, ours, a rule-based verdict, each figure
+    with the caption of its report() flag, the assumptions table and the command that rebuilds each
+    artifact."""
     input:
         evals=evaluation_targets(),
         metrics=training_metrics() + control_metrics(),
@@ -26,6 +27,9 @@ rule replication_report:
         optional_evals=ablation_only_evals(),
         machines=machine_dirs(),
         named_only_figures=[f"{FIGURES}/{name}.png" for name in NAMED_ONLY_FIGURES],
+        captions=lambda wc: report_captions(
+            [f"{FIGURES}/{name}.png" for name in DEFAULT_FIGURES + NAMED_ONLY_FIGURES]
+        ),
         targets=lambda wc: artifact_rules(
             [t for t in artifact_targets() if t not in report_outputs()] + figure_files(NAMED_ONLY_FIGURES)
         ),

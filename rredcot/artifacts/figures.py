@@ -690,6 +690,7 @@ def ablation_training(
     evals: pd.DataFrame,
     *,
     groups: dict[str, Sequence[str]],
+    benchmarks: Sequence[str],
     metric: str,
     pdf: str | Path,
     png: str | Path,
@@ -702,13 +703,16 @@ def ablation_training(
 
     ``groups`` is one ablation of ``artifacts.training_ablations``: label -> runs (``<run>/seed<n>``, under
     results/<scale>/train). ``metrics`` holds the runs' steps (:func:`rredcot.artifacts.logs.load_metrics`),
-    ``evals`` their evaluation summaries in ``metric`` (:func:`rredcot.artifacts.logs.load_eval`).
+    ``evals`` their evaluation summaries in ``metric`` (:func:`rredcot.artifacts.logs.load_eval`) on the test
+    splits ``benchmarks``. Labels and splits keep the config's order.
     """
     label_of = {run: label for label, runs in groups.items() for run in runs}
+    position = {label: index for index, label in enumerate(groups)}
     if not metrics.empty:
         runs = [f"{Path(run).parent.name}/{Path(run).name}" for run in metrics["run"]]
         metrics = metrics.assign(method=[label_of.get(run) for run in runs])
-        metrics = metrics.dropna(subset=["method"]).sort_values(["method", "seed", "step"], kind="stable")
+        metrics = metrics.dropna(subset=["method"])
+        metrics = metrics.sort_values("method", key=lambda labels: labels.map(position), kind="stable")
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
     if metrics.empty or "accuracy" not in metrics:
         _no_data(left)
@@ -737,7 +741,7 @@ def ablation_training(
         }
         for label in labels
     }
-    splits = sorted(evals["benchmark"].unique()) if not evals.empty else []
+    splits = [split for split in benchmarks if split in set(evals["benchmark"])]
     if not splits:
         _no_data(right, "no evaluation of these runs")
     width = 0.8 / max(len(splits), 1)

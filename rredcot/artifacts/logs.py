@@ -102,22 +102,24 @@ def run_label(path: str | Path) -> tuple[str, int]:
 
 def load_metrics(paths: Sequence[str | Path], labels: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per logged step of every run: ``method`` (or the given label), ``seed``, ``step`` and the
-    logged columns. Runs with no lines contribute nothing."""
+    logged columns. Runs with no lines contribute nothing.
+
+    Runs keep the order of ``paths`` (the rule lists them in the config's order), each sorted by step, so
+    figures and tables show methods in the config's order rather than alphabetically."""
     frames = []
     for i, path in enumerate(paths):
         method, seed = run_label(path)
         rows = read_jsonl(path)
         if not rows:
             continue
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame(rows).sort_values("step", kind="stable")
         frame["method"] = labels[i] if labels is not None else method
         frame["seed"] = seed
         frame["run"] = str(Path(path).parent)
         frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=["method", "seed", "run", "step"])
-    table = pd.concat(frames, ignore_index=True)
-    return table.sort_values(["method", "seed", "step"], kind="stable").reset_index(drop=True)
+    return pd.concat(frames, ignore_index=True)
 
 
 def smoothed(table: pd.DataFrame, column: str, window: int) -> pd.Series:

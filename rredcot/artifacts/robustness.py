@@ -20,8 +20,9 @@ from rredcot.pipeline.delimiters import NEWLINES_METRIC, THINKING_LINES_METRIC
 
 def base_spread(evals: pd.DataFrame, benchmarks: Sequence[str]) -> dict:
     """The base models of every SFT seed on the mean over ``benchmarks``: ``{"bases": {policy: value},
-    "spread": max − min, "grpo_gain": mean GRPO seed − base}`` (NaN where something is missing)."""
-    spread = sorted(evals.loc[evals["method"] == SPREAD_BASE, "policy"].unique())
+    "spread": max − min, "grpo_gain": mean GRPO seed − base}`` (NaN where something is missing). The other
+    seeds' bases come in the order of ``evals`` (the config's), not sorted as strings (seed10 < seed2)."""
+    spread = list(dict.fromkeys(evals.loc[evals["method"] == SPREAD_BASE, "policy"]))
     bases = {policy: policy_mean(evals, policy, benchmarks) for policy in ["base", *spread]}
     finite = [v for v in bases.values() if math.isfinite(v)]
     grpo = seed_means(evals, "grpo", benchmarks)
@@ -66,7 +67,8 @@ def base_spread_lines(evals: pd.DataFrame, benchmarks: Sequence[str], metric: st
 
 
 def machine_lines(machines: Mapping[str, dict]) -> list[str]:
-    """The distinct machines (``machine.json`` records) behind the runs named by ``machines``' keys."""
+    """The distinct machines (``machine.json`` records) behind the runs named by ``machines``' keys, machines
+    and runs in the order of ``machines`` (the config's)."""
     if not machines:
         return []
     groups: dict[str, tuple[dict, list[str]]] = {}
@@ -84,7 +86,7 @@ def machine_lines(machines: Mapping[str, dict]) -> list[str]:
         lines.append(
             f"| {record.get('cpu_model')} ({record.get('logical_cpus')} logical CPUs) | "
             f"{record.get('torch_cpu_capability')} | {' '.join(record.get('cpu_flags', []))} | "
-            f"{record.get('gpu') or '—'} | {record.get('python')} | {libraries} | {', '.join(sorted(runs))} |"
+            f"{record.get('gpu') or '—'} | {record.get('python')} | {libraries} | {', '.join(runs)} |"
         )
     lines += [
         "",
@@ -103,7 +105,7 @@ def delimiter_drift(metrics: pd.DataFrame, *, final_window: int, column: str = N
     out: dict[str, dict[str, list[float]]] = {}
     if metrics.empty or column not in metrics:
         return out
-    for (method, _), run in metrics.groupby(["method", "seed"], sort=True):
+    for (method, _), run in metrics.groupby(["method", "seed"], sort=False):
         values = run.sort_values("step")[column].to_numpy(dtype=float)
         values = values[np.isfinite(values)]
         if values.size == 0:

@@ -7,7 +7,7 @@
 * :func:`cost_table` — per-step wall time GRPO vs RREDCoT and value-estimation time (medians over the steps of
   every seed, from ``metrics.jsonl``) and, per trace of the credit analysis, value vs MC seconds.
 
-The paper's numbers live in ``paper_tables/paper/*.csv``, transcribed from PAPER.md (a test checks them).
+The paper's numbers live in ``paper_tables/paper/*.csv``, transcribed from docs/paper.md (a test checks them).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from rredcot.artifacts import credit
 from rredcot.artifacts.logs import mean_sd, metric_label, seed_means, step_cost, trace_costs
 from rredcot.io import write_text
 
-# The paper's column labels (as in PAPER.md) -> our method names.
+# The paper's column labels (as in docs/paper.md) -> our method names.
 PAPER_COLUMNS = {
     "table1": {"base": "base", "GRPO": "grpo", "RREDCoT": "rredcot"},
     "table2": {"Open-RS": "grpo", "RREDCoT-Nano": "rredcot"},

@@ -1,4 +1,4 @@
-"""Segment-credit analysis (PAPER.md §5 "Analyses"): the logged data behind Fig. 3, 4 and 7 and the
+"""Segment-credit analysis (docs/paper.md §5 "Analyses"): the logged data behind Fig. 3, 4 and 7 and the
 segmentation / estimator agreement-with-MC ablations.
 
 Traces are drawn stratified by correctness: walking the benchmark in row order, one trace is sampled per
@@ -45,7 +45,7 @@ record) and MC outcomes shared between variants at common boundaries.
 Segment credits: MC credit of reasoning segment k is ``mean(outcomes[k]) − mean(outcomes[k−1])``; RREDCoT
 credit is ``segment_rewards(values[variant])``; the attribution arrays are credits already.
 
-Choices the paper leaves open (PAPER.md §3, §5), made here to match what training does:
+Choices the paper leaves open (docs/paper.md §3, §5), made here to match what training does:
 
 - The trace is the generated tokens before the first end-of-sequence token (``n_tokens`` counts them);
   it is graded as the reward function grades it (decoded without special tokens).

@@ -1,10 +1,11 @@
 r"""Synthetic multi-step integer arithmetic, written as a reasoning model's output: thinking, then a write-up.
 
 The tiny CPU default needs a task that a ~1M-parameter model half-learns in minutes on two cores, so the text
-is terse (every character is a token), and traces in the shape the paper's estimator assumes (PAPER.md §3): a
-thinking model explores inside ``<think>…</think>``, then writes a concise worked solution that ends in
-``\boxed{}``, and the dataset's ``solution`` is such a write-up (the role NuminaMath-CoT's ``solution`` column
-plays). A problem is a chain of operations applied left to right, e.g. ``7 +5 *3 -12``; its trace is::
+is terse (every character is a token), and traces in the shape the paper's estimator assumes
+(docs/paper.md §3): a thinking model explores inside ``<think>…</think>``, then writes a concise worked
+solution that ends in ``\boxed{}``, and the dataset's ``solution`` is such a write-up (the role
+NuminaMath-CoT's ``solution`` column plays). A problem is a chain of operations applied left to right, e.g.
+``7 +5 *3 -12``; its trace is::
 
     <think>
     7 +5 *3 -12
