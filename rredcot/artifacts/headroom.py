@@ -162,7 +162,8 @@ def write_headroom(
     metric: str = "avg_at_n",
 ) -> None:
     """The headroom table (per arm and seed; the control's verdict and RREDCoT's recovered share in its
-    notes; the evaluation in ``metric``, read by the loader) and figure (training curves with GRPO's final level, evaluation per seed with the base)."""
+    notes; the evaluation in ``metric``, read by the loader) and figure (training curves with GRPO's final
+    level, evaluation per seed with the base)."""
     control_reading = headroom_control(
         metrics,
         baseline=baseline,
