@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rredcot.artifacts.headroom import headroom_control
+from rredcot.artifacts.headroom import Headroom, headroom_control
 from rredcot.artifacts.logs import (
     GRADIENT,
     LOO,
@@ -723,15 +723,7 @@ def failed_controls(logs: Logs) -> dict[str, list[str]]:
     if headroom is None:
         training = ["no positive control (exact-credit headroom) at this scale"]
     else:
-        reading = headroom_control(
-            logs.metrics,
-            baseline=headroom["baseline"],
-            control=headroom["control"],
-            smooth_window=logs.artifacts["smooth_window"],
-            final_window=logs.artifacts["final_window"],
-            max_step_fraction=headroom["max_step_fraction"],
-            min_seeds=headroom["min_seeds"],
-        )
+        reading = _headroom_reading(logs)
         training = [] if reading.shown else [f"the positive control: exact-credit headroom {reading.verdict}"]
     return {"training": training + sanity_failures, "credit": sanity_failures}
 
@@ -863,20 +855,26 @@ def controls_section(logs: Logs) -> list[str]:
     return lines
 
 
+def _headroom_reading(logs: Logs) -> Headroom:
+    """The positive control read from the training metrics with the config's ``artifacts.headroom``."""
+    h, a = logs.artifacts["headroom"], logs.artifacts
+    return headroom_control(
+        logs.metrics,
+        baseline=h["baseline"],
+        control=h["control"],
+        smooth_window=a["smooth_window"],
+        final_window=a["final_window"],
+        max_step_fraction=h["max_step_fraction"],
+        min_seeds=h["min_seeds"],
+    )
+
+
 def _headroom_lines(logs: Logs) -> list[str]:
     """The positive control's reading, where the config defines one (``artifacts.headroom``)."""
     h = logs.artifacts.get("headroom")
     if h is None:
         return ["**Positive control**: none at this scale, so no claim about training is judged.", ""]
-    reading = headroom_control(
-        logs.metrics,
-        baseline=h["baseline"],
-        control=h["control"],
-        smooth_window=logs.artifacts["smooth_window"],
-        final_window=logs.artifacts["final_window"],
-        max_step_fraction=h["max_step_fraction"],
-        min_seeds=h["min_seeds"],
-    )
+    reading = _headroom_reading(logs)
     scale = logs.config["scale"]
     return [
         f"**Positive control: exact-credit headroom {reading.verdict}.** The `{h['control']}` arm (exact "
