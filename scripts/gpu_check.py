@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,8 @@ from rredcot.values import reference_continuations
 
 REPO = Path(__file__).resolve().parents[1]
 NANO_CONFIG = REPO / "tests" / "fixtures" / "models" / "deepseek-r1-distill-qwen-1.5b" / "config.json"
+# Their versions go into the report: the machine's own stack, or the wheels installed over it.
+PACKAGES = ("torch", "transformers", "trl", "datasets", "accelerate", "tokenizers", "huggingface_hub", "numpy")
 # --shrink: two small layers, and 1,024 output rows (still more than the tokenizer's 102).
 SHRUNK = dict(
     hidden_size=64,
@@ -185,7 +188,7 @@ def main(argv=None) -> int:
     train_module.accuracy_reward = varied_reward
     report = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-        "torch": torch.__version__,
+        "packages": {name: metadata.version(name) for name in PACKAGES},
         "shrink": args.shrink,
         "completion_tokens": args.completion_tokens,
         "steps": args.steps,

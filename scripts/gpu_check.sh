@@ -6,7 +6,8 @@
 #     scripts/gpu_check.sh --download [PYTHON_VERSION]
 # There (torch, transformers and accelerate installed, no network), from the repository root:
 #     scripts/gpu_check.sh [OUT_JSON [OPTIONS]]        # default results/gpu_check.json; OPTIONS go to gpu_check.py
-# The wheels go, without their dependencies, into a virtual environment that sees the system's packages
+# The folder may hold only what the machine lacks (its own numpy, pandas, scipy... then serve). The wheels go,
+# without their dependencies, into a virtual environment that sees the system's packages
 # (python3 -m venv --system-site-packages), ahead of them: the GPU machine's torch is used, never replaced.
 # (A plain --target folder outside the interpreter's prefix breaks datasets' fingerprinting through dill.)
 # rredcot runs from the checkout (no install).
@@ -22,9 +23,15 @@ if [[ "${1:-}" == "--download" ]]; then
     exit
 fi
 
-[[ -x "$VENV/bin/python" ]] || python3 -m venv --system-site-packages "$VENV"
-"$VENV/bin/python" -m pip install -q --no-index --no-deps --no-compile --ignore-installed \
-    --find-links "$WHEELS" -r scripts/gpu_check_requirements.txt
+if [[ ! -x "$VENV/bin/python" ]]; then
+    python3 -m venv --system-site-packages "$VENV"
+    # python3 may itself run in a virtual environment (the machine's torch in it), which a new venv's
+    # system site does not include: name its site-packages in a .pth, behind the venv's own.
+    python3 -c 'import site; print("\n".join(site.getsitepackages()))' \
+        >"$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/machine-site.pth"
+fi
+# Every wheel in the folder: all of the requirements, or only those the machine lacks or has at other versions.
+"$VENV/bin/python" -m pip install -q --no-index --no-deps --no-compile --ignore-installed "$WHEELS"/*.whl
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 timeout 420 "$VENV/bin/python" scripts/gpu_check.py --out "${1:-results/gpu_check.json}" "${@:2}"
