@@ -7,9 +7,10 @@ model-sized token table. Settings are ``experiments/nano.yaml``'s, except: HF ge
 steps, ``--batch`` completions per step, a reward that varies with the sampled ids (a random policy never
 answers correctly, so all advantages would be 0), and fixed-length segments, 40 per completion (a random
 policy writes no paragraph breaks). Written to ``--out``, one JSON object: per method the step times
-(``step_time`` of TRL's logs, the first step a warm-up), their medians and ratio, RREDCoT's own seconds per
-step, peak GPU memory; and one-pass vs naive scoring of one 1,024-token completion at 40 boundaries (values,
-max |Δ|, seconds). ``--shrink`` builds a small two-layer version with 16-token completions for a CPU run
+(``step_time`` of TRL's logs, after one untimed warm-up step; the first timed step is left out of the
+median too), their medians and ratio, RREDCoT's own seconds per step and share of the step, peak GPU
+memory; and one-pass vs naive scoring of one 1,024-token completion at 40 boundaries (values, max |Δ|,
+seconds). ``--shrink`` builds a small two-layer version with 16-token completions for a CPU run
 (``tests/test_gpu_check.py``).
 """
 
@@ -39,7 +40,7 @@ from rredcot.values import reference_continuations
 REPO = Path(__file__).resolve().parents[1]
 NANO_CONFIG = REPO / "tests" / "fixtures" / "models" / "deepseek-r1-distill-qwen-1.5b" / "config.json"
 # Their versions go into the report: the machine's own stack, or the wheels installed over it.
-PACKAGES = ("torch", "transformers", "trl", "datasets", "accelerate", "tokenizers", "huggingface_hub", "numpy")
+PACKAGES = ("torch", "transformers", "trl", "datasets", "accelerate", "tokenizers", "huggingface_hub")
 # --shrink: two small layers, and 1,024 output rows (still more than the tokenizer's 102).
 SHRUNK = dict(
     hidden_size=64,
@@ -131,6 +132,9 @@ def train_steps(method: str, root: Path, model: Path, train: Path, trl: dict, rr
     }
     if method == "rredcot":
         out["rredcot_time_s"] = [row["rredcot/time_s"] for row in rows]
+        out["rredcot_share_of_step"] = statistics.median(
+            row["rredcot/time_s"] / row["step_time"] for row in rows
+        )
         out["active_frac"] = [row["rredcot/active_frac"] for row in rows]
     return out
 
@@ -202,6 +206,9 @@ def main(argv=None) -> int:
         )
         write_jsonl(train, generate_split("train", spec, seed=0))
         trl, rredcot = settings(args.shrink, args.steps, args.batch, args.completion_tokens)
+        # One untimed step first: CUDA's start-up and kernel choice otherwise land in the first method's steps
+        # (seen on an H200: GRPO's first two steps took 66 s and 62 s, its third 25 s).
+        train_steps("grpo", root / "warmup", model, train, {**trl, "max_steps": 1}, rredcot, device)
         for method in ("grpo", "rredcot"):
             report[method] = train_steps(method, root, model, train, trl, rredcot, device)
             print(json.dumps({method: report[method]}), flush=True)
