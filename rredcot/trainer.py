@@ -49,7 +49,8 @@ span included), ``rredcot/sigma_max_mean``, ``rredcot/sigma_entropy`` (nats) and
 redistributed), ``rredcot/time_s`` (everything RREDCoT adds to a step) and ``rredcot/value_time_s`` (its
 part in :func:`rredcot.values.segment_and_estimate`: trace forward, segmentation, value scoring), and
 ``rredcot/push_<class>``: the push σ adds of its own on this batch's values, per token class
-(:func:`rredcot.redistribution.permutation_push`; 0 for a sign-free σ).
+(:func:`rredcot.redistribution.permutation_push`; 0 for a sign-free σ), and ``rredcot/push_<mode>_<class>``
+the same for every σ mode on the same values, so one run measures the old and the new σ side by side.
 """
 
 from __future__ import annotations
@@ -305,6 +306,7 @@ class RREDCoTTrainer(GRPOTrainer):
             device=output["advantages"].device,
         )
         push = self._permutation_push(rewards, spans, segments, lengths, advantages)
+        configured = push.get(args.sigma_mode)
         rows = sigma[active].double().cpu().numpy()
         entropy = [-(row[row > 0] * np.log(row[row > 0])).sum() for row in rows]
         stats = {
@@ -318,34 +320,46 @@ class RREDCoTTrainer(GRPOTrainer):
             "value_start_mean": [values[i][0] for i in active],
             "value_end_mean": [values[i][-1] for i in active],
             "value_time_s": [value_time],
-            **{f"push_{name}": [] if push is None else [push[k]] for k, name in enumerate(PUSH_CLASSES)},
+            **{
+                f"push_{name}": [] if configured is None else [configured[k]]
+                for k, name in enumerate(PUSH_CLASSES)
+            },
+            **{
+                f"push_{mode}_{name}": [push[mode][k]] if mode in push else []
+                for mode in MODES
+                for k, name in enumerate(PUSH_CLASSES)
+            },
             **value_stats,
         }
         if args.value_estimator == "mc":  # every process logs the same names: _log_means reduces them
             stats.setdefault("mc_generated_tokens", [])
         return sigma, stats
 
-    def _permutation_push(self, rewards, spans, segments, lengths, advantages) -> np.ndarray | None:
-        """:func:`~rredcot.redistribution.permutation_push` of this process's groups with this config's σ
-        (``None`` when the local completions do not form whole groups)."""
+    def _permutation_push(self, rewards, spans, segments, lengths, advantages) -> dict[str, np.ndarray]:
+        """:func:`~rredcot.redistribution.permutation_push` of this process's groups, for every σ mode on the
+        same values (the configured one and its alternatives side by side); empty when the local completions
+        do not form whole groups."""
         size = self.num_generations
         if len(advantages) % size:
-            return None
+            return {}
         classes = [
             span_classes(len(spans[i]), segments[i].n_reasoning_segments) if i in segments else []
             for i in range(len(advantages))
         ]
-        return permutation_push(
-            rewards,
-            spans,
-            classes,
-            [int(n) for n in lengths],
-            advantages,
-            size,
-            mode=self.args.sigma_mode,
-            mix=self.args.sigma_mix,
-            temperature=self.args.sigma_temperature,
-        )
+        return {
+            mode: permutation_push(
+                rewards,
+                spans,
+                classes,
+                [int(n) for n in lengths],
+                advantages,
+                size,
+                mode=mode,
+                mix=self.args.sigma_mix,
+                temperature=self.args.sigma_temperature,
+            )
+            for mode in MODES
+        }
 
     def _segment_and_value(self, inputs, output, completion_ids, active) -> tuple[dict, dict, dict]:
         """Segments and boundary values of every active completion, and statistics of how they were made."""

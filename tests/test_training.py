@@ -164,6 +164,11 @@ def test_oracle_estimator_trains_on_exact_values_of_the_synthetic_rows(workspace
     rows = read_jsonl(tmp_path / "metrics.jsonl")
     assert all(0 < r["rredcot/oracle_step_accuracy"] <= 0.5 for r in rows)
     assert all(r["rredcot/push_first"] == 0 and r["rredcot/push_middle"] == 0 for r in rows)
+    # The same diagnostic for every σ mode on the same values; the configured one's is the plain name.
+    assert all(
+        f"rredcot/push_{m}_{c}" in r for r in rows for m in ("clip", "softmax") for c in ("first", "last")
+    )
+    assert all(r["rredcot/push_magnitude_middle"] == r["rredcot/push_middle"] for r in rows)
 
 
 def test_oracle_estimator_needs_exact_values(workspace, tmp_path):
