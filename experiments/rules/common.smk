@@ -14,6 +14,7 @@ from snakemake.settings.types import DeploymentMethod
 # standard library: they import in whatever environment runs Snakemake.
 sys.path.insert(0, workflow.basedir)
 from rredcot.continuation import VALUE_OPTION_FIELDS
+from rredcot.pipeline.prefetch import OFFLINE_ENV, mirror_dir
 from rredcot.pipeline.settings import run_settings
 
 SCALE = config["scale"]
@@ -25,8 +26,17 @@ RESULTS = os.path.join(config.get("results_root", "results"), SCALE)
 CONDA_ENV = "../../environment.yml"  # relative to experiments/rules/, where every rule is defined
 GPU_CONDA_ENV = "../envs/gpu.yaml"  # the same plus pyproject's gpu extra, for stages on GPUs
 ON_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-RUN_ENV = f"PYTHONPATH={shlex.quote(workflow.basedir)} " if ON_CONDA else ""
-PYTHON = f"{RUN_ENV}python" if ON_CONDA else sys.executable
+# hub_mirror: the model and datasets come from the hub, fetched once by the local rule `prefetch`; every
+# compute job then runs with the hub offline and reads the mirror (rredcot.pipeline.prefetch).
+HUB_MIRROR = config.get("hub_mirror")
+FROM_HUB = config["data"]["kind"] == "hub" or config["base_model"]["kind"] == "pretrained"
+if HUB_MIRROR and not FROM_HUB:
+    raise ValueError("hub_mirror is set, but neither the data (kind: hub) nor the model (pretrained) is on the hub")
+if config["base_model"].get("revision") and not HUB_MIRROR:
+    raise ValueError("base_model.revision is read by the prefetch rule only: set hub_mirror as well")
+OFFLINE = "".join(f"{name}={value} " for name, value in OFFLINE_ENV.items()) if HUB_MIRROR else ""
+RUN_ENV = OFFLINE + (f"PYTHONPATH={shlex.quote(workflow.basedir)} " if ON_CONDA else "")
+PYTHON = f"{RUN_ENV}python" if ON_CONDA else f"{RUN_ENV}{sys.executable}"
 METHODS = config["train"]["methods"]
 SEEDS = config["train"]["seeds"]
 VARIANTS = config["train"]["variants"]
@@ -59,16 +69,28 @@ def launcher(stage):
     return f"{PYTHON} -m rredcot.pipeline.cli"
 
 
+PREFETCH_MANIFEST = f"{HUB_MIRROR}/manifest_{SCALE}.json" if HUB_MIRROR else None
+
+
+def prefetch_inputs():
+    """The prefetch manifest as a named input where the pipeline mirrors the hub, for `**` in an input."""
+    return {"mirror": PREFETCH_MANIFEST} if HUB_MIRROR else {}
+
+
 def base_model_ref():
-    """The base policy: the tiny SFT model built by this pipeline, or a hub id / local path."""
-    if config["base_model"]["kind"] == "sft":
+    """The base policy: the tiny SFT model built by this pipeline, its hub mirror, or a hub id / local path."""
+    base = config["base_model"]
+    if base["kind"] == "sft":
         return f"{RESULTS}/base_model"
-    return config["base_model"]["name_or_path"]
+    if HUB_MIRROR:
+        return str(mirror_dir(HUB_MIRROR, "model", base["name_or_path"], base.get("revision")))
+    return base["name_or_path"]
 
 
 def base_model_inputs():
-    """The base model as a named input where this pipeline builds it (kind: sft), for `**` in an input."""
-    return {"base_model": f"{RESULTS}/base_model"} if config["base_model"]["kind"] == "sft" else {}
+    """The base model as a named input where this pipeline builds it (kind: sft) or mirrors it (the prefetch
+    manifest), for `**` in an input."""
+    return {"base_model": f"{RESULTS}/base_model"} if config["base_model"]["kind"] == "sft" else prefetch_inputs()
 
 
 SPREAD_SEEDS = config["base_model"].get("spread_seeds", [])
@@ -83,7 +105,7 @@ SFT_SHELL = (
 
 def base_model_param(wildcards, input):
     """--model of the base policy: the job's base_model input, or the configured hub id / local path."""
-    return input.base_model if config["base_model"]["kind"] == "sft" else config["base_model"]["name_or_path"]
+    return input.base_model if config["base_model"]["kind"] == "sft" else base_model_ref()
 
 
 CONTROL_RUNS = [run for runs in config["artifacts"]["controls"].values() for run in runs]
@@ -121,6 +143,10 @@ def data_section():
         if missing:
             raise ValueError(f"data.hub names datasets missing from {catalog_path}: {missing}")
         hub["datasets"] = {name: catalog[name] for name in names}
+        if HUB_MIRROR:  # each dataset read from its prefetched copy
+            for name, spec in hub["datasets"].items():
+                mirror = mirror_dir(HUB_MIRROR, "dataset", spec["hub_id"], spec.get("revision"))
+                hub["datasets"][name] = {**spec, "mirror": str(mirror)}
         data["hub"] = hub
     return data
 

@@ -27,6 +27,7 @@ from trl import SFTConfig, SFTTrainer
 
 from rredcot.io import write_jsonl
 from rredcot.pipeline.data import prompt_messages
+from rredcot.pipeline.prefetch import in_hub_cache, offline, require_mirror
 from rredcot.pipeline.tokenizer import build_char_tokenizer
 
 # Every field is read from the experiment config; none has a default here (library defaults drift).
@@ -180,8 +181,12 @@ def load_model_and_tokenizer(
     """Load a hub id or local directory; with ``random_init`` build its architecture with random weights.
 
     ``random_init`` reads only ``config.json`` and the tokenizer files (a directory holding just those works
-    offline), so the paper-scale code paths run where the weights cannot be downloaded.
+    offline), so the paper-scale code paths run where the weights cannot be downloaded. With the hub
+    offline (``HF_HUB_OFFLINE=1``, as prefetched pipelines run) a model that is neither a local directory
+    nor in the hub cache stops here, named.
     """
+    if offline() and not os.path.isdir(name_or_path) and not in_hub_cache(os.fspath(name_or_path)):
+        require_mirror(name_or_path, f"model {os.fspath(name_or_path)!r}")  # stop here, naming it
     dtype = getattr(torch, dtype) if isinstance(dtype, str) and dtype != "auto" else dtype
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     if random_init:

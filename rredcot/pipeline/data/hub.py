@@ -9,6 +9,7 @@ Which hub id, config, split and columns a dataset uses lives in the experiment c
     format: json                     # builder for local copies passed as ``data_files``
     fields: {id: unique_id, problem: problem, solution: solution, answer: answer}
     on_bad_row: error                # or drop
+    mirror: <dir>                    # set by the pipeline where it prefetched the repository (offline jobs)
 
 ``fields`` maps our field to the hub column. ``answer_from_boxed: <column>`` replaces ``fields.answer`` for
 sets whose answer is only the last ``\\boxed{}`` of their solution (NuminaMath-CoT, Minerva). Without
@@ -33,11 +34,22 @@ import datasets
 
 from rredcot.io import write_jsonl
 from rredcot.pipeline.data import REQUIRED_FIELDS
+from rredcot.pipeline.prefetch import require_mirror
 from rredcot.rewards import extract_boxed, parse_reference
 
 logger = logging.getLogger(__name__)
 
-_SPEC_KEYS = {"hub_id", "config", "revision", "split", "format", "fields", "answer_from_boxed", "on_bad_row"}
+_SPEC_KEYS = {
+    "hub_id",
+    "config",
+    "revision",
+    "mirror",
+    "split",
+    "format",
+    "fields",
+    "answer_from_boxed",
+    "on_bad_row",
+}
 _FIELD_KEYS = {"id", "problem", "solution", "answer"}
 _FORMATS = {"json", "parquet"}
 
@@ -79,6 +91,8 @@ def _check_spec(name: str, spec: Mapping[str, Any]) -> None:
 
 def _load(spec: Mapping[str, Any], files: str | list[str] | None) -> datasets.Dataset:
     split = spec["split"]
+    if files is None and spec.get("mirror"):  # the repository as prefetched: read like the hub, from disk
+        return datasets.load_dataset(os.fspath(spec["mirror"]), spec.get("config"), split=split)
     if files is None:
         return datasets.load_dataset(
             spec["hub_id"], spec.get("config"), split=split, revision=spec.get("revision")
@@ -136,6 +150,9 @@ def load_hub_dataset(name: str, spec: Mapping[str, Any], data_files: DataFiles |
     if data_files is None:
         files = None
         where = f"{spec['hub_id']} (config {spec.get('config')!r}, split {spec['split']!r})"
+        if spec.get("mirror"):
+            require_mirror(spec["mirror"], f"hub dataset {name!r} ({spec['hub_id']})")
+            where = f"{where} from its mirror {spec['mirror']}"
     elif isinstance(data_files, str | os.PathLike):
         files = where = os.fspath(data_files)
     else:
