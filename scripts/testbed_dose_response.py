@@ -74,24 +74,23 @@ def main() -> None:
                 "gap_train_ci": interval(resampled_means(train_gaps, rng)),
             }
         )
-    decided = all(row["seeds"] >= MIN_SEEDS for row in rows)
-    if decided:
-        gap = [row["gap_eval"] for row in rows]
-        contrast = interval(draws[16] - draws[4])
-        if all(a < b for a, b in zip(gap, gap[1:], strict=False)) and contrast[0] > 0:
-            verdict = "shown"
-        elif contrast[1] <= 0:
-            verdict = "not shown"
-        else:
-            verdict = "inconclusive"
-        reading = (
-            f"gap(16) − gap(4) = {draws[16].mean() - draws[4].mean():+.3f} "
-            f"[{contrast[0]:+.3f}, {contrast[1]:+.3f}]: dose-response **{verdict}**"
-        )
+    write(rows, reading(rows, draws))
+
+
+def reading(rows: list[dict], draws: dict[int, np.ndarray]) -> str:
+    """The pre-registered verdict (module docstring) with the contrast it rests on."""
+    if missing := [f"H = {row['H']}" for row in rows if row["seeds"] < MIN_SEEDS]:
+        return f"dose-response **not decided**: {', '.join(missing)} not run with {MIN_SEEDS} seeds per arm"
+    gap = [row["gap_eval"] for row in sorted(rows, key=lambda row: row["H"])]
+    low, high = interval(draws[max(draws)] - draws[min(draws)])
+    if all(a < b for a, b in zip(gap, gap[1:], strict=False)) and low > 0:
+        verdict = "shown"
+    elif high <= 0:
+        verdict = "not shown"
     else:
-        missing = ", ".join(f"H = {row['H']}" for row in rows if row["seeds"] < MIN_SEEDS)
-        reading = f"dose-response **not decided**: {missing} not run with {MIN_SEEDS} seeds per arm"
-    write(rows, reading)
+        verdict = "inconclusive"
+    contrast = draws[max(draws)].mean() - draws[min(draws)].mean()
+    return f"gap(16) − gap(4) = {contrast:+.3f} [{low:+.3f}, {high:+.3f}]: dose-response **{verdict}**"
 
 
 def write(rows: list[dict], reading: str) -> None:
