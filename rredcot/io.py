@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +76,33 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
                 break
             raise ValueError(f"{path}: line {number} is not valid JSON: {err}") from err
     return rows
+
+
+def resume_jsonl(path: str | os.PathLike) -> list[dict]:
+    """What an interrupted run appended to the log ``path`` (nothing if it never started); a torn last line is
+    dropped from the file too, so that appending goes on after a whole line."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = read_jsonl(path)
+    write_jsonl(path, rows)
+    return rows
+
+
+def resume_records(
+    path: str | os.PathLike, ids: Collection[str], settings_differ: Callable[[dict], str | None]
+) -> dict[str, dict]:
+    """The per-problem records, by id, of an interrupted run's log (:func:`resume_jsonl`). A record of another
+    problem, or one for which ``settings_differ`` says how its settings differ, stops the run: a rerun must
+    not mix records made with other settings into its output."""
+    records = resume_jsonl(path)
+    for number, record in enumerate(records, start=1):
+        where = f"{path}, record {number}"
+        if record.get("id") not in ids:
+            raise ValueError(f"{where}: id {record.get('id')!r} is not among this run's problems")
+        difference = settings_differ(record)
+        if difference:
+            raise ValueError(
+                f"{where}: {difference}; delete the partial log to start over with the new settings"
+            )
+    return {record["id"]: record for record in records}

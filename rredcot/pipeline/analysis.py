@@ -86,7 +86,7 @@ from tqdm.auto import tqdm
 
 from rredcot.continuation import DEFAULT_CONTINUATION, ESTIMATORS, SELF_ESTIMATORS, TEXT_FIELDS, Continuation
 from rredcot.end_of_sequence import cut_at_end, end_token_ids
-from rredcot.io import append_jsonl, read_jsonl, write_jsonl
+from rredcot.io import append_jsonl, resume_jsonl, resume_records, write_jsonl
 from rredcot.mc import mc_values
 from rredcot.pipeline.attribution import gradient_attribution, leave_one_out_attribution
 from rredcot.pipeline.base_model import load_model_and_tokenizer
@@ -778,34 +778,25 @@ def _pick(rows: Sequence[dict], ids: Sequence[str]) -> list[dict]:
 
 
 def _finished(partial_path: Path, rows: Sequence[dict], n_mc_samples: int, variants: Sequence[str]) -> dict:
-    """Records of an interrupted run with the same settings; a torn last line is dropped before appending."""
-    if not partial_path.exists():
-        return {}
-    records = read_jsonl(partial_path)
-    write_jsonl(partial_path, records)
-    ids = {row["id"] for row in rows}
-    for number, record in enumerate(records, start=1):
-        where = f"{partial_path}, record {number}"
-        if record.get("id") not in ids:
-            raise ValueError(f"{where}: id {record.get('id')!r} is not among the analysed problems")
+    """Records of an interrupted run with the same MC samples and estimators."""
+
+    def settings_differ(record: dict) -> str | None:
         samples = record.get("mc", {}).get("n_samples")
         logged = sorted(record.get("values", {}))
-        if samples != n_mc_samples or logged != sorted(variants):
-            raise ValueError(
-                f"{where}: logged with {samples} MC samples and estimators {logged}, now {n_mc_samples} and "
-                f"{sorted(variants)}; delete the partial log to start over with the new settings"
-            )
-    return {record["id"]: record for record in records}
+        if samples == n_mc_samples and logged == sorted(variants):
+            return None
+        return (
+            f"logged with {samples} MC samples and estimators {logged}, now {n_mc_samples} and "
+            f"{sorted(variants)}"
+        )
+
+    return resume_records(partial_path, {row["id"] for row in rows}, settings_differ)
 
 
 def _logged_grades(path: Path, rows: Sequence[dict], finished: Mapping[str, dict]) -> dict[str, int]:
-    """Grades of the draws an interrupted run made (its draws log and its finished records), by id; a torn
-    last line is dropped before appending."""
+    """Grades of the draws an interrupted run made (its draws log and its finished records), by id."""
     graded = {record_id: int(record["correct"]) for record_id, record in finished.items()}
-    if not path.exists():
-        return graded
-    logged = read_jsonl(path)
-    write_jsonl(path, logged)
+    logged = resume_jsonl(path)
     ids = {row["id"] for row in rows}
     for number, draw in enumerate(logged, start=1):
         draw_id, correct = draw.get("id"), draw.get("correct")
