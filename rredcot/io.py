@@ -1,7 +1,7 @@
-"""Atomic file output and JSONL logs.
+"""Atomic file and folder output, and JSONL logs that survive a killed run.
 
-Every artifact a later rule reads is written to a temporary file in the same folder and renamed into place,
-so a crash never leaves a half-written file behind (``os.replace`` is atomic on POSIX filesystems).
+Every artifact a later rule reads is written to a temporary file (or folder) in the same folder and renamed
+into place, so a crash never leaves a half-written one behind (``os.replace`` is atomic on POSIX filesystems).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
@@ -32,6 +33,34 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, *, writer: bool = True) -> Iterator[Path]:
+    """Yield a fresh staging path beside the folder ``path``, for the block to build the folder at; if the
+    block succeeds, swap it onto ``path``. The old folder is moved aside before the new one is renamed in,
+    so ``path`` never holds a mix of the two; a run killed meanwhile leaves a staging folder that the next
+    run clears.
+
+    ``writer=False`` (every process of a distributed save but the one that writes) yields the same path and
+    touches nothing."""
+    path = Path(path)
+    staging = path.with_name(f".{path.name}.partial")
+    old = path.with_name(f".{path.name}.old")
+    if not writer:
+        yield staging
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        yield staging
+        shutil.rmtree(old, ignore_errors=True)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(staging, path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
