@@ -176,8 +176,8 @@ def test_train_rule_hands_the_tracker_and_run_name_to_trl(tmp_path):
 @pytest.mark.parametrize(
     ("shares", "message"),
     [
-        ((0.6, 0.5), "analysis.min_incorrect_share + analysis.min_correct_share must be <= 1"),
-        ((0.5, 0.5), "each rounded up, add up to more than n_traces"),  # n_traces 3: 2 + 2
+        ((0.6, 0.5), "analysis: min_incorrect_share + min_correct_share must be <= 1"),
+        ((0.5, 0.5), "round up to 2 + 2 traces, more than n_traces"),  # n_traces 3
     ],
 )
 def test_trace_quotas_that_cannot_be_met_stop_the_workflow(tmp_path, shares, message):

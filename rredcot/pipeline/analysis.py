@@ -3,9 +3,9 @@ segmentation / estimator agreement-with-MC ablations.
 
 Traces are drawn stratified by correctness: walking the benchmark in row order, one trace is sampled per
 problem and graded, and accepted while its stratum (correct or incorrect) has room under the quotas, until
-``n_traces`` are accepted (:func:`check_strata`, :func:`stratified_draws`). At least ``min_incorrect_share``
-of them are incorrect and ``min_correct_share`` correct (each share × ``n_traces`` rounded up), so a stratum
-takes at most ``n_traces`` minus the other's minimum. Every draw is logged in order as
+``n_traces`` are accepted (:mod:`rredcot.pipeline.strata`). At least ``min_incorrect_share`` of them are
+incorrect and ``min_correct_share`` correct (each share × ``n_traces`` rounded up), so a stratum takes at
+most ``n_traces`` minus the other's minimum. Every draw is logged in order as
 ``{"id", "correct", "accepted"}`` (the draws file); when the benchmark runs out first, the accepted traces are
 analysed anyway, a warning says so, and the draws file shows the shortfall.
 
@@ -76,7 +76,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -93,6 +93,7 @@ from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data import prompt_messages
 from rredcot.pipeline.data.exact_values import boundary_states, trace_counts
 from rredcot.pipeline.data.first_error import find_first_error, is_synthetic, judge_thinking, true_chain
+from rredcot.pipeline.strata import Strata, check_strata, stratified_draws
 from rredcot.rewards import grade
 from rredcot.scoring import DEFAULT_MAX_TOKENS, logprobs_and_entropies, score_continuations
 from rredcot.segmentation import CompletionSegments, segment_completion, token_table, value_boundaries
@@ -136,22 +137,6 @@ class Sampling:
         return cls(**{field.name: section[field.name] for field in fields(cls)})
 
 
-@dataclass(frozen=True)
-class Strata:
-    """How many traces the credit analysis keeps, and the least of them that must be incorrect and correct.
-
-    The minimum counts are the shares of ``n_traces`` rounded up; a stratum may take at most ``n_traces``
-    minus the other stratum's minimum.
-    """
-
-    n_traces: int
-    min_incorrect: int
-    min_correct: int
-
-    def cap(self, correct: int) -> int:
-        return self.n_traces - (self.min_incorrect if correct else self.min_correct)
-
-
 @dataclass
 class Trace:
     row: dict
@@ -189,7 +174,7 @@ def analyze_credit(
     device: str = "cpu",
 ) -> list[dict]:
     """MC outcomes, RREDCoT values of every estimator variant and attributions of ``n_traces`` traces,
-    stratified by correctness (:func:`stratified_draws`).
+    stratified by correctness (:func:`~rredcot.pipeline.strata.stratified_draws`).
 
     ``segmentation`` holds ``strategy``, ``max_segments``, ``keywords``, ``chunk_size`` (see
     :func:`rredcot.segmentation.segment`); ``estimators`` are ``"<estimator>/<space>"`` strings from
@@ -403,50 +388,6 @@ def analyze_segmentations(
         results[name] = [finished[name][row["id"]] for row in rows]
         write_jsonl(out_paths[name], results[name])
     return results
-
-
-def check_strata(n_traces: int, min_incorrect_share: float, min_correct_share: float) -> Strata:
-    """The quotas of the stratified selection; a bad setting stops with its field's name."""
-    if isinstance(n_traces, bool) or not isinstance(n_traces, int) or n_traces < 1:
-        raise ValueError(f"n_traces must be an integer >= 1, got {n_traces!r}")
-    shares = {"min_incorrect_share": min_incorrect_share, "min_correct_share": min_correct_share}
-    for name, share in shares.items():
-        if not (isinstance(share, int | float) and math.isfinite(share) and 0.0 <= share <= 1.0):
-            raise ValueError(f"{name} must be a number in [0, 1], got {share!r}")
-    if min_incorrect_share + min_correct_share > 1.0 + 1e-9:
-        raise ValueError(
-            f"min_incorrect_share + min_correct_share must be <= 1, got {min_incorrect_share} + "
-            f"{min_correct_share}"
-        )
-    # Rounded up (with slack for binary fractions: 0.1 * 30 is 3, not 4).
-    least = {name: math.ceil(share * n_traces - 1e-9) for name, share in shares.items()}
-    if sum(least.values()) > n_traces:
-        raise ValueError(
-            f"min_incorrect_share and min_correct_share of n_traces={n_traces} round up to "
-            f"{least['min_incorrect_share']} + {least['min_correct_share']} traces, more than n_traces"
-        )
-    return Strata(n_traces, least["min_incorrect_share"], least["min_correct_share"])
-
-
-def stratified_draws(
-    rows: Sequence[Mapping], correct_of: Callable[[Mapping], int], strata: Strata
-) -> Iterator[dict]:
-    """Draw one trace per row, in row order, until ``strata.n_traces`` are accepted or the rows run out.
-
-    ``correct_of(row)`` samples and grades the row's trace (0 or 1). A draw is accepted when its stratum is
-    below its cap (:meth:`Strata.cap`), so both minimums can still be met. Yields every draw as
-    ``{"id", "correct", "accepted"}``.
-    """
-    counts = {0: 0, 1: 0}
-    for row in rows:
-        if counts[0] + counts[1] >= strata.n_traces:
-            return
-        correct = int(correct_of(row))
-        if correct not in counts:
-            raise ValueError(f"problem {row['id']!r}: a grade must be 0 or 1, got {correct!r}")
-        accepted = counts[correct] < strata.cap(correct)
-        counts[correct] += accepted
-        yield {"id": row["id"], "correct": correct, "accepted": accepted}
 
 
 def sample_trace(model, tokenizer, row: Mapping, sampling: Sampling, seed: int) -> Trace:
@@ -876,12 +817,9 @@ def _check_sampling(sampling: Sampling, n_mc_samples: int) -> Sampling:
 __all__ = [
     "VARIANTS",
     "Sampling",
-    "Strata",
     "ValueOptions",
     "analyze_credit",
     "analyze_segmentations",
-    "check_strata",
     "sample_trace",
-    "stratified_draws",
     "token_offset",
 ]
