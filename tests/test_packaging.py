@@ -132,3 +132,8 @@ def test_artifacts_import_without_transformers(module):
     """Artifacts read logs only; loading transformers would slow every figure job and tie it to the model
     libraries for two metric names."""
     assert "transformers" not in _modules_loaded_by(module)
+
+
+def test_report_does_not_import_make_which_calls_it():
+    """make resolves report.write_report at call time; the registry they share lives below both."""
+    assert "rredcot.artifacts.make" not in _modules_loaded_by("rredcot.artifacts.report")
