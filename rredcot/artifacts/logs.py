@@ -25,6 +25,7 @@ from rredcot.io import read_json, read_jsonl
 # rredcot.mc and rredcot.redistribution import torch; they are imported where used, so that reading the
 # training and evaluation logs (tables) does not pay for it.
 
+CORRELATIONS = ("pearson", "spearman")
 MC = "MC"
 GRADIENT = "gradient"
 LOO = "LOO"
@@ -66,7 +67,7 @@ def t_interval(values: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple[
 def correlation(x: Sequence[float], y: Sequence[float], method: str = "pearson") -> float:
     """Pearson or Spearman correlation over the pairs where both are finite; NaN with fewer than 3 pairs or
     a constant side (the correlation is undefined, not zero)."""
-    if method not in ("pearson", "spearman"):
+    if method not in CORRELATIONS:
         raise ValueError(f"method must be 'pearson' or 'spearman', got {method!r}")
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)

@@ -101,6 +101,7 @@ from rredcot.values import SPACES, aggregate_values, build_continuations, refere
 
 VARIANTS = tuple(f"{estimator}/{space}" for estimator in ESTIMATORS for space in SPACES)
 ATTRIBUTIONS = ("gradient", "loo")
+ATTRIBUTION_ESTIMATORS = ("reference", "answer_only")  # whose continuation the attributions explain
 SEGMENTATION_FIELDS = ("strategy", "max_segments", "keywords", "chunk_size")
 logger = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ def analyze_credit(
     strata = check_strata(n_traces, min_incorrect_share, min_correct_share)
     segmentation = _check_segmentation(segmentation)
     estimators = _check_variants(estimators)
-    if attribution_estimator not in ("reference", "answer_only"):
+    if attribution_estimator not in ATTRIBUTION_ESTIMATORS:
         raise ValueError(
             f"attribution_estimator must be 'reference' or 'answer_only', got {attribution_estimator!r}"
         )
