@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -266,3 +267,12 @@ def test_every_schema_enum_copies_the_list_in_the_code():
 def test_schema_section_train_rredcot_is_every_settable_rredcot_config_field():
     section = yaml.safe_load(Path(SCHEMA).read_text())["properties"]["train"]["properties"]["rredcot"]
     assert set(section["properties"]) == set(section["required"]) == set(RREDCOT_FIELDS)
+
+
+def test_schema_cites_sections_that_docs_paper_md_has():
+    schema = Path(SCHEMA).read_text()
+    sections = set(re.findall(r"^## (\d+)\. ", (ROOT / "docs" / "paper.md").read_text(), flags=re.M))
+    cited = re.findall(r"\(([\w./]+) §(\d+)(?:-(\d+))?\)", schema)
+    assert cited and {source for source, _, _ in cited} == {"docs/paper.md"}
+    for _, first, last in cited:
+        assert {str(n) for n in range(int(first), int(last or first) + 1)} <= sections
