@@ -1,7 +1,7 @@
-"""Atomic file output and JSONL logs.
+"""Atomic file and folder output, and JSONL logs that survive a killed run.
 
-Every artifact a later rule reads is written to a temporary file in the same folder and renamed into place,
-so a crash never leaves a half-written file behind (``os.replace`` is atomic on POSIX filesystems).
+Every artifact a later rule reads is written to a temporary file (or folder) in the same folder and renamed
+into place, so a crash never leaves a half-written one behind (``os.replace`` is atomic on POSIX filesystems).
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,34 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, *, writer: bool = True) -> Iterator[Path]:
+    """Yield a fresh staging path beside the folder ``path``, for the block to build the folder at; if the
+    block succeeds, swap it onto ``path``. The old folder is moved aside before the new one is renamed in,
+    so ``path`` never holds a mix of the two; a run killed meanwhile leaves a staging folder that the next
+    run clears.
+
+    ``writer=False`` (every process of a distributed save but the one that writes) yields the same path and
+    touches nothing."""
+    path = Path(path)
+    staging = path.with_name(f".{path.name}.partial")
+    old = path.with_name(f".{path.name}.old")
+    if not writer:
+        yield staging
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        yield staging
+        shutil.rmtree(old, ignore_errors=True)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(staging, path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -76,3 +105,33 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
                 break
             raise ValueError(f"{path}: line {number} is not valid JSON: {err}") from err
     return rows
+
+
+def resume_jsonl(path: str | os.PathLike) -> list[dict]:
+    """What an interrupted run appended to the log ``path`` (nothing if it never started); a torn last line is
+    dropped from the file too, so that appending goes on after a whole line."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = read_jsonl(path)
+    write_jsonl(path, rows)
+    return rows
+
+
+def resume_records(
+    path: str | os.PathLike, ids: Collection[str], settings_differ: Callable[[dict], str | None]
+) -> dict[str, dict]:
+    """The per-problem records, by id, of an interrupted run's log (:func:`resume_jsonl`). A record of another
+    problem, or one for which ``settings_differ`` says how its settings differ, stops the run: a rerun must
+    not mix records made with other settings into its output."""
+    records = resume_jsonl(path)
+    for number, record in enumerate(records, start=1):
+        where = f"{path}, record {number}"
+        if record.get("id") not in ids:
+            raise ValueError(f"{where}: id {record.get('id')!r} is not among this run's problems")
+        difference = settings_differ(record)
+        if difference:
+            raise ValueError(
+                f"{where}: {difference}; delete the partial log to start over with the new settings"
+            )
+    return {record["id"]: record for record in records}

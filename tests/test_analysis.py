@@ -18,12 +18,11 @@ from rredcot.pipeline.analysis import (
     Trace,
     analyze_credit,
     analyze_segmentations,
-    check_strata,
-    stratified_draws,
     token_offset,
 )
 from rredcot.pipeline.cli import main
 from rredcot.pipeline.data.synthetic import SplitSpec, generate_split, write_split
+from rredcot.pipeline.strata import check_strata, stratified_draws
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -48,7 +48,8 @@ from rredcot.artifacts.logs import (
     sample_efficiency,
     segment_credits,
 )
-from rredcot.artifacts.make import MAKERS, make, maker
+from rredcot.artifacts.make import make, maker
+from rredcot.artifacts.makers import MAKERS
 from rredcot.io import write_json, write_jsonl
 
 
@@ -757,7 +758,7 @@ def test_snakemake_replots_without_retraining(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     planned = re.findall(r"^rule (\w+):", run.stdout, flags=re.M)
     assert planned == ["fig4_estimator_correlation"], run.stdout
-    # and running it goes through the rule's script to its function in rredcot.artifacts.make.MAKERS
+    # and running it goes through the rule's script to its function in rredcot.artifacts.makers.MAKERS
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "1", target],
         cwd=work,

@@ -59,7 +59,7 @@ def smoke_runs(tmp_path_factory, train_rows):
 def test_smoke_sft_saves_a_model_that_loads_like_a_hub_model(smoke_runs):
     root, (summary, _) = smoke_runs
     out = root / "a"
-    assert not (root / "a.partial").exists()
+    assert sorted(p.name for p in root.iterdir()) == ["a", "b"]  # no staging folder left
     model = AutoModelForCausalLM.from_pretrained(out)
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert isinstance(model, Qwen3ForCausalLM)

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -12,8 +13,16 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from rredcot.artifacts.logs import CORRELATIONS
+from rredcot.artifacts.tables import read_paper_table
+from rredcot.pipeline.analysis import ATTRIBUTION_ESTIMATORS, VARIANTS
+from rredcot.pipeline.evaluate import BACKENDS
 from rredcot.pipeline.settings import run_settings
-from rredcot.pipeline.train import _config
+from rredcot.pipeline.train import METHODS, _config
+from rredcot.redistribution import MODES
+from rredcot.segmentation import STRATEGIES
+from rredcot.trainer import RREDCOT_FIELDS, SUPPORTED_LOSS_TYPES, VALUE_ESTIMATORS
+from rredcot.values import SPACES
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "experiments" / "schema.yaml")
@@ -176,8 +185,8 @@ def test_train_rule_hands_the_tracker_and_run_name_to_trl(tmp_path):
 @pytest.mark.parametrize(
     ("shares", "message"),
     [
-        ((0.6, 0.5), "analysis.min_incorrect_share + analysis.min_correct_share must be <= 1"),
-        ((0.5, 0.5), "each rounded up, add up to more than n_traces"),  # n_traces 3: 2 + 2
+        ((0.6, 0.5), "analysis: min_incorrect_share + min_correct_share must be <= 1"),
+        ((0.5, 0.5), "round up to 2 + 2 traces, more than n_traces"),  # n_traces 3
     ],
 )
 def test_trace_quotas_that_cannot_be_met_stop_the_workflow(tmp_path, shares, message):
@@ -193,3 +202,77 @@ def test_trace_quotas_that_cannot_be_met_stop_the_workflow(tmp_path, shares, mes
         timeout=300,
     )
     assert proc.returncode != 0 and message in proc.stderr + proc.stdout
+
+
+def _paper_rows(table: str) -> list[str]:
+    return list(read_paper_table(ROOT / "paper_tables" / "paper" / f"{table}.csv").index)
+
+
+# Every enum of the schema: the list in the code (or the paper's tables) that it copies ...
+ENUM_SOURCES = {
+    "$defs/estimator_variant": VARIANTS,
+    "train/methods/items": METHODS,
+    "train/variants/propertyNames/not": METHODS,
+    "train/variants/additionalProperties/method": METHODS,
+    "train/trl/loss_type": SUPPORTED_LOSS_TYPES,
+    "train/rredcot/segmentation": STRATEGIES,
+    "train/rredcot/value_estimator": VALUE_ESTIMATORS,
+    "train/rredcot/value_space": SPACES,
+    "train/rredcot/sigma_mode": MODES,
+    "eval/backend": BACKENDS,
+    "analysis/segmentation/strategy": STRATEGIES,
+    "analysis/segmentation_variants/additionalProperties/strategy": STRATEGIES,
+    "analysis/attribution_estimator": ATTRIBUTION_ESTIMATORS,
+    "artifacts/paper_rows/table1/additionalProperties": _paper_rows("table1"),
+    "artifacts/paper_rows/table2/additionalProperties": _paper_rows("table2"),
+    "artifacts/correlation": CORRELATIONS,
+}
+# ... or why no such list exists.
+ENUMS_WITHOUT_A_SOURCE = {
+    "data/kind": "rredcot.pipeline.cli branches on it",
+    "base_model/kind": "base_model.smk branches on it",
+    "train/trl/scale_rewards": "TRL's option, named only in GRPOConfig's help text",
+    "train/tracking/report_to": "TRL's integrations",
+    "eval/dtype": "torch dtype names",
+    "analysis/dtype": "torch dtype names",
+    "analysis/value_sanity/estimators/items": "the estimators value_sanity scores without a sampled group",
+}
+
+
+def _enums(node, path=()):
+    """``(path, enum)`` of every enum below ``node``; a path skips the word ``properties``."""
+    if isinstance(node, dict):
+        if "enum" in node:
+            yield "/".join(path), node["enum"]
+        for key, child in node.items():
+            yield from _enums(child, path if key == "properties" else (*path, key))
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            yield from _enums(child, (*path, str(index)))
+
+
+def test_every_schema_enum_copies_the_list_in_the_code():
+    """An option added in the code but not the schema is refused by every config; one added in the schema
+    only fails hours into a run."""
+    enums = dict(_enums(yaml.safe_load(Path(SCHEMA).read_text())))
+    assert set(enums) == set(ENUM_SOURCES) | set(ENUMS_WITHOUT_A_SOURCE)  # a new enum: name its source here
+    differ = {
+        path: (enums[path], list(source))
+        for path, source in ENUM_SOURCES.items()
+        if sorted(enums[path]) != sorted(source)
+    }
+    assert not differ
+
+
+def test_schema_section_train_rredcot_is_every_settable_rredcot_config_field():
+    section = yaml.safe_load(Path(SCHEMA).read_text())["properties"]["train"]["properties"]["rredcot"]
+    assert set(section["properties"]) == set(section["required"]) == set(RREDCOT_FIELDS)
+
+
+def test_schema_cites_sections_that_docs_paper_md_has():
+    schema = Path(SCHEMA).read_text()
+    sections = set(re.findall(r"^## (\d+)\. ", (ROOT / "docs" / "paper.md").read_text(), flags=re.M))
+    cited = re.findall(r"\(([\w./]+) §(\d+)(?:-(\d+))?\)", schema)
+    assert cited and {source for source, _, _ in cited} == {"docs/paper.md"}
+    for _, first, last in cited:
+        assert {str(n) for n in range(int(first), int(last or first) + 1)} <= sections

@@ -184,7 +184,7 @@ def test_grading_timeouts_reach_the_records_and_the_summary(model_dir, rows, tmp
 @pytest.mark.parametrize(
     ("record", "message"),
     [
-        ({"id": "other-00000", "rewards": [0.0, 0.0]}, "id 'other-00000' is not a benchmark id"),
+        ({"id": "other-00000", "rewards": [0.0, 0.0]}, "id 'other-00000' is not among this run's problems"),
         ({"id": "bench-00000", "rewards": [0.0]}, "1 samples, expected 2"),
     ],
 )

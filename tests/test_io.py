@@ -4,7 +4,15 @@ import json
 
 import pytest
 
-from rredcot.io import append_jsonl, atomic_path, read_jsonl, write_json
+from rredcot.io import (
+    append_jsonl,
+    atomic_dir,
+    atomic_path,
+    read_jsonl,
+    resume_jsonl,
+    resume_records,
+    write_json,
+)
 
 
 def test_failed_write_leaves_previous_file_and_no_temp_files(tmp_path):
@@ -38,3 +46,51 @@ def test_torn_last_line_is_ignored_but_corruption_inside_raises(tmp_path):
 def test_atomic_outputs_get_ordinary_permissions(tmp_path):
     write_json(tmp_path / "summary.json", {})
     assert (tmp_path / "summary.json").stat().st_mode & 0o044 == 0o044  # group and others may read
+
+
+def test_atomic_dir_replaces_the_whole_folder_or_nothing(tmp_path):
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "stale.bin").write_text("old")
+    (tmp_path / ".model.partial").mkdir()  # left by a run killed while saving
+    (tmp_path / ".model.partial" / "half.bin").write_text("half")
+
+    with pytest.raises(RuntimeError), atomic_dir(target) as staging:
+        staging.mkdir()
+        (staging / "weights.bin").write_text("half-writ")
+        raise RuntimeError("crash mid-save")
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    assert [p.name for p in target.iterdir()] == ["stale.bin"]
+
+    with atomic_dir(target) as staging:
+        assert not staging.exists()  # the block builds it, e.g. with shutil.copytree
+        staging.mkdir()
+        (staging / "weights.bin").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    assert [p.name for p in target.iterdir()] == ["weights.bin"]
+
+
+def test_atomic_dir_of_a_process_that_does_not_write_touches_nothing(tmp_path):
+    (tmp_path / ".model.partial").mkdir()  # another process's staging folder
+    with atomic_dir(tmp_path / "model", writer=False) as staging:
+        assert staging == tmp_path / ".model.partial" and staging.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [".model.partial"]
+
+
+def test_resumed_log_loses_its_torn_line_on_disk(tmp_path):
+    log = tmp_path / "partial.jsonl"
+    assert resume_jsonl(log) == []
+    log.write_text('{"id": "a"}\n{"id": "b", "rew')
+    assert resume_jsonl(log) == [{"id": "a"}]
+    append_jsonl(log, {"id": "b"})
+    assert read_jsonl(log) == [{"id": "a"}, {"id": "b"}]
+
+
+def test_resumed_records_of_other_problems_or_settings_are_refused(tmp_path):
+    log = tmp_path / "partial.jsonl"
+    log.write_text('{"id": "a", "n": 2}\n')
+    assert resume_records(log, {"a"}, lambda record: None) == {"a": {"id": "a", "n": 2}}
+    with pytest.raises(ValueError, match="record 1: id 'a' is not among this run's problems"):
+        resume_records(log, {"b"}, lambda record: None)
+    with pytest.raises(ValueError, match="record 1: n is 2; delete the partial log"):
+        resume_records(log, {"a"}, lambda record: f"n is {record['n']}")

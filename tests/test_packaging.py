@@ -1,6 +1,7 @@
 """The conda environment, the lock, pyproject and CI stay in step with the README."""
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -113,3 +114,26 @@ def test_layers_import_only_downwards(layer, forbidden):
         if name.startswith(forbidden)
     }
     assert not wrong, sorted(wrong)
+
+
+def _modules_loaded_by(module: str) -> set[str]:
+    """sys.modules after importing ``module`` in a fresh interpreter."""
+    code = f"import json, sys; import {module}; print(json.dumps([*sys.modules]))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, check=True
+    )
+    return set(json.loads(proc.stdout))
+
+
+@pytest.mark.parametrize(
+    "module", ["rredcot.artifacts.figures", "rredcot.artifacts.report", "rredcot.artifacts.make"]
+)
+def test_artifacts_import_without_transformers(module):
+    """Artifacts read logs only; loading transformers would slow every figure job and tie it to the model
+    libraries for two metric names."""
+    assert "transformers" not in _modules_loaded_by(module)
+
+
+def test_report_does_not_import_make_which_calls_it():
+    """make resolves report.write_report at call time; the registry they share lives below both."""
+    assert "rredcot.artifacts.make" not in _modules_loaded_by("rredcot.artifacts.report")

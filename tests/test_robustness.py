@@ -15,7 +15,7 @@ from rredcot.artifacts.robustness import (
     delimiter_drift_lines,
     machine_lines,
 )
-from rredcot.pipeline.delimiters import NEWLINES_METRIC, THINKING_LINES_METRIC
+from rredcot.pipeline.metric_names import NEWLINES_METRIC, THINKING_LINES_METRIC
 
 BENCHMARKS = ["a", "b"]
 

@@ -1,6 +1,5 @@
 # Shared names and helpers for every stage. Paths are relative to the working directory.
 import json
-import math
 import os
 import shlex
 import sys
@@ -10,12 +9,14 @@ from snakemake.settings.types import DeploymentMethod
 
 # The train.rredcot fields the analyses value with are named once, in the library, and the rules pass only
 # those (not the whole section, so that editing another training field reruns no analysis). A run's settings
-# are composed once, by the function the CLI and the tests use. Both modules of this checkout need only the
-# standard library: they import in whatever environment runs Snakemake.
+# are composed once, by the function the CLI and the tests use, and the analysis's quotas are checked by the
+# function the analysis calls. These modules of this checkout need only the standard library: they import in
+# whatever environment runs Snakemake.
 sys.path.insert(0, workflow.basedir)
 from rredcot.continuation import VALUE_OPTION_FIELDS
 from rredcot.pipeline.prefetch import OFFLINE_ENV, mirror_dir
 from rredcot.pipeline.settings import run_settings
+from rredcot.pipeline.strata import check_strata
 
 SCALE = config["scale"]
 # results_root may point at scratch space (the results are large); figures/ and paper_tables/ stay here.
@@ -181,15 +182,12 @@ if ANALYSIS_BENCHMARK not in EVAL_SPLITS:
     raise ValueError(
         f"analysis.benchmark {ANALYSIS_BENCHMARK!r} is not an evaluation benchmark {EVAL_SPLITS}"
     )
-# The schema bounds each share; what it cannot say is checked here, before any job, as the analysis does:
-# the shares sum to at most 1, and their minimum counts (share × n_traces, rounded up) fit in n_traces.
-_SHARES = {key: ANALYSIS[key] for key in ("min_incorrect_share", "min_correct_share")}
-if sum(_SHARES.values()) > 1 + 1e-9:
-    raise ValueError(f"analysis.min_incorrect_share + analysis.min_correct_share must be <= 1, got {_SHARES}")
-if sum(math.ceil(share * ANALYSIS["n_traces"] - 1e-9) for share in _SHARES.values()) > ANALYSIS["n_traces"]:
-    raise ValueError(
-        f"analysis: {_SHARES} of n_traces={ANALYSIS['n_traces']}, each rounded up, add up to more than n_traces"
-    )
+# The schema bounds each share; what it cannot say stops the workflow here, before any job, by the check the
+# analysis makes: the shares sum to at most 1, and their minimum counts (share × n_traces, rounded up) fit.
+try:
+    check_strata(ANALYSIS["n_traces"], ANALYSIS["min_incorrect_share"], ANALYSIS["min_correct_share"])
+except ValueError as err:
+    raise ValueError(f"analysis: {err}") from err
 
 
 def value_options():

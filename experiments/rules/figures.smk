@@ -2,7 +2,7 @@
 # rule never trains or samples: `snakemake figures/<scale>/<name>.pdf` after a finished run only replots. Each
 # figure is written as PDF and PNG; the PNG is annotated for `snakemake --report report.html`, and its caption
 # is printed under it in REPLICATION.md (report_captions in artifacts_common.smk). A rule's name
-# picks its function in rredcot/artifacts/make.py (MAKERS); its inputs, outputs and params are that
+# picks its function in rredcot/artifacts/makers.py (MAKERS); its inputs, outputs and params are that
 # function's arguments, by name.
 
 

@@ -2,7 +2,7 @@
 # evaluation summaries, with the paper's numbers (paper_tables/paper/) beside ours, the compute-cost
 # table from the training metrics and the credit-analysis log, and our credit-agreement and first-error
 # localization tables from the credit-analysis log. CSV (numbers), LaTeX and Markdown. A rule's name picks
-# its function in rredcot/artifacts/make.py (MAKERS); its inputs, outputs and params are that function's
+# its function in rredcot/artifacts/makers.py (MAKERS); its inputs, outputs and params are that function's
 # arguments, by name.
 
 

@@ -34,13 +34,20 @@ false (no checker for that row) or with ``first_error`` null (no wrong line foun
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from rredcot.artifacts.logs import MC, correlation, estimator_columns, rredcot_name, segment_credits
+from rredcot.artifacts.logs import (
+    MC,
+    correlation,
+    estimator_columns,
+    percentile_interval,
+    rredcot_name,
+    segment_credits,
+)
 
 VALUE, CREDIT = "value", "credit"
 ALL, CORRECT, INCORRECT = "all", "correct", "incorrect"
@@ -116,25 +123,6 @@ def degenerate_share(traces: Sequence[dict]) -> DegenerateShare:
         counts["s"] += max(len(outcomes) - 1, 0)
         counts["sd"] += int((deg[:-1] & deg[1:]).sum())
     return DegenerateShare(counts["b"], counts["d"], counts["z"], counts["o"], counts["s"], counts["sd"])
-
-
-# ------------------------------------------------------------------------------------------------ bootstrap
-def _percentile_interval(
-    statistic: Callable[[np.ndarray], float], n_units: int, *, n_resamples: int, level: float, seed: int
-) -> tuple[float, float]:
-    """Percentile interval of ``statistic(indices)`` over resamples of ``n_units`` units with replacement;
-    NaN when fewer than half the replicates are finite (or there are fewer than 2 units)."""
-    if n_units < 2 or n_resamples < 2:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    samples = np.array(
-        [statistic(rng.integers(0, n_units, n_units)) for _ in range(n_resamples)], dtype=float
-    )
-    samples = samples[np.isfinite(samples)]
-    if samples.size < n_resamples / 2:
-        return math.nan, math.nan
-    lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)
 
 
 # ------------------------------------------------------------------------------------------------ agreement
@@ -229,14 +217,14 @@ def _agreement_cell(xs, ys, *, method, n_resamples, level, seed) -> dict:
         return correlation(np.concatenate([xs[i] for i in idx]), np.concatenate([ys[i] for i in idx]), method)
 
     lo, hi = (
-        _percentile_interval(pooled_stat, n, n_resamples=n_resamples, level=level, seed=seed)
+        percentile_interval(pooled_stat, n, n_resamples=n_resamples, level=level, seed=seed)
         if math.isfinite(pooled)
         else (math.nan, math.nan)
     )
     r = np.array([correlation(x, y, method) for x, y in zip(xs, ys, strict=True)], dtype=float)
     r = r[np.isfinite(r)]
     median = float(np.median(r)) if r.size else math.nan
-    mlo, mhi = _percentile_interval(
+    mlo, mhi = percentile_interval(
         lambda idx: float(np.median(r[idx])), r.size, n_resamples=n_resamples, level=level, seed=seed
     )
     return {

@@ -55,7 +55,7 @@ from rredcot.artifacts.logs import (  # noqa: E402
     trace_costs,
 )
 from rredcot.io import atomic_path  # noqa: E402
-from rredcot.pipeline.delimiters import NEWLINES_METRIC, THINKING_LINES_METRIC  # noqa: E402
+from rredcot.pipeline.metric_names import NEWLINES_METRIC, THINKING_LINES_METRIC  # noqa: E402
 
 OKABE_ITO = {
     "orange": "#E69F00",

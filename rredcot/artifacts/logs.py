@@ -25,6 +25,7 @@ from rredcot.io import read_json, read_jsonl
 # rredcot.mc and rredcot.redistribution import torch; they are imported where used, so that reading the
 # training and evaluation logs (tables) does not pay for it.
 
+CORRELATIONS = ("pearson", "spearman")
 MC = "MC"
 GRADIENT = "gradient"
 LOO = "LOO"
@@ -66,7 +67,7 @@ def t_interval(values: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple[
 def correlation(x: Sequence[float], y: Sequence[float], method: str = "pearson") -> float:
     """Pearson or Spearman correlation over the pairs where both are finite; NaN with fewer than 3 pairs or
     a constant side (the correlation is undefined, not zero)."""
-    if method not in ("pearson", "spearman"):
+    if method not in CORRELATIONS:
         raise ValueError(f"method must be 'pearson' or 'spearman', got {method!r}")
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
@@ -407,6 +408,24 @@ def estimator_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in [MC, *variants, GRADIENT, LOO] if c in table.columns]
 
 
+def percentile_interval(
+    statistic: Callable[[np.ndarray], float], n_units: int, *, n_resamples: int, level: float, seed: int
+) -> tuple[float, float]:
+    """Percentile interval of ``statistic(indices)`` over resamples of ``n_units`` units with replacement;
+    NaN when fewer than half the replicates are finite (or there are fewer than 2 units)."""
+    if n_units < 2 or n_resamples < 2:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    samples = np.array(
+        [statistic(rng.integers(0, n_units, n_units)) for _ in range(n_resamples)], dtype=float
+    )
+    samples = samples[np.isfinite(samples)]
+    if samples.size < n_resamples / 2:
+        return math.nan, math.nan
+    lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
 def bootstrap_over_traces(
     table: pd.DataFrame,
     statistic: Callable[[pd.DataFrame], float],
@@ -415,27 +434,21 @@ def bootstrap_over_traces(
     level: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """Statistic on the pooled table and its percentile bootstrap interval, resampling whole traces.
-
-    Replicates where the statistic is NaN are dropped; the interval is NaN when fewer than half remain.
-    """
+    """Statistic on the pooled table and its :func:`percentile_interval`, resampling whole traces (none where
+    the pooled statistic is NaN)."""
     point = statistic(table)
+    if not math.isfinite(point):
+        return point, math.nan, math.nan
     traces = table["trace"].to_numpy()
     groups = [np.flatnonzero(traces == t) for t in np.unique(traces)]
-    if len(groups) < 2 or n_resamples < 2 or not math.isfinite(point):
-        return point, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    samples = []
-    for _ in range(n_resamples):
-        picks = rng.integers(0, len(groups), len(groups))
-        rows = np.concatenate([groups[p] for p in picks])
-        samples.append(statistic(table.iloc[rows]))
-    samples = np.asarray(samples, dtype=float)
-    samples = samples[np.isfinite(samples)]
-    if samples.size < n_resamples / 2:
-        return point, math.nan, math.nan
-    lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2])
-    return point, float(lo), float(hi)
+    lo, hi = percentile_interval(
+        lambda picks: statistic(table.iloc[np.concatenate([groups[p] for p in picks])]),
+        len(groups),
+        n_resamples=n_resamples,
+        level=level,
+        seed=seed,
+    )
+    return point, lo, hi
 
 
 def correlation_with(target: str, others: Sequence[str], method: str) -> Callable[[pd.DataFrame], float]:

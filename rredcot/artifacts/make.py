@@ -1,4 +1,5 @@
-"""One hop from an artifact rule to the function that makes it: ``MAKERS[<rule name>]``.
+"""One hop from an artifact rule to the function that makes it: ``MAKERS[<rule name>]``
+(:mod:`rredcot.artifacts.makers`).
 
 Every figure, table and report rule runs ``experiments/scripts/make_artifact.py``, which calls
 :func:`make` with the rule's name, inputs, outputs and params. The function named for the rule is called with
@@ -9,8 +10,7 @@ Every figure, table and report rule runs ``experiments/scripts/make_artifact.py`
 * each param as a keyword argument.
 
 So a parameter is written once in the rule, under the name of the keyword it fills, and nowhere else on its
-way. The registry holds dotted names, resolved at call time, so that the report can print which function
-makes each artifact without importing every artifact module.
+way.
 """
 
 from __future__ import annotations
@@ -21,28 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from rredcot.artifacts.logs import load_credit, load_eval, load_metrics
+from rredcot.artifacts.makers import MAKERS
 from rredcot.artifacts.tables import read_paper_claims, read_paper_table
 from rredcot.io import read_json, read_jsonl
-
-MAKERS: dict[str, str] = {  # rule name -> function, relative to rredcot.artifacts
-    "training_curves": "figures.training_curves",
-    "delimiter_drift": "figures.delimiter_drift",
-    "fig3_mc_cost": "figures.fig3_mc_cost",
-    "value_sanity_figure": "figures.value_sanity",
-    "fig7_mc_sd": "figures.fig7_mc_sd",
-    "fig4_estimator_correlation": "figures.fig4_estimator_correlation",
-    "credit_agreement_figure": "figures.credit_agreement",
-    "error_localization_figure": "figures.error_localization",
-    "ablation_segmentation": "figures.ablation_segmentation",
-    "ablation_estimator": "figures.ablation_estimator",
-    "ablation_training": "figures.ablation_training",
-    "table1": "tables.write_comparison",
-    "table2": "tables.write_comparison",
-    "compute_cost_logged": "tables.write_cost_table",
-    "credit_table": "tables.write_credit_table",
-    "headroom": "headroom.write_headroom",
-    "replication_report": "report.write_report",
-}
 
 # input name -> how it is read; ``params`` are the rule's params (the evaluations are read in its ``metric``).
 LOADERS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
@@ -64,7 +45,7 @@ LOADERS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
 def maker(rule: str) -> Callable[..., None]:
     """The function that makes the artifact of ``rule``."""
     if rule not in MAKERS:
-        raise ValueError(f"rule {rule!r} has no artifact function in rredcot.artifacts.make.MAKERS")
+        raise ValueError(f"rule {rule!r} has no artifact function in rredcot.artifacts.makers.MAKERS")
     module, name = MAKERS[rule].rsplit(".", 1)
     return getattr(importlib.import_module(f"rredcot.artifacts.{module}"), name)
 

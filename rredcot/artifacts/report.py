@@ -79,7 +79,7 @@ from rredcot.artifacts.logs import (
     step_cost,
     trace_costs,
 )
-from rredcot.artifacts.make import MAKERS
+from rredcot.artifacts.makers import MAKERS
 from rredcot.artifacts.robustness import (
     ablation_test_lines,
     base_spread_lines,
@@ -1178,7 +1178,7 @@ def render(
     """The Markdown text of the report; links are relative to ``out``'s folder. ``captions``: each figure's
     caption (reStructuredText, as ``snakemake --report`` shows it), printed under the figure; every figure
     needs one. ``targets``: each artifact file listed under *How to regenerate*, and the rule that makes it
-    (:data:`rredcot.artifacts.make.MAKERS` names its function). ``snakemake_command``: the command that
+    (:data:`rredcot.artifacts.makers.MAKERS` names its function). ``snakemake_command``: the command that
     rebuilds one artifact, ``{target}`` standing for it (appended if absent)."""
     uncaptioned = [str(p) for p in [*figures_png, *named_only_figures] if not (captions or {}).get(str(p))]
     if uncaptioned:

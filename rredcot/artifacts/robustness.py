@@ -15,7 +15,7 @@ import pandas as pd
 
 from rredcot.artifacts.logs import SPREAD_BASE, difference_se, mean_sd, policy_mean, seed_means
 from rredcot.artifacts.tables import fmt
-from rredcot.pipeline.delimiters import NEWLINES_METRIC, THINKING_LINES_METRIC
+from rredcot.pipeline.metric_names import NEWLINES_METRIC, THINKING_LINES_METRIC
 
 
 def base_spread(evals: pd.DataFrame, benchmarks: Sequence[str]) -> dict:

@@ -3,9 +3,9 @@ segmentation / estimator agreement-with-MC ablations.
 
 Traces are drawn stratified by correctness: walking the benchmark in row order, one trace is sampled per
 problem and graded, and accepted while its stratum (correct or incorrect) has room under the quotas, until
-``n_traces`` are accepted (:func:`check_strata`, :func:`stratified_draws`). At least ``min_incorrect_share``
-of them are incorrect and ``min_correct_share`` correct (each share × ``n_traces`` rounded up), so a stratum
-takes at most ``n_traces`` minus the other's minimum. Every draw is logged in order as
+``n_traces`` are accepted (:mod:`rredcot.pipeline.strata`). At least ``min_incorrect_share`` of them are
+incorrect and ``min_correct_share`` correct (each share × ``n_traces`` rounded up), so a stratum takes at
+most ``n_traces`` minus the other's minimum. Every draw is logged in order as
 ``{"id", "correct", "accepted"}`` (the draws file); when the benchmark runs out first, the accepted traces are
 analysed anyway, a warning says so, and the draws file shows the shortfall.
 
@@ -76,7 +76,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -86,13 +86,14 @@ from tqdm.auto import tqdm
 
 from rredcot.continuation import DEFAULT_CONTINUATION, ESTIMATORS, SELF_ESTIMATORS, TEXT_FIELDS, Continuation
 from rredcot.end_of_sequence import cut_at_end, end_token_ids
-from rredcot.io import append_jsonl, read_jsonl, write_jsonl
+from rredcot.io import append_jsonl, resume_jsonl, resume_records, write_jsonl
 from rredcot.mc import mc_values
 from rredcot.pipeline.attribution import gradient_attribution, leave_one_out_attribution
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data import prompt_messages
 from rredcot.pipeline.data.exact_values import boundary_states, trace_counts
 from rredcot.pipeline.data.first_error import find_first_error, is_synthetic, judge_thinking, true_chain
+from rredcot.pipeline.strata import Strata, check_strata, stratified_draws
 from rredcot.rewards import grade
 from rredcot.scoring import DEFAULT_MAX_TOKENS, logprobs_and_entropies, score_continuations
 from rredcot.segmentation import CompletionSegments, segment_completion, token_table, value_boundaries
@@ -100,6 +101,7 @@ from rredcot.values import SPACES, aggregate_values, build_continuations, refere
 
 VARIANTS = tuple(f"{estimator}/{space}" for estimator in ESTIMATORS for space in SPACES)
 ATTRIBUTIONS = ("gradient", "loo")
+ATTRIBUTION_ESTIMATORS = ("reference", "answer_only")  # whose continuation the attributions explain
 SEGMENTATION_FIELDS = ("strategy", "max_segments", "keywords", "chunk_size")
 logger = logging.getLogger(__name__)
 
@@ -134,22 +136,6 @@ class Sampling:
     def from_config(cls, section: Mapping) -> Sampling:
         """From the analysis config section, which holds these fields under the same names."""
         return cls(**{field.name: section[field.name] for field in fields(cls)})
-
-
-@dataclass(frozen=True)
-class Strata:
-    """How many traces the credit analysis keeps, and the least of them that must be incorrect and correct.
-
-    The minimum counts are the shares of ``n_traces`` rounded up; a stratum may take at most ``n_traces``
-    minus the other stratum's minimum.
-    """
-
-    n_traces: int
-    min_incorrect: int
-    min_correct: int
-
-    def cap(self, correct: int) -> int:
-        return self.n_traces - (self.min_incorrect if correct else self.min_correct)
 
 
 @dataclass
@@ -189,7 +175,7 @@ def analyze_credit(
     device: str = "cpu",
 ) -> list[dict]:
     """MC outcomes, RREDCoT values of every estimator variant and attributions of ``n_traces`` traces,
-    stratified by correctness (:func:`stratified_draws`).
+    stratified by correctness (:func:`~rredcot.pipeline.strata.stratified_draws`).
 
     ``segmentation`` holds ``strategy``, ``max_segments``, ``keywords``, ``chunk_size`` (see
     :func:`rredcot.segmentation.segment`); ``estimators`` are ``"<estimator>/<space>"`` strings from
@@ -203,7 +189,7 @@ def analyze_credit(
     strata = check_strata(n_traces, min_incorrect_share, min_correct_share)
     segmentation = _check_segmentation(segmentation)
     estimators = _check_variants(estimators)
-    if attribution_estimator not in ("reference", "answer_only"):
+    if attribution_estimator not in ATTRIBUTION_ESTIMATORS:
         raise ValueError(
             f"attribution_estimator must be 'reference' or 'answer_only', got {attribution_estimator!r}"
         )
@@ -403,50 +389,6 @@ def analyze_segmentations(
         results[name] = [finished[name][row["id"]] for row in rows]
         write_jsonl(out_paths[name], results[name])
     return results
-
-
-def check_strata(n_traces: int, min_incorrect_share: float, min_correct_share: float) -> Strata:
-    """The quotas of the stratified selection; a bad setting stops with its field's name."""
-    if isinstance(n_traces, bool) or not isinstance(n_traces, int) or n_traces < 1:
-        raise ValueError(f"n_traces must be an integer >= 1, got {n_traces!r}")
-    shares = {"min_incorrect_share": min_incorrect_share, "min_correct_share": min_correct_share}
-    for name, share in shares.items():
-        if not (isinstance(share, int | float) and math.isfinite(share) and 0.0 <= share <= 1.0):
-            raise ValueError(f"{name} must be a number in [0, 1], got {share!r}")
-    if min_incorrect_share + min_correct_share > 1.0 + 1e-9:
-        raise ValueError(
-            f"min_incorrect_share + min_correct_share must be <= 1, got {min_incorrect_share} + "
-            f"{min_correct_share}"
-        )
-    # Rounded up (with slack for binary fractions: 0.1 * 30 is 3, not 4).
-    least = {name: math.ceil(share * n_traces - 1e-9) for name, share in shares.items()}
-    if sum(least.values()) > n_traces:
-        raise ValueError(
-            f"min_incorrect_share and min_correct_share of n_traces={n_traces} round up to "
-            f"{least['min_incorrect_share']} + {least['min_correct_share']} traces, more than n_traces"
-        )
-    return Strata(n_traces, least["min_incorrect_share"], least["min_correct_share"])
-
-
-def stratified_draws(
-    rows: Sequence[Mapping], correct_of: Callable[[Mapping], int], strata: Strata
-) -> Iterator[dict]:
-    """Draw one trace per row, in row order, until ``strata.n_traces`` are accepted or the rows run out.
-
-    ``correct_of(row)`` samples and grades the row's trace (0 or 1). A draw is accepted when its stratum is
-    below its cap (:meth:`Strata.cap`), so both minimums can still be met. Yields every draw as
-    ``{"id", "correct", "accepted"}``.
-    """
-    counts = {0: 0, 1: 0}
-    for row in rows:
-        if counts[0] + counts[1] >= strata.n_traces:
-            return
-        correct = int(correct_of(row))
-        if correct not in counts:
-            raise ValueError(f"problem {row['id']!r}: a grade must be 0 or 1, got {correct!r}")
-        accepted = counts[correct] < strata.cap(correct)
-        counts[correct] += accepted
-        yield {"id": row["id"], "correct": correct, "accepted": accepted}
 
 
 def sample_trace(model, tokenizer, row: Mapping, sampling: Sampling, seed: int) -> Trace:
@@ -778,34 +720,25 @@ def _pick(rows: Sequence[dict], ids: Sequence[str]) -> list[dict]:
 
 
 def _finished(partial_path: Path, rows: Sequence[dict], n_mc_samples: int, variants: Sequence[str]) -> dict:
-    """Records of an interrupted run with the same settings; a torn last line is dropped before appending."""
-    if not partial_path.exists():
-        return {}
-    records = read_jsonl(partial_path)
-    write_jsonl(partial_path, records)
-    ids = {row["id"] for row in rows}
-    for number, record in enumerate(records, start=1):
-        where = f"{partial_path}, record {number}"
-        if record.get("id") not in ids:
-            raise ValueError(f"{where}: id {record.get('id')!r} is not among the analysed problems")
+    """Records of an interrupted run with the same MC samples and estimators."""
+
+    def settings_differ(record: dict) -> str | None:
         samples = record.get("mc", {}).get("n_samples")
         logged = sorted(record.get("values", {}))
-        if samples != n_mc_samples or logged != sorted(variants):
-            raise ValueError(
-                f"{where}: logged with {samples} MC samples and estimators {logged}, now {n_mc_samples} and "
-                f"{sorted(variants)}; delete the partial log to start over with the new settings"
-            )
-    return {record["id"]: record for record in records}
+        if samples == n_mc_samples and logged == sorted(variants):
+            return None
+        return (
+            f"logged with {samples} MC samples and estimators {logged}, now {n_mc_samples} and "
+            f"{sorted(variants)}"
+        )
+
+    return resume_records(partial_path, {row["id"] for row in rows}, settings_differ)
 
 
 def _logged_grades(path: Path, rows: Sequence[dict], finished: Mapping[str, dict]) -> dict[str, int]:
-    """Grades of the draws an interrupted run made (its draws log and its finished records), by id; a torn
-    last line is dropped before appending."""
+    """Grades of the draws an interrupted run made (its draws log and its finished records), by id."""
     graded = {record_id: int(record["correct"]) for record_id, record in finished.items()}
-    if not path.exists():
-        return graded
-    logged = read_jsonl(path)
-    write_jsonl(path, logged)
+    logged = resume_jsonl(path)
     ids = {row["id"] for row in rows}
     for number, draw in enumerate(logged, start=1):
         draw_id, correct = draw.get("id"), draw.get("correct")
@@ -885,12 +818,9 @@ def _check_sampling(sampling: Sampling, n_mc_samples: int) -> Sampling:
 __all__ = [
     "VARIANTS",
     "Sampling",
-    "Strata",
     "ValueOptions",
     "analyze_credit",
     "analyze_segmentations",
-    "check_strata",
     "sample_trace",
-    "stratified_draws",
     "token_offset",
 ]

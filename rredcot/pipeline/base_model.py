@@ -8,7 +8,6 @@ tokenizer, supervised fine-tuned on the synthetic reference traces with TRL's ``
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +24,7 @@ from transformers import (
 )
 from trl import SFTConfig, SFTTrainer
 
-from rredcot.io import write_jsonl
+from rredcot.io import atomic_dir, write_jsonl
 from rredcot.pipeline.data import prompt_messages
 from rredcot.pipeline.prefetch import in_hub_cache, offline, require_mirror
 from rredcot.pipeline.tokenizer import build_char_tokenizer
@@ -114,24 +113,20 @@ def train_base_model(
 ) -> dict:
     """Build the tiny model, SFT it on the reference traces, save model, tokenizer and log to ``out_dir``.
 
-    The run is written to ``<out_dir>.partial`` and renamed into place at the end, so an interrupted run never
-    leaves a directory that looks finished. Returns a summary: parameters, wall time (data preparation,
-    training and saving) and final training loss.
+    The run is written to a staging folder and renamed into place at the end (:func:`rredcot.io.atomic_dir`),
+    so an interrupted run never leaves a directory that looks finished. Returns a summary: parameters, wall
+    time (data preparation, training and saving) and final training loss.
     """
     _check_fields("sft", sft, SFT_FIELDS)
-    out_dir = Path(out_dir)
-    staging = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
     threads = torch.get_num_threads()
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     start = time.perf_counter()
     try:
-        trainer = _sft(staging, train_rows, architecture, sft, seed)
+        with atomic_dir(out_dir) as staging:
+            trainer = _sft(staging, train_rows, architecture, sft, seed)
     finally:
         torch.set_num_threads(threads)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(staging, out_dir)
     wall_time = time.perf_counter() - start
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     return {

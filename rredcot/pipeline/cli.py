@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from rredcot.io import atomic_path
+from rredcot.io import atomic_dir, atomic_path
 
 
 def _json(text: str) -> dict:
@@ -113,15 +113,11 @@ def train(args) -> None:
     )
     state = PartialState()
     if state.is_main_process:
-        run_dir, model_out = Path(args.run_dir), Path(args.model_out)
-        staging = model_out.with_name(model_out.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(summary["final"], staging)
-        write_machine(staging)
-        shutil.rmtree(model_out, ignore_errors=True)
-        staging.rename(model_out)
+        with atomic_dir(args.model_out) as staging:
+            shutil.copytree(summary["final"], staging)
+            write_machine(staging)
         with atomic_path(args.metrics_out) as tmp:
-            shutil.copyfile(run_dir / "metrics.jsonl", tmp)
+            shutil.copyfile(Path(args.run_dir) / "metrics.jsonl", tmp)
         print(json.dumps({k: str(v) for k, v in summary.items()}))
     state.wait_for_everyone()
 

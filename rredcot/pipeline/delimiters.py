@@ -8,10 +8,9 @@ GRPO's (issue: delimiter drift; the figure ``delimiter_drift`` and the report re
 
 from __future__ import annotations
 
+from rredcot.pipeline.metric_names import NEWLINES_METRIC, THINKING_LINES_METRIC
 from rredcot.pipeline.tokenizer import THINK_END
 
-NEWLINES_METRIC = "delimiters/newlines_mean"
-THINKING_LINES_METRIC = "delimiters/thinking_lines_mean"
 DELIMITER_METRICS = (NEWLINES_METRIC, THINKING_LINES_METRIC)
 
 

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 
 from rredcot.end_of_sequence import cut_at_end, end_token_ids
-from rredcot.io import append_jsonl, read_jsonl, write_json, write_jsonl
+from rredcot.io import append_jsonl, resume_records, write_json, write_jsonl
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data import prompt_messages
 from rredcot.rewards import grade, grading_stats
@@ -151,23 +151,13 @@ def saved_generation_config(model_path: str | os.PathLike) -> GenerationConfig:
 
 
 def _finished_records(partial_path: Path, ids: set[str], n_samples: int) -> dict[str, dict]:
-    """Records of a previous, interrupted run; its torn last line (if any) is dropped before we append."""
-    if not partial_path.exists():
-        return {}
-    records = read_jsonl(partial_path)
-    write_jsonl(partial_path, records)
-    for number, record in enumerate(records, start=1):
-        if record.get("id") not in ids:
-            raise ValueError(
-                f"{partial_path}, record {number}: id {record.get('id')!r} is not a benchmark id"
-            )
+    """Records of a previous, interrupted run with as many samples per problem."""
+
+    def settings_differ(record: dict) -> str | None:
         samples = len(record.get("rewards", []))
-        if samples != n_samples:
-            raise ValueError(
-                f"{partial_path}, record {number}: {samples} samples, expected {n_samples}; "
-                "delete the partial log to start over with new settings"
-            )
-    return {record["id"]: record for record in records}
+        return f"{samples} samples, expected {n_samples}" if samples != n_samples else None
+
+    return resume_records(partial_path, ids, settings_differ)
 
 
 def evaluate(

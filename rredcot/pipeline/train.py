@@ -16,7 +16,6 @@ import logging
 import math
 import os
 import re
-import shutil
 import signal
 import time
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from datasets import Dataset
 from transformers import TrainerCallback, set_seed
 from trl import GRPOConfig, GRPOTrainer
 
+from rredcot.io import atomic_dir
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data import prompt_messages
 from rredcot.pipeline.data.exact_values import exact_values
@@ -194,17 +194,8 @@ def train_policy(
         raise TrainingInterrupted(preemption.stopped_at, output_dir / f"checkpoint-{preemption.stopped_at}")
 
     final = output_dir / FINAL_DIR
-    staging = output_dir / f".{FINAL_DIR}.partial"
-    if trainer.accelerator.is_main_process:
-        shutil.rmtree(staging, ignore_errors=True)  # left by a run killed while saving
-    trainer.save_model(str(staging))  # every rank must call it (ZeRO-3 gathers); the main one writes
-    if trainer.accelerator.is_main_process:
-        old = output_dir / f".{FINAL_DIR}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
-            os.replace(final, old)
-        os.replace(staging, final)
-        shutil.rmtree(old, ignore_errors=True)
+    with atomic_dir(final, writer=trainer.accelerator.is_main_process) as staging:
+        trainer.save_model(str(staging))  # every rank must call it (ZeRO-3 gathers); the main one writes
     trainer.accelerator.wait_for_everyone()
     return {
         "final": str(final),
