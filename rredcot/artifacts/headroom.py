@@ -259,7 +259,7 @@ def write_headroom(
         right.legend(loc="lower right", fontsize=7)
     right.set_xticks(range(len(arms)), [policy_label(arm) for arm in arms])
     right.set(ylabel=f"{benchmark} accuracy (eval), per seed", ylim=ACCURACY_LIMITS)
-    right.set_title("dots: seeds; bar: their mean", fontsize=8)
+    right.set_title("dots: seeds; short line: their mean", fontsize=8)
     save(fig, pdf, png)
 
 
