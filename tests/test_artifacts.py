@@ -257,7 +257,7 @@ def test_every_figure_is_written_as_pdf_and_png(logs, tmp_path):
     figures.fig7_mc_sd(
         traces, **out("fig7"), max_samples=20, n_resamples=50, n_bins=4, claims={"mc_sd_samples": 5}
     )
-    figures.fig4_estimator_correlation(traces, **out("fig4"), n_bins=4)
+    figures.fig4_estimator_correlation(traces, **out("fig4"), n_bins=4, n_resamples=20)
     figures.ablation_segmentation(
         {Path(p).stem: load_credit(p) for p in logs["segmentation"]},
         **out("seg"),
@@ -289,7 +289,7 @@ def test_rules_make_figures_by_name_and_training_ablation_groups(logs, tmp_path)
         "fig4_estimator_correlation",
         inputs={"traces": str(logs["credit"])},
         outputs={"pdf": str(tmp_path / "f.pdf"), "png": str(tmp_path / "f.png")},
-        params={"n_bins": 4, "method": "spearman", "scale": "test"},
+        params={"n_bins": 4, "n_resamples": 20, "method": "spearman", "scale": "test"},
     )
     assert_figure(tmp_path / "a.pdf", tmp_path / "a.png")
     assert_figure(tmp_path / "f.pdf", tmp_path / "f.png")
@@ -309,7 +309,9 @@ def test_degenerate_inputs_do_not_crash(tmp_path):
     no_segment["values"] = {"reference/log": [-0.5]}
     no_segment["mc"]["outcomes"] = [[1, 0]]
     plots = {
-        "fig4": lambda traces, out: figures.fig4_estimator_correlation(traces, **out, n_bins=4),
+        "fig4": lambda traces, out: figures.fig4_estimator_correlation(
+            traces, **out, n_bins=4, n_resamples=10
+        ),
         "fig7": lambda traces, out: figures.fig7_mc_sd(
             traces, **out, max_samples=20, n_resamples=20, n_bins=4
         ),

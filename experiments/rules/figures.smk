@@ -7,7 +7,7 @@
 
 
 rule training_curves:
-    """Accuracy and reward vs step and vs generated tokens, mean and CI over seeds, steps to threshold."""
+    """Accuracy vs step and vs generated tokens per method beside the base model's, steps to threshold."""
     input:
         metrics=training_metrics(),
     output:
@@ -123,6 +123,7 @@ rule fig4_estimator_correlation:
         ),
     params:
         n_bins=ARTIFACTS["position_bins"],
+        n_resamples=ARTIFACTS["bootstrap_resamples"],
         method=ARTIFACTS["correlation"],
         scale=SCALE,
     log:
@@ -226,10 +227,11 @@ if TRAINING_ABLATIONS:
 
     rule ablation_training:
         """Training accuracy and test-split accuracy of the runs of one training ablation (e.g. sigma mode and
-        mix), grouped by label; the runs are evaluated like the main runs."""
+        mix), grouped by label; the runs are evaluated like the main runs, the base model's evaluation beside."""
         input:
             metrics=lambda wc: training_ablation_metrics(wc.name),
-            evals=lambda wc: training_ablation_evals(wc.name),
+            evals=lambda wc: training_ablation_evals(wc.name)
+            + [f"{RESULTS}/eval/base/{split}.json" for split in EVAL_SPLITS],
         output:
             pdf=f"{FIGURES}/ablation_training_{{name}}.pdf",
             png=report(

@@ -1,12 +1,14 @@
 """The paper's figures from logged data (matplotlib, Agg), each saved as PDF and PNG atomically.
 
-* :func:`training_curves` — accuracy and reward vs step and vs generated tokens, mean and CI over seeds,
-  steps to a threshold accuracy annotated (sample efficiency).
+* :func:`training_curves` — training accuracy vs step and vs generated tokens per method, beside the base
+  model's, steps to a threshold accuracy marked (sample efficiency); the reward too where it is not the
+  accuracy.
 * :func:`fig3_mc_cost` — MC value-estimation seconds vs segments per trace and vs number of questions, beside
   RREDCoT's value seconds for the same traces.
-* :func:`fig7_mc_sd` — bootstrapped SD of the MC value vs samples per boundary × relative boundary position.
+* :func:`fig7_mc_sd` — bootstrapped SD of the MC value vs samples per boundary × relative boundary position,
+  over the boundaries whose rollouts have both outcomes (those the report's verdict reads).
 * :func:`fig4_estimator_correlation` — Pearson and Spearman matrices of segment credits (MC, RREDCoT variants,
-  gradient, LOO) pooled over traces, and correlation with MC by relative position.
+  gradient, LOO) pooled over traces, and correlation with MC by relative position with bootstrap intervals.
 * :func:`ablation_segmentation`, :func:`ablation_estimator` — agreement with MC per segmentation / estimator
   variant; :func:`ablation_training` — training accuracy and test-split accuracy of any list of runs.
 * :func:`delimiter_drift` — newlines and thinking lines per completion vs training step, per method.
@@ -16,7 +18,10 @@
 * :func:`value_sanity` — estimator vs MC values at the base policy's own states and their corrupted twins,
   and the parts of log v̂ along the trace (our control, not a paper figure).
 
-Colours: the Okabe–Ito palette. Undefined numbers (a correlation of constant credits) are drawn as "n/a".
+Colours and markers: :mod:`rredcot.artifacts.style`. Curves over seeds: with up to :data:`MAX_SEED_LINES`
+seeds each seed is drawn beside the mean (a t-interval from so few is mostly noise), with more the mean and
+its t-interval; intervals are clipped to the metric's range. Undefined numbers (a correlation of constant
+credits) are drawn as "n/a".
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import contextlib
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -36,10 +42,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from rredcot.artifacts.logs import (  # noqa: E402
-    GRADIENT,
-    LOO,
     MC,
     bootstrap_over_traces,
+    both_outcomes,
     correlation,
     correlation_matrix,
     estimator_columns,
@@ -54,59 +59,39 @@ from rredcot.artifacts.logs import (  # noqa: E402
     t_interval,
     trace_costs,
 )
+from rredcot.artifacts.style import (  # noqa: E402
+    BASE,
+    PALETTE,
+    POLICIES,
+    Style,
+    estimator_styles,
+    policy_label,
+    policy_styles,
+    run_policy,
+)
 from rredcot.io import atomic_path  # noqa: E402
 from rredcot.pipeline.metric_names import NEWLINES_METRIC, THINKING_LINES_METRIC  # noqa: E402
 
-OKABE_ITO = {
-    "orange": "#E69F00",
-    "sky": "#56B4E9",
-    "green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "purple": "#CC79A7",
-    "black": "#000000",
-}
-CYCLE = [OKABE_ITO[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky", "yellow", "black")]
-COLORS = {
-    "grpo": OKABE_ITO["blue"],
-    "rredcot": OKABE_ITO["vermillion"],
-    "base": OKABE_ITO["black"],
-    MC: OKABE_ITO["black"],
-    GRADIENT: OKABE_ITO["green"],
-    LOO: OKABE_ITO["purple"],
-}
-LABELS = {"grpo": "GRPO", "rredcot": "RREDCoT", "base": "base"}
 NA_NOTE = "n/a: undefined (constant credits, or fewer than 3 finite pairs)"
+MAX_SEED_LINES = 3
+ACCURACY_LIMITS = (-0.02, 1.02)  # [0, 1] and a margin, so that a curve at 0 or 1 stays visible
+REFERENCE = {"color": "0.35", "ls": "-.", "lw": 1}  # a threshold that is no policy's level
 
 plt.rcParams.update(
     {
         "figure.dpi": 100,
         "savefig.dpi": 150,
-        "axes.prop_cycle": matplotlib.cycler(color=CYCLE),
+        "axes.prop_cycle": matplotlib.cycler(color=list(PALETTE.values())),
         "axes.grid": True,
         "grid.alpha": 0.3,
         "font.size": 9,
         "axes.titlesize": 10,
         "legend.fontsize": 8,
-        "legend.frameon": False,
+        "legend.frameon": True,  # a white box, so that no line runs through the legend's text
+        "legend.framealpha": 0.85,
+        "legend.edgecolor": "none",
     }
 )
-
-
-# RREDCoT variants take the colours that MC, gradient and LOO do not use in the same panel.
-VARIANT_CYCLE = [OKABE_ITO[c] for c in ("vermillion", "orange", "sky", "blue", "yellow", "black")]
-
-
-def color_of(name: str, index: int = 0) -> str:
-    return COLORS.get(name, CYCLE[index % len(CYCLE)])
-
-
-def estimator_colors(columns: Sequence[str]) -> dict[str, str]:
-    """Fixed colours for MC / gradient / LOO, the variant cycle for RREDCoT variants in order."""
-    variants = [c for c in columns if c not in COLORS]
-    colors = {c: VARIANT_CYCLE[i % len(VARIANT_CYCLE)] for i, c in enumerate(variants)}
-    return {c: COLORS.get(c, colors.get(c)) for c in columns}
 
 
 def save(fig, pdf: str | Path, png: str | Path) -> None:
@@ -139,14 +124,72 @@ def _quiet():
         yield
 
 
-# ------------------------------------------------------------------------------------------ training curves
-def _curve_by_step(runs: pd.DataFrame, column: str, level: float):
+# ------------------------------------------------------------------------------------- curves over seeds
+@dataclass(frozen=True)
+class SeedCurves:
+    """One series: ``per_seed`` holds one column per seed on the shared ``x``."""
+
+    name: str
+    style: Style
+    x: np.ndarray
+    per_seed: np.ndarray
+
+
+def spread_note(ci_level: float) -> str:
+    """What the thin lines and bands of :func:`draw_seed_curves` are, for a title."""
+    return (
+        f"thick: mean over seeds; thin: each seed (n ≤ {MAX_SEED_LINES}); "
+        f"band: {ci_level:.0%} t-interval (n > {MAX_SEED_LINES})"
+    )
+
+
+def draw_seed_curves(
+    ax, curves: Sequence[SeedCurves], *, ci_level: float, bounds: tuple[float, float] = (-np.inf, np.inf)
+) -> None:
+    """Each series' mean over seeds, with its seeds or its t-band clipped to ``bounds`` (the metric's range).
+
+    Markers are staggered between series, and a series equal to an earlier one is dashed and says so in its
+    legend entry, so that no series hides under another."""
+    means = []
+    for index, curve in enumerate(curves):
+        with _quiet():
+            mean, half = t_interval(curve.per_seed, ci_level, axis=1)
+        same = [
+            earlier.name
+            for earlier, other in zip(curves, means, strict=False)
+            if earlier.x.shape == curve.x.shape
+            and np.allclose(earlier.x, curve.x)
+            and np.allclose(other, mean, equal_nan=True)
+        ]
+        means.append(mean)
+        n_seeds = curve.per_seed.shape[1]
+        if 1 < n_seeds <= MAX_SEED_LINES:
+            ax.plot(curve.x, curve.per_seed, color=curve.style.color, lw=0.7, alpha=0.35)
+        elif np.isfinite(half).any():
+            low, high = np.clip(mean - half, *bounds), np.clip(mean + half, *bounds)
+            ax.fill_between(curve.x, low, high, color=curve.style.color, alpha=0.2, lw=0)
+        # each series its own marker positions, where the curve has enough points for all of them
+        every = max(1, min(len(curve.x), max(len(curves), len(curve.x) // 8)))
+        note = f"; same curve as {same[0]}" if same else ""
+        ax.plot(
+            curve.x,
+            mean,
+            **{**curve.style.line, **({"linestyle": (0, (4, 3))} if same else {})},
+            lw=1.6,
+            ms=5,
+            markevery=(index % every, every),
+            label=f"{curve.name} (n={n_seeds} seed{'s' if n_seeds != 1 else ''}{note})",
+        )
+
+
+def by_step(runs: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Steps and ``column`` per (step, seed) of one series' runs."""
     wide = runs.pivot_table(index="step", columns="seed", values=column, aggfunc="mean")
-    mean, half = t_interval(wide.to_numpy(), level, axis=1)
-    return wide.index.to_numpy(dtype=float), mean, half
+    return wide.index.to_numpy(dtype=float), wide.to_numpy(dtype=float)
 
 
-def _curve_by_tokens(runs: pd.DataFrame, column: str, level: float, points: int = 200):
+def _by_tokens(runs: pd.DataFrame, column: str, points: int = 200):
+    """``column`` per seed interpolated on a grid of cumulative generated tokens that every seed covers."""
     if "generated_tokens" not in runs:
         return None
     curves = []
@@ -164,24 +207,42 @@ def _curve_by_tokens(runs: pd.DataFrame, column: str, level: float, points: int 
     if not hi >= lo:
         return None
     grid = np.linspace(lo, hi, points) if hi > lo else np.array([lo])
-    stacked = np.stack([np.interp(grid, x, y) for x, y in curves], axis=1)
-    mean, half = t_interval(stacked, level, axis=1)
-    return grid, mean, half
+    return grid, np.stack([np.interp(grid, x, y) for x, y in curves], axis=1)
 
 
-def _band(ax, x, mean, half, color, label):
-    ax.plot(x, mean, color=color, label=label, lw=1.5)
-    if np.isfinite(half).any():
-        ax.fill_between(x, mean - half, mean + half, color=color, alpha=0.2, lw=0)
+def start_accuracy(metrics: pd.DataFrame) -> tuple[float, int]:
+    """The base model's training accuracy: each run's accuracy at its first logged step, sampled before any
+    update, averaged over runs; and the number of runs."""
+    if metrics.empty or "accuracy" not in metrics:
+        return math.nan, 0
+    first = metrics.loc[metrics.groupby("run")["step"].idxmin(), "accuracy"]
+    first = pd.to_numeric(first, errors="coerce").dropna()
+    return (float(first.mean()), len(first)) if len(first) else (math.nan, 0)
 
 
-def _step_bands(ax, table: pd.DataFrame, column: str, ci_level: float, color, legend) -> None:
-    """One band per ``method`` of ``table`` (in order of appearance): ``column``'s mean and CI over seeds
-    vs step; ``color(name, index)`` and ``legend(name, n_seeds)`` say how each is drawn."""
-    for index, (name, runs) in enumerate(table.groupby("method", sort=False)):
-        with _quiet():
-            x, mean, half = _curve_by_step(runs, column, ci_level)
-        _band(ax, x, mean, half, color(name, index), legend(name, runs["seed"].nunique()))
+def base_line(ax, value: float, text: str) -> None:
+    """The base model's level, the reference an improvement (or a collapse) is read against."""
+    if math.isfinite(value):
+        base = POLICIES[BASE]
+        ax.axhline(value, color=base.color, ls=base.linestyle, lw=1.2, label=f"{text} {value:.3f}")
+
+
+def base_training_line(ax, metrics: pd.DataFrame) -> None:
+    start, runs = start_accuracy(metrics)
+    base_line(ax, start, f"base model (step-1 accuracy, {runs} run{'s' if runs != 1 else ''}):")
+
+
+# ------------------------------------------------------------------------------------------ training curves
+def _reward_is_accuracy(metrics: pd.DataFrame) -> bool:
+    """True when the logged reward adds nothing to the accuracy: absent, or equal to it (a 0/1 reward)."""
+    if "reward" not in metrics or not metrics["reward"].notna().any():
+        return True
+    if "accuracy" not in metrics:
+        return False
+    reward = pd.to_numeric(metrics["reward"], errors="coerce").to_numpy(dtype=float)
+    accuracy = pd.to_numeric(metrics["accuracy"], errors="coerce").to_numpy(dtype=float)
+    both = np.isfinite(reward) & np.isfinite(accuracy)
+    return bool(both.any()) and np.allclose(reward[both], accuracy[both])
 
 
 def training_curves(
@@ -196,13 +257,19 @@ def training_curves(
     baseline: str = "grpo",
     scale: str = "",
 ) -> None:
-    """2 × 2 panels: accuracy / reward vs step / generated tokens; steps to threshold annotated."""
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), layout="constrained")
-    n_seeds = metrics.groupby("method")["seed"].nunique().to_dict() if not metrics.empty else {}
+    """Accuracy vs step and vs generated tokens with the base model's level and the steps to a threshold; a
+    reward row only where the reward is not the accuracy (a 0/1 reward's mean is: it would repeat it)."""
+    rows = [("accuracy", "training accuracy (fraction correct)")]
+    if not _reward_is_accuracy(metrics):
+        rows.append(("reward", "mean reward per completion"))
+    fig, axes = plt.subplots(
+        len(rows), 2, figsize=(10, 0.8 + 3.6 * len(rows)), layout="constrained", squeeze=False
+    )
     table = metrics.copy()
-    if not table.empty:
-        for column in ("accuracy", "reward"):
+    for column, _ in rows:
+        if column in table:
             table[column] = smoothed(table, column, smooth_window)
+    styles = policy_styles(list(dict.fromkeys(table["method"]))) if not table.empty else {}
     efficiency = sample_efficiency(
         metrics,
         fraction=threshold_fraction,
@@ -210,48 +277,44 @@ def training_curves(
         final_window=final_window,
         baseline=baseline,
     )
-    for row, (column, ylabel) in enumerate(
-        (("accuracy", "training accuracy (fraction correct)"), ("reward", "mean reward per completion"))
-    ):
+    for row, (column, ylabel) in enumerate(rows):
         for col, (by, xlabel) in enumerate(
             (("step", "training step"), ("tokens", "generated completion tokens (cumulative)"))
         ):
             ax = axes[row, col]
-            drawn = False
+            curves = []
             if not table.empty and column in table:
-                for index, (method, runs) in enumerate(table.groupby("method", sort=False)):
+                for method, runs in table.groupby("method", sort=False):
                     with _quiet():
-                        curve = (
-                            _curve_by_step(runs, column, ci_level)
-                            if by == "step"
-                            else _curve_by_tokens(runs, column, ci_level)
-                        )
-                    if curve is None or not np.isfinite(curve[1]).any():
-                        continue
-                    label = f"{LABELS.get(method, method)} (n={n_seeds.get(method, 0)} seeds)"
-                    _band(ax, *curve, color_of(method, index), label)
-                    drawn = True
-                    if column == "accuracy" and efficiency.threshold > 0:
-                        x, mean = curve[0], curve[1]
-                        hits = np.flatnonzero(mean >= efficiency.threshold)
-                        if hits.size:
-                            ax.axvline(x[hits[0]], color=color_of(method, index), ls=":", lw=1)
-            if not drawn:
+                        curve = by_step(runs, column) if by == "step" else _by_tokens(runs, column)
+                    if curve is not None and np.isfinite(curve[1]).any():
+                        curves.append(SeedCurves(policy_label(method), styles[method], *curve))
+            if not curves:
                 _no_data(ax)
                 continue
-            if column == "accuracy":
-                ax.set_ylim(-0.02, 1.02)
-            if column == "accuracy" and efficiency.threshold > 0:
-                ax.axhline(
-                    efficiency.threshold,
-                    color="0.3",
-                    ls="--",
-                    lw=1,
-                    label=f"threshold {efficiency.threshold:.3f}",
-                )
+            accuracy = column == "accuracy"
+            draw_seed_curves(ax, curves, ci_level=ci_level, bounds=(0, 1) if accuracy else (-np.inf, np.inf))
+            if accuracy:
+                ax.set_ylim(*ACCURACY_LIMITS)
+                base_training_line(ax, metrics)
+            if accuracy and efficiency.threshold > 0:
+                ax.axhline(efficiency.threshold, **REFERENCE, label=f"threshold {efficiency.threshold:.3f}")
+                for curve in curves:
+                    with _quiet():
+                        hits = np.flatnonzero(np.nanmean(curve.per_seed, axis=1) >= efficiency.threshold)
+                    if hits.size:
+                        at = curve.x[hits[0]]
+                        ax.axvline(
+                            at,
+                            color=curve.style.color,
+                            ls=":",
+                            lw=1,
+                            label=f"{curve.name}'s mean reaches it: "
+                            + (f"step {at:g}" if by == "step" else f"{at:.3g} tokens"),
+                        )
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
-            ax.legend(loc="lower right")
+            ax.legend(loc="best", fontsize=7)
             if (row, col) != (0, 0):
                 ax.set_title(f"{column} vs {'step' if by == 'step' else 'generated tokens'}", fontsize=9)
     if efficiency.threshold > 0:  # NaN or 0 (GRPO never correct): no threshold to reach
@@ -261,19 +324,19 @@ def training_curves(
             censored = efficiency.censored.get(method, 0)
             spread = f" ± {sd:.1f}" if math.isfinite(sd) else ""
             parts.append(
-                f"{LABELS.get(method, method)} {mean:.1f}{spread} steps"
+                f"{policy_label(method)} {mean:.1f}{spread} steps"
                 + (f" ({censored}/{n} never reach it)" if censored else "")
             )
         axes[0, 0].set_title(
             f"steps to start + {threshold_fraction:g} × (final − start) of "
-            f"{LABELS.get(baseline, baseline)}'s accuracy ({efficiency.start:.3f} → "
+            f"{policy_label(baseline)}'s accuracy ({efficiency.start:.3f} → "
             f"{efficiency.baseline_final:.3f}: {efficiency.threshold:.3f}):\n" + "; ".join(parts),
             fontsize=8,
         )
     smoothing = f"trailing mean over {smooth_window} steps" if smooth_window > 1 else "no smoothing"
     fig.suptitle(
-        f"Training curves{f' ({scale} scale)' if scale else ''}: mean and {ci_level:.0%} CI over seeds, "
-        f"{smoothing}"
+        f"Training curves{f' ({scale} scale)' if scale else ''}, {smoothing}\n{spread_note(ci_level)}",
+        fontsize=10,
     )
     save(fig, pdf, png)
 
@@ -295,20 +358,29 @@ def fig3_mc_cost(
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     costs = trace_costs(list(traces), variant)
     every = trace_costs([*traces, *extra_traces], variant)
+    series = (
+        ("mc_seconds", "Monte Carlo values", MC),
+        ("value_seconds", f"RREDCoT values ({variant})", rredcot_name(variant)),
+    )
+    styles = estimator_styles([name for _, _, name in series])
     drawn = False
-    for index, (column, label, marker) in enumerate(
-        (("mc_seconds", "Monte Carlo values", "o"), ("value_seconds", f"RREDCoT values ({variant})", "s"))
-    ):
-        color = color_of(MC if column == "mc_seconds" else "rredcot", index)
+    for column, label, name in series:
+        style = styles[name]
         points = every[np.isfinite(every[column]) & (every[column] > 0)]
         if points.empty:
             continue
         drawn = True
         left.scatter(
-            points["segments"], points[column], s=14, alpha=0.5, color=color, marker=marker, label=label
+            points["segments"],
+            points[column],
+            s=14,
+            alpha=0.5,
+            color=style.color,
+            marker=style.marker,
+            label=label,
         )
         median = points.groupby("segments")[column].median()
-        left.plot(median.index, median.values, color=color, lw=1.5)
+        left.plot(median.index, median.values, color=style.color, ls=style.linestyle, lw=1.5)
     if drawn:
         left.set_yscale("log")
         left.set_xlabel("reasoning segments per trace (K)")
@@ -320,20 +392,18 @@ def fig3_mc_cost(
 
     drawn = False
     both = costs[np.isfinite(costs["mc_seconds"]) & np.isfinite(costs["value_seconds"])]
-    for index, (column, label) in enumerate(
-        (("mc_seconds", "Monte Carlo values"), ("value_seconds", f"RREDCoT values ({variant})"))
-    ):
+    for column, label, name in series:
         if both.empty:
             break
         cumulative = np.cumsum(both[column].to_numpy())
         if not (cumulative > 0).any():
             continue
         drawn = True
-        color = color_of(MC if column == "mc_seconds" else "rredcot", index)
         right.plot(
             np.arange(1, len(cumulative) + 1),
             cumulative,
-            color=color,
+            color=styles[name].color,
+            ls=styles[name].linestyle,
             lw=1.5,
             label=f"{label}: {cumulative[-1]:.3g} s total",
         )
@@ -364,21 +434,16 @@ def fig3_mc_cost(
 
 
 # ----------------------------------------------------------------------------------------------- Fig. 7
-def mc_sd_grid(
-    traces: Sequence[dict], *, max_samples: int, n_resamples: int, n_bins: int, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(sample sizes, per-boundary SDs (n_boundaries, S), mean SD per (position bin, sample size))."""
-    sizes, sd, positions = mc_bootstrap_sd(
-        traces, max_samples=max_samples, n_resamples=n_resamples, seed=seed
-    )
-    grid = np.full((n_bins, sizes.size), np.nan)
+def mc_sd_grid(sd: np.ndarray, positions: np.ndarray, n_bins: int) -> np.ndarray:
+    """Mean SD per (relative-position bin, sample size) of the boundaries given (rows of ``sd``)."""
+    grid = np.full((n_bins, sd.shape[1] if sd.ndim == 2 else 0), np.nan)
     if sd.size:
         bins = position_bins(positions, n_bins)
         with _quiet():
             for b in range(n_bins):
                 if (bins == b).any():
                     grid[b] = np.nanmean(sd[bins == b], axis=0)
-    return sizes, sd, grid
+    return grid
 
 
 def fig7_mc_sd(
@@ -393,19 +458,31 @@ def fig7_mc_sd(
     scale: str = "",
     seed: int = 0,
 ) -> None:
-    """The SD threshold and the paper's sample count come from ``claims`` (``mc_sd_threshold``, default 0.1;
-    ``mc_sd_samples``, not drawn if absent)."""
+    """Both panels average over the boundaries whose rollouts have both outcomes, as the report's verdict
+    does (a boundary whose rollouts agree has SD 0 at any sample count); the mean over every boundary is drawn
+    beside it, labelled so. The SD threshold and the paper's sample count come from ``claims``
+    (``mc_sd_threshold``, default 0.1; ``mc_sd_samples``, not drawn if absent)."""
     claims = claims or {}
     threshold, paper_samples = claims.get("mc_sd_threshold", 0.1), claims.get("mc_sd_samples")
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.3, 1]}, layout="constrained"
     )
-    sizes, sd, grid = mc_sd_grid(
-        traces, max_samples=max_samples, n_resamples=n_resamples, n_bins=n_bins, seed=seed
+    sizes, sd, positions = mc_bootstrap_sd(
+        traces, max_samples=max_samples, n_resamples=n_resamples, seed=seed
     )
-    if sd.size == 0 or not np.isfinite(grid).any():
+    varied = both_outcomes(traces) if sd.size else np.zeros(0, dtype=bool)
+    n_varied, n_all = int(varied.sum()), sd.shape[0]
+    mc = estimator_styles([MC])[MC]
+    title = f"Fig. 7{f' ({scale} scale)' if scale else ''}: how many MC samples a stable value needs"
+    if sd.size == 0:
         _no_data(left, "no MC outcomes logged")
         _no_data(right, "no MC outcomes logged")
+        fig.suptitle(title)
+        save(fig, pdf, png)
+        return
+    grid = mc_sd_grid(sd[varied], positions[varied], n_bins)
+    if not np.isfinite(grid).any():
+        _no_data(left, "no boundary whose rollouts have both outcomes")
     else:
         edges = np.linspace(0, 1, n_bins + 1)
         masked = np.ma.masked_invalid(grid)
@@ -418,38 +495,66 @@ def fig7_mc_sd(
         if grid.shape[0] >= 2 and grid.shape[1] >= 2 and finite.min() < threshold < finite.max():
             centres = (edges[:-1] + edges[1:]) / 2
             left.contour(sizes, centres, masked, levels=[threshold], colors="white", linewidths=1.5)
-            left.plot([], [], color="white", label=f"SD = {threshold:g}")
         left.grid(False)
         left.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        right.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         left.set_xlabel("MC samples per boundary")
         left.set_ylabel("relative boundary position (b_k / b_K)")
-        left.set_title(f"mean SD per position bin (white line: SD = {threshold:g})", fontsize=9)
-        with _quiet():
-            mean = np.nanmean(sd, axis=0)
-            lo, hi = np.nanquantile(sd, [0.1, 0.9], axis=0)
-        right.plot(sizes, mean, color=OKABE_ITO["blue"], marker="o", ms=3, label="mean over boundaries")
-        right.fill_between(
-            sizes, lo, hi, color=OKABE_ITO["blue"], alpha=0.2, lw=0, label="10th–90th percentile"
+        left.set_title(
+            f"mean SD per position bin, {n_varied} boundaries with both outcomes (white: SD = {threshold:g})",
+            fontsize=9,
         )
-        right.axhline(threshold, color=OKABE_ITO["vermillion"], ls="--", lw=1, label=f"SD = {threshold:g}")
-        if paper_samples is not None:
-            right.axvline(paper_samples, color="0.4", ls=":", lw=1, label=f"paper: {paper_samples:g} samples")
+    with _quiet():
+        every = np.nanmean(sd, axis=0)
+    if n_varied < n_all:  # equal to the mean over the varied ones otherwise: drawn once
+        right.plot(
+            sizes,
+            every,
+            color=PALETTE["grey"],
+            lw=1,
+            ls="--",
+            label=f"mean over all {n_all} boundaries ({n_all - n_varied} with SD 0 included)",
+        )
+    if n_varied:
+        with _quiet():
+            mean = np.nanmean(sd[varied], axis=0)
+            lo, hi = np.nanquantile(sd[varied], [0.1, 0.9], axis=0)
+        right.plot(
+            sizes, mean, **mc.line, ms=3, label=f"mean over the {n_varied} boundaries with both outcomes"
+        )
+        right.fill_between(
+            sizes, lo, hi, color=mc.color, alpha=0.15, lw=0, label="their 10th–90th percentile"
+        )
         below = np.flatnonzero(mean < threshold)
-        if below.size:
-            right.annotate(
-                f"ours: {sizes[below[0]]} samples",
-                (sizes[below[0]], mean[below[0]]),
-                xytext=(10, 20),
-                textcoords="offset points",
-                arrowprops={"arrowstyle": "->", "color": "0.3"},
-                fontsize=8,
-            )
-        right.set_xlabel("MC samples per boundary")
-        right.set_ylabel("bootstrapped SD of the MC value")
-        right.set_title(f"{sd.shape[0]} boundaries, {n_resamples} bootstrap resamples", fontsize=9)
-        right.legend()
-    fig.suptitle(f"Fig. 7{f' ({scale} scale)' if scale else ''}: how many MC samples a stable value needs")
+        right.annotate(
+            f"below {threshold:g} from {sizes[below[0]]} samples"
+            if below.size
+            else f"not below {threshold:g}",
+            (sizes[below[0]], mean[below[0]]) if below.size else (sizes[-1], mean[-1]),
+            xytext=(10, 20),
+            textcoords="offset points",
+            arrowprops={"arrowstyle": "->", "color": "0.3"},
+            fontsize=8,
+        )
+    else:
+        right.text(
+            0.5,
+            0.6,
+            "no boundary whose rollouts have both outcomes:\nevery SD is 0, the claim is not testable",
+            ha="center",
+            transform=right.transAxes,
+            color="0.4",
+        )
+    right.axhline(threshold, **REFERENCE, label=f"SD = {threshold:g}")
+    if paper_samples is not None:
+        right.axvline(paper_samples, color="0.4", ls=":", lw=1, label=f"paper: {paper_samples:g} samples")
+    right.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    right.set_xlabel("MC samples per boundary")
+    right.set_ylabel("bootstrapped SD of the MC value")
+    right.set_title(
+        f"{n_varied} of {n_all} boundaries have both outcomes; {n_resamples} bootstrap resamples", fontsize=9
+    )
+    right.legend(fontsize=7)
+    fig.suptitle(title)
     save(fig, pdf, png)
 
 
@@ -479,8 +584,11 @@ def _heatmap(ax, matrix: pd.DataFrame, title: str) -> None:
     return image
 
 
-def position_correlations(credits: pd.DataFrame, n_bins: int, method: str) -> pd.DataFrame:
-    """Correlation with MC of every other estimator within each relative-position bin."""
+def position_correlations(
+    credits: pd.DataFrame, n_bins: int, method: str, n_resamples: int = 0
+) -> pd.DataFrame:
+    """Correlation with MC of every other estimator within each relative-position bin; with ``n_resamples``,
+    also its 95% bootstrap interval over traces (columns ``<estimator> lo`` and ``<estimator> hi``)."""
     columns = [c for c in estimator_columns(credits) if c != MC]
     bins = position_bins(credits["rel_position"].to_numpy(dtype=float), n_bins)
     rows = []
@@ -488,7 +596,15 @@ def position_correlations(credits: pd.DataFrame, n_bins: int, method: str) -> pd
         here = credits[bins == b]
         row = {"bin": b, "centre": (b + 0.5) / n_bins, "n": len(here)}
         for c in columns:
-            row[c] = correlation(here[c], here[MC], method) if MC in here else math.nan
+            if MC not in here:
+                row[c] = row[f"{c} lo"] = row[f"{c} hi"] = math.nan
+            elif n_resamples:
+                statistic = lambda t, c=c: correlation(t[c], t[MC], method)  # noqa: E731
+                row[c], row[f"{c} lo"], row[f"{c} hi"] = bootstrap_over_traces(
+                    here, statistic, n_resamples=n_resamples
+                )
+            else:
+                row[c] = correlation(here[c], here[MC], method)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -499,10 +615,13 @@ def fig4_estimator_correlation(
     pdf: str | Path,
     png: str | Path,
     n_bins: int,
+    n_resamples: int,
     method: str = "spearman",
     scale: str = "",
 ) -> None:
-    """Left, middle: correlation matrices; right: ``method`` correlation with MC per position bin."""
+    """Left, middle: correlation matrices; right: ``method`` correlation with MC per position bin, each
+    estimator a point with its bootstrap interval over traces, side by side within the bin (lines joining
+    estimators that agree would lie on top of each other)."""
     credits = pooled_credits(traces)
     columns = estimator_columns(credits)
     fig = plt.figure(figsize=(15, 5.5), layout="constrained")
@@ -519,32 +638,44 @@ def fig4_estimator_correlation(
         fig.colorbar(image, ax=axes[:2], shrink=0.8, label="correlation of segment credits")
         ax = axes[2]
         if MC in columns:
-            by_bin = position_correlations(credits, n_bins, method)
-            colors = estimator_colors(columns)
-            for c in (col for col in columns if col != MC):
-                ax.plot(
-                    by_bin["centre"],
-                    by_bin[c],
-                    marker="o",
-                    ms=3,
-                    color=colors[c],
+            by_bin = position_correlations(credits, n_bins, method, n_resamples)
+            others = [c for c in columns if c != MC]
+            styles = estimator_styles(others)
+            width = 0.8 / n_bins
+            for i, c in enumerate(others):
+                point, lo, hi = (by_bin[k].to_numpy(dtype=float) for k in (c, f"{c} lo", f"{c} hi"))
+                with _quiet():
+                    err = np.vstack([point - lo, hi - point])
+                style = styles[c]
+                ax.errorbar(
+                    by_bin["centre"] + (i + 0.5 - len(others) / 2) * width / len(others),
+                    point,
+                    yerr=np.clip(np.nan_to_num(err), 0, None),
+                    fmt=style.marker,
+                    color=style.color,
+                    mfc="white" if style.hollow else style.color,
+                    ms=4,
+                    elinewidth=1,
+                    capsize=0,
                     label=c,
-                    ls="--" if c in (GRADIENT, LOO) else "-",
                 )
             ax.set_xticks(
                 (np.arange(n_bins) + 0.5) / n_bins,
                 [f"{b / n_bins:.2f}–{(b + 1) / n_bins:.2f}\nn={n}" for b, n in enumerate(by_bin["n"])],
                 fontsize=7,
             )
+            for edge in np.arange(1, n_bins) / n_bins:
+                ax.axvline(edge, color="0.85", lw=0.8)
             ax.set_xlim(0, 1)
             ax.set_ylim(-1.05, 1.05)
             ax.axhline(0, color="0.5", lw=0.8)
-            ax.set_xlabel("relative position of the segment in the trace (bin)")
+            ax.set_xlabel("relative position in the trace (bin; n: segments)")
             ax.set_ylabel(f"{method.capitalize()} correlation with MC credit")
-            ax.set_title("agreement with MC by position", fontsize=9)
+            ax.set_title(
+                "agreement with MC by position\n(bars: 95% bootstrap interval over traces)", fontsize=9
+            )
             ax.legend(fontsize=7, loc="lower left")
-            others = by_bin[[c for c in columns if c != MC]].to_numpy(dtype=float)
-            if not np.isfinite(others).any():
+            if not np.isfinite(by_bin[others].to_numpy(dtype=float)).any():
                 ax.text(
                     0.5,
                     0.6,
@@ -587,10 +718,8 @@ def agreement_with_mc(
 def _agreement_bars(ax, names: Sequence[str], results: Sequence[dict], xlabel: str) -> None:
     width = 0.38
     x = np.arange(len(names))
-    for offset, method, color in (
-        (-width / 2, "pearson", OKABE_ITO["blue"]),
-        (width / 2, "spearman", OKABE_ITO["orange"]),
-    ):
+    # greys: a kind of correlation is neither a policy nor an estimator, whose colours these would borrow
+    for offset, method, color in ((-width / 2, "pearson", "0.35"), (width / 2, "spearman", "0.75")):
         points = np.array([r[method][0] for r in results], dtype=float)
         lo = np.array([r[method][1] for r in results], dtype=float)
         hi = np.array([r[method][2] for r in results], dtype=float)
@@ -699,41 +828,47 @@ def ablation_training(
     title: str = "",
 ) -> None:
     """Training accuracy vs step, and the test-split accuracy of each label's runs (as the main runs are
-    evaluated): mean ± SD over runs with every run drawn as a dot; a label with one run draws no bar, n = 1.
+    evaluated), each beside the base model's; a label is drawn as the policy of its runs
+    (:func:`rredcot.artifacts.style.run_policy`). Test bars: mean over runs, every run a dot, ± SD only with
+    more than :data:`MAX_SEED_LINES` runs (clipped to [0, 1]).
 
     ``groups`` is one ablation of ``artifacts.training_ablations``: label -> runs (``<run>/seed<n>``, under
     results/<scale>/train). ``metrics`` holds the runs' steps (:func:`rredcot.artifacts.logs.load_metrics`),
     ``evals`` their evaluation summaries in ``metric`` (:func:`rredcot.artifacts.logs.load_eval`) on the test
-    splits ``benchmarks``. Labels and splits keep the config's order.
+    splits ``benchmarks``, and the base model's (policy ``base``) where given. Labels and splits keep the
+    config's order.
     """
     label_of = {run: label for label, runs in groups.items() for run in runs}
     position = {label: index for index, label in enumerate(groups)}
+    policy_of = {label: run_policy(runs[0]) if runs else label for label, runs in groups.items()}
+    by_policy = policy_styles(list(policy_of.values()))
+    styles = {label: by_policy[policy] for label, policy in policy_of.items()}
     if not metrics.empty:
         runs = [f"{Path(run).parent.name}/{Path(run).name}" for run in metrics["run"]]
         metrics = metrics.assign(method=[label_of.get(run) for run in runs])
         metrics = metrics.dropna(subset=["method"])
         metrics = metrics.sort_values("method", key=lambda labels: labels.map(position), kind="stable")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
+    fig.suptitle(title or "Training ablation")
     if metrics.empty or "accuracy" not in metrics:
         _no_data(left)
         _no_data(right)
-        fig.suptitle(title or "Training ablation")
         save(fig, pdf, png)
         return
     table = metrics.assign(accuracy=smoothed(metrics, "accuracy", smooth_window))
     labels = list(dict.fromkeys(table["method"]))
-    _step_bands(
-        left,
-        table,
-        "accuracy",
-        ci_level,
-        color=lambda _, index: CYCLE[index % len(CYCLE)],
-        legend=lambda label, n: f"{label} (n={n})",
-    )
+    curves = []
+    for label in labels:
+        with _quiet():
+            x, per_seed = by_step(table[table["method"] == label], "accuracy")
+        curves.append(SeedCurves(label, styles[label], x, per_seed))
+    draw_seed_curves(left, curves, ci_level=ci_level, bounds=(0, 1))
+    base_training_line(left, metrics)
+    left.set_ylim(*ACCURACY_LIMITS)
     left.set_xlabel("training step")
     left.set_ylabel("training accuracy (fraction correct)")
-    left.set_title("training batches")
-    left.legend()
+    left.set_title(f"training batches; {spread_note(ci_level)}", fontsize=8)
+    left.legend(fontsize=7)
 
     policies = {  # label -> evaluated policies, from the runs' directories (…/train/<run>/seed<n>)
         label: {
@@ -744,33 +879,48 @@ def ablation_training(
     splits = [split for split in benchmarks if split in set(evals["benchmark"])]
     if not splits:
         _no_data(right, "no evaluation of these runs")
-    width = 0.8 / max(len(splits), 1)
+    width = 0.8 / max(len(labels), 1)
     for j, split in enumerate(splits):
         rows = evals[evals["benchmark"] == split]
         for i, label in enumerate(labels):
             values = rows.loc[rows["policy"].isin(policies[label]), "value"].to_numpy(dtype=float)
+            values = values[np.isfinite(values)]
             m, sd, n = mean_sd(values)
-            xpos = i + (j - (len(splits) - 1) / 2) * width
+            xpos = j + (i - (len(labels) - 1) / 2) * width
+            spread = None
+            if n > MAX_SEED_LINES:
+                spread = [[m - max(m - sd, 0.0)], [min(m + sd, 1.0) - m]]
+            style = styles[label]
             right.bar(
                 xpos,
                 np.nan_to_num(m),
                 width=width,
-                yerr=sd if n > 1 else None,
+                yerr=spread,
                 capsize=3,
-                color=CYCLE[j % len(CYCLE)],
-                label=split if i == 0 else None,
+                **style.bar,
+                label=f"{label} (n={len(policies[label])})" if j == 0 else None,
             )
-            right.scatter(np.full(n, xpos), values[np.isfinite(values)], s=10, color="black", zorder=3)
-            if n == 1:
-                right.annotate(
-                    "n = 1", (xpos, m), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=7
-                )
+            right.scatter(np.full(n, xpos), values, s=12, color="black", marker=style.marker, zorder=3)
+    base = evals[evals["policy"] == BASE].groupby("benchmark")["value"].mean().reindex(splits)
+    at = np.flatnonzero(np.isfinite(base.to_numpy(dtype=float)))
+    if at.size:  # one artist: one legend entry for the base model's level on every split
+        right.hlines(
+            base.to_numpy()[at],
+            at - 0.45,
+            at + 0.45,
+            color=POLICIES[BASE].color,
+            ls=POLICIES[BASE].linestyle,
+            lw=1.2,
+            label="base model",
+        )
     if splits:
-        right.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
+        right.set_xticks(range(len(splits)), splits)
+        right.set_ylim(ACCURACY_LIMITS[0], min(right.get_ylim()[1], ACCURACY_LIMITS[1]))
         right.set_ylabel(f"test accuracy ({metric_label(metric)})")
-        right.set_title("test splits: mean ± SD over runs (dots: runs)")
-        right.legend(fontsize=8)
-    fig.suptitle(title or "Training ablation")
+        right.set_title(
+            f"test splits: bars: mean over runs; dots: runs; ± SD where n > {MAX_SEED_LINES}", fontsize=8
+        )
+        right.legend(fontsize=7)
     save(fig, pdf, png)
 
 
@@ -783,7 +933,7 @@ def delimiter_drift(
     ci_level: float = 0.95,
     scale: str = "",
 ) -> None:
-    """Newlines and thinking lines per completion vs training step, per method (mean and CI over seeds)."""
+    """Newlines and thinking lines per completion vs training step, per method."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     for ax, (column, ylabel) in zip(
         axes,
@@ -797,18 +947,18 @@ def delimiter_drift(
             _no_data(ax, "no delimiter statistics logged")
             continue
         table = metrics.assign(**{column: smoothed(metrics, column, smooth_window)})
-        _step_bands(
-            ax,
-            table,
-            column,
-            ci_level,
-            color=color_of,
-            legend=lambda method, n: f"{LABELS.get(method, method)} (n={n} seeds)",
-        )
+        styles = policy_styles(list(dict.fromkeys(table["method"])))
+        curves = []
+        for method, runs in table.groupby("method", sort=False):
+            with _quiet():
+                curves.append(SeedCurves(policy_label(method), styles[method], *by_step(runs, column)))
+        draw_seed_curves(ax, curves, ci_level=ci_level, bounds=(0, np.inf))
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
         ax.legend()
-    fig.suptitle(f"Delimiter drift{f' ({scale} scale)' if scale else ''}")
+    fig.suptitle(
+        f"Delimiter drift{f' ({scale} scale)' if scale else ''}\n{spread_note(ci_level)}", fontsize=10
+    )
     save(fig, pdf, png)
 
 
@@ -822,14 +972,13 @@ def value_sanity(sanity: dict, *, pdf: str | Path, png: str | Path, scale: str =
         1, len(names) + with_parts, figsize=(4.6 * (len(names) + with_parts), 4.2), layout="constrained"
     )
     axes = np.atleast_1d(axes)
+    styles = estimator_styles([rredcot_name(f"{name}/log") for name in names])  # the scatter shows log v̂
     for ax, name in zip(axes, names, strict=False):
         stats = summary["estimators"][name]
         clean = [(v, m) for r in records for v, m in zip(r["values"][name], r["mc"], strict=True)]
         twins = [(r["twin"]["values"][name], r["twin"]["mc"]) for r in records if r["twin"]]
-        for points, label, color, marker in (
-            (clean, "line-end states", OKABE_ITO["blue"], "o"),
-            (twins, "corrupted first step", OKABE_ITO["vermillion"], "x"),
-        ):
+        color = styles[rredcot_name(f"{name}/log")].color
+        for points, label, marker in ((clean, "line-end states", "o"), (twins, "corrupted first step", "x")):
             if points:
                 v, m = np.asarray(points).T
                 ax.scatter(m, v, s=14, alpha=0.6, color=color, marker=marker, label=label)
@@ -846,7 +995,8 @@ def value_sanity(sanity: dict, *, pdf: str | Path, png: str | Path, scale: str =
     if with_parts:
         ax = axes[-1]
         width = max(len(r["boundaries"]) for r in records if "value_parts" in r)
-        for k, part in enumerate(("marker", "body", "answer")):
+        # greys: the parts of one estimator's value are not estimators, whose colours these would borrow
+        for part, color, marker in (("marker", "0.0", "o"), ("body", "0.4", "s"), ("answer", "0.7", "^")):
             rows = [
                 r["value_parts"][part] + [np.nan] * (width - len(r["boundaries"]))
                 for r in records
@@ -855,8 +1005,8 @@ def value_sanity(sanity: dict, *, pdf: str | Path, png: str | Path, scale: str =
             ax.plot(
                 np.arange(width),
                 np.nanmean(np.asarray(rows, dtype=float), axis=0),
-                marker="o",
-                color=color_of(part, k),
+                marker=marker,
+                color=color,
                 label=part,
             )
         ax.set_xlabel("state (0 = prompt, then each line end of the thinking)")
@@ -875,19 +1025,20 @@ def _num(x, pct: bool = False) -> str:
 
 
 # ------------------------------------------------------------------------------ credit agreement (ours)
-AGREEMENT_CELLS = (  # (stratum, subset, label, colour)
-    ("all", "all", "all traces, all", OKABE_ITO["black"]),
-    ("all", "non-degenerate", "all traces, non-degenerate", OKABE_ITO["blue"]),
-    ("correct", "non-degenerate", "correct traces, non-degenerate", OKABE_ITO["green"]),
-    ("incorrect", "non-degenerate", "incorrect traces, non-degenerate", OKABE_ITO["vermillion"]),
+# (stratum, subset, label, bar keywords): greys and a hatch, as strata are neither policies nor estimators
+AGREEMENT_CELLS = (
+    ("all", "all", "all traces, all", {"color": "0.85"}),
+    ("all", "non-degenerate", "all traces, non-degenerate", {"color": "0.55"}),
+    ("correct", "non-degenerate", "correct traces, non-degenerate", {"color": "0.25"}),
+    ("incorrect", "non-degenerate", "incorrect traces, non-degenerate", {"color": "white", "hatch": "////"}),
 )
 
 
 def _interval_bars(ax, names, cells, width=0.8) -> None:
-    """Grouped bars: ``cells`` = [(label, colour, points, lo, hi)], one value per name each."""
+    """Grouped bars: ``cells`` = [(label, bar keywords, points, lo, hi)], one value per name each."""
     x = np.arange(len(names))
     step = width / max(len(cells), 1)
-    for j, (label, color, points, lo, hi) in enumerate(cells):
+    for j, (label, look, points, lo, hi) in enumerate(cells):
         points, lo, hi = (np.asarray(v, dtype=float) for v in (points, lo, hi))
         with _quiet():
             err = np.vstack(
@@ -895,7 +1046,17 @@ def _interval_bars(ax, names, cells, width=0.8) -> None:
             )
         err = np.clip(np.nan_to_num(err), 0, None)
         xs = x - width / 2 + (j + 0.5) * step
-        ax.bar(xs, np.nan_to_num(points), step, color=color, label=label, yerr=err, capsize=2, ecolor="0.3")
+        ax.bar(
+            xs,
+            np.nan_to_num(points),
+            step,
+            **look,
+            edgecolor="0.3",
+            label=label,
+            yerr=err,
+            capsize=2,
+            ecolor="0.3",
+        )
         for xi, p in zip(xs, points, strict=True):
             if not math.isfinite(p):
                 ax.text(xi, 0.03, "n/a", ha="center", fontsize=6, rotation=90)
@@ -931,11 +1092,11 @@ def credit_agreement(
                 _no_data(ax, f"no {quantity}s logged")
                 continue
             cells = []
-            for stratum, subset, label, color in AGREEMENT_CELLS:
+            for stratum, subset, label, look in AGREEMENT_CELLS:
                 sel = part[(part["stratum"] == stratum) & (part["subset"] == subset)].set_index("estimator")
                 sel = sel.reindex(names)
                 lo, hi = ("pooled_lo", "pooled_hi") if stat == "pooled" else ("per_trace_lo", "per_trace_hi")
-                cells.append((label, color, sel[stat], sel[lo], sel[hi]))
+                cells.append((label, look, sel[stat], sel[lo], sel[hi]))
             _interval_bars(ax, [n.removeprefix("RREDCoT ") for n in names], cells)
             ax.set_ylim(-1.05, 1.05)
             ax.set_ylabel(f"{method.capitalize()} with MC")
@@ -967,7 +1128,7 @@ def error_localization(
         _no_data(ax, "no incorrect trace with a located first error")
     else:
         names = [e.removeprefix("RREDCoT ") for e in table["estimator"]]
-        colors = estimator_colors(list(table["estimator"]))
+        styles = estimator_styles([e for e in table["estimator"] if e != RANDOM])
         x = np.arange(len(names))
         share, lo, hi = (table[c].to_numpy(dtype=float) for c in ("share", "lo", "hi"))
         with _quiet():
@@ -976,14 +1137,14 @@ def error_localization(
             )
         err = np.clip(np.nan_to_num(err), 0, None)
         for xi, name, s, e in zip(x, table["estimator"], share, err.T, strict=True):
-            random = name == RANDOM
+            look = (
+                {"color": "white", "edgecolor": "0.3", "hatch": ".."} if name == RANDOM else styles[name].bar
+            )
             ax.bar(
                 xi,
                 s,
                 0.7,
-                color="white" if random else colors.get(name) or "0.5",
-                edgecolor="0.3",
-                hatch="//" if random else None,
+                **look,
                 yerr=e[:, None],
                 capsize=3,
                 ecolor="0.3",
@@ -995,8 +1156,8 @@ def error_localization(
         ax.set_ylabel("share of traces: most-blamed segment holds the first error")
         ax.set_title(
             f"{loc.n_scored} incorrect traces with the first error in a reasoning segment "
-            f"({loc.n_outside} with it after them left out)\ndashed: uniform random (mean 1/K); "
-            "error bars: 95% bootstrap interval over traces",
+            f"({loc.n_outside} with it after them left out)\ndotted bar and dashed line: uniform random "
+            "(mean 1/K); hatched: linear value space; error bars: 95% bootstrap interval over traces",
             fontsize=8,
         )
     where = f" ({scale} scale)" if scale else ""

@@ -22,11 +22,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rredcot.artifacts.figures import COLORS, OKABE_ITO, plt, save
+from rredcot.artifacts.figures import (
+    ACCURACY_LIMITS,
+    REFERENCE,
+    SeedCurves,
+    base_line,
+    base_training_line,
+    by_step,
+    draw_seed_curves,
+    plt,
+    save,
+    spread_note,
+)
 from rredcot.artifacts.logs import first_crossing, smoothed
+from rredcot.artifacts.style import policy_label, policy_styles
 from rredcot.artifacts.tables import write_table
-
-ARM_COLORS = {"oracle": OKABE_ITO["green"], **COLORS}
 
 
 def arm_summary(
@@ -163,7 +173,7 @@ def write_headroom(
 ) -> None:
     """The headroom table (per arm and seed; the control's verdict and RREDCoT's recovered share in its
     notes; the evaluation in ``metric``, read by the loader) and figure (training curves with GRPO's final
-    level, evaluation per seed with the base)."""
+    level and the base model's, evaluation per seed with the base model's)."""
     control_reading = headroom_control(
         metrics,
         baseline=baseline,
@@ -184,7 +194,6 @@ def write_headroom(
         [arm_summary(metrics, evals, a, benchmark, threshold, smooth_window, final_window) for a in arms],
         ignore_index=True,
     )
-    seeds = {a: int((per_seed["arm"] == a).sum()) for a in arms}
     notes = [
         f"- Positive control (pre-registered): the {control} arm's seed-mean smoothed training accuracy "
         f"(window {smooth_window}) reaches {baseline}'s final training accuracy {threshold:.3f} (mean of its "
@@ -219,33 +228,38 @@ def write_headroom(
         per_seed, display, csv=csv, tex=tex, md=md, title=f"Headroom of exact credit ({scale})", notes=notes
     )
 
-    fig, (curves, points) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained", width_ratios=[2, 1])
-    for arm in arms:
-        runs = metrics[metrics["method"] == arm]
-        color = ARM_COLORS.get(arm, OKABE_ITO["orange"])
-        curve = smoothed(runs, "accuracy", smooth_window)
-        for _, run in runs.groupby("seed"):
-            curves.plot(run["step"], curve[run.index], color=color, alpha=0.35, lw=0.8)
-        mean = curve.groupby(runs["step"]).mean()
-        curves.plot(mean.index, mean.to_numpy(), color=color, lw=2, label=f"{arm} (n = {seeds[arm]})")
-    curves.axhline(threshold, color="0.3", ls="--", lw=1, label=f"{baseline} final")
-    curves.axvline(
+    styles = policy_styles(arms)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.8), layout="constrained", width_ratios=[2, 1])
+    runs = metrics[metrics["method"].isin(arms)]
+    runs = runs.assign(accuracy=smoothed(runs, "accuracy", smooth_window))
+    curves = [
+        SeedCurves(policy_label(arm), styles[arm], *by_step(runs[runs["method"] == arm], "accuracy"))
+        for arm in arms
+        if (runs["method"] == arm).any()
+    ]
+    draw_seed_curves(left, curves, ci_level=ci_level, bounds=(0, 1))
+    base_training_line(left, metrics[metrics["method"].isin(arms)])
+    left.axhline(threshold, **REFERENCE, label=f"{policy_label(baseline)} final {threshold:.3f}")
+    left.axvline(
         max_step_fraction * horizon, color="0.3", ls=":", lw=1, label=f"{max_step_fraction:.0%} of steps"
     )
-    curves.set(xlabel="step", ylabel=f"training accuracy (smoothed, {smooth_window} steps)", ylim=(0, 1))
-    curves.set_title(f"Headroom: {verdict}")
-    curves.legend(loc="lower right")
+    left.set(
+        xlabel="step", ylabel=f"training accuracy (smoothed, {smooth_window} steps)", ylim=ACCURACY_LIMITS
+    )
+    left.set_title(f"Headroom: {verdict}\n{spread_note(ci_level)}", fontsize=8)
+    left.legend(loc="best", fontsize=7)
     for k, arm in enumerate(arms):
         values = per_seed.loc[per_seed["arm"] == arm, "eval"].to_numpy()
-        color = ARM_COLORS.get(arm, OKABE_ITO["orange"])
-        points.scatter(np.full(values.size, k), values, color=color, s=18, zorder=3)
+        style = styles[arm]
+        right.scatter(np.full(values.size, k), values, color=style.color, marker=style.marker, s=18, zorder=3)
         if values.size:
-            points.hlines(np.nanmean(values), k - 0.25, k + 0.25, color=color, lw=2)
+            right.hlines(np.nanmean(values), k - 0.25, k + 0.25, color=style.color, lw=2)
     if len(base_eval):
-        points.axhline(base_eval.mean(), color=COLORS["base"], ls="--", lw=1, label="base")
-        points.legend(loc="lower right")
-    points.set_xticks(range(len(arms)), arms)
-    points.set(ylabel=f"{benchmark} accuracy (eval), per seed", ylim=(0, 1))
+        base_line(right, base_eval.mean(), "base model:")
+        right.legend(loc="lower right", fontsize=7)
+    right.set_xticks(range(len(arms)), [policy_label(arm) for arm in arms])
+    right.set(ylabel=f"{benchmark} accuracy (eval), per seed", ylim=ACCURACY_LIMITS)
+    right.set_title("dots: seeds; short line: their mean", fontsize=8)
     save(fig, pdf, png)
 
 

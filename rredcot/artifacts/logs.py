@@ -505,6 +505,14 @@ def mc_bootstrap_sd(
     return sizes, np.concatenate(rows), np.concatenate(positions)
 
 
+def both_outcomes(traces: Sequence[dict]) -> np.ndarray:
+    """Per boundary, in :func:`mc_bootstrap_sd`'s order: do its rollouts have both outcomes? A boundary
+    whose rollouts agree has SD 0 at every sample count, which says nothing about how many samples suffice."""
+    return np.array(
+        [len(set(row)) > 1 for t in traces for row in (t.get("mc", {}).get("outcomes") or [])], dtype=bool
+    )
+
+
 def trace_costs(traces: Sequence[dict], variant: str) -> pd.DataFrame:
     """Per trace: segments, MC seconds / samples / generated tokens, and the value seconds of ``variant``."""
     rows = []

@@ -64,6 +64,7 @@ from rredcot.artifacts.logs import (
     LOO,
     MC,
     bootstrap_over_traces,
+    both_outcomes,
     correlation,
     correlation_with,
     default_variant,
@@ -509,14 +510,6 @@ def _mc_samples(traces: Sequence[dict]) -> str:
     return str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
 
 
-def _both_outcomes(traces: Sequence[dict]) -> np.ndarray:
-    """Per boundary, in :func:`~rredcot.artifacts.logs.mc_bootstrap_sd`'s
-    order: do its rollouts have both outcomes?"""
-    return np.array(
-        [len(set(row)) > 1 for t in traces for row in (t.get("mc", {}).get("outcomes") or [])], dtype=bool
-    )
-
-
 def _mc_sd_claim(logs: Logs) -> Claim:
     a, c = logs.artifacts, logs.paper_claims
     threshold, samples = c["mc_sd_threshold"], int(c["mc_sd_samples"])
@@ -536,7 +529,7 @@ def _mc_sd_claim(logs: Logs) -> Claim:
     sizes, sd, _ = mc_bootstrap_sd(
         logs.traces, max_samples=a["mc_sd_max_samples"], n_resamples=a["bootstrap_resamples"]
     )
-    varied = _both_outcomes(logs.traces)
+    varied = both_outcomes(logs.traces)
     run = (
         f"{int(varied.sum())} of {sd.shape[0]} boundaries have both outcomes; MC with "
         f"{_mc_samples(logs.traces)} samples per boundary"

@@ -21,6 +21,7 @@ import pandas as pd
 
 from rredcot.artifacts import credit
 from rredcot.artifacts.logs import mean_sd, metric_label, seed_means, step_cost, trace_costs
+from rredcot.artifacts.style import policy_label
 from rredcot.io import write_text
 
 # The paper's column labels (as in docs/paper.md) -> our method names.
@@ -28,7 +29,6 @@ PAPER_COLUMNS = {
     "table1": {"base": "base", "GRPO": "grpo", "RREDCoT": "rredcot"},
     "table2": {"Open-RS": "grpo", "RREDCoT-Nano": "rredcot"},
 }
-METHOD_LABELS = {"base": "base", "grpo": "GRPO", "rredcot": "RREDCoT"}
 MEAN_ROW = "mean"
 
 
@@ -127,7 +127,7 @@ def display_frame(
     if include_base:
         out["base"] = [fmt(v) for v in table["base"]]
     for method in methods:
-        out[METHOD_LABELS.get(method, method)] = [
+        out[policy_label(method)] = [
             fmt_mean_sd(m, s, int(n))
             for m, s, n in zip(
                 table[f"{method}_mean"], table[f"{method}_sd"], table[f"{method}_n"], strict=True
