@@ -161,3 +161,11 @@ def test_gpu_conda_environment_installs_the_gpu_lock():
     # Snakemake hashes the file's text only: the lock's hash in it rebuilds the environment on a new lock
     digest = hashlib.sha256((ROOT / GPU_LOCK).read_bytes()).hexdigest()
     assert f"# {GPU_LOCK} sha256: {digest}" in env_file.read_text().splitlines()
+
+
+def test_readme_installs_gpu_machines_from_the_gpu_lock():
+    readme = (ROOT / "README.md").read_text()
+    at_scale = readme.split("## Running at scale", 1)[1].split("\n## ", 1)[0]
+    venv = f"python{_lock_python(GPU_LOCK)} -m venv .venv && . .venv/bin/activate"
+    assert f"{venv} && {GPU_INSTALL}" in at_scale
+    assert "[gpu]" not in readme
