@@ -196,7 +196,7 @@ def test_partial_log_from_other_settings_is_refused(model_dir, rows, tmp_path, r
 
 def test_missing_vllm_names_the_gpu_extra(model_dir, rows, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # makes `import vllm` raise ImportError
-    with pytest.raises(ImportError, match=r"optional `gpu` extra: pip install 'rredcot\[gpu\]'"):
+    with pytest.raises(ImportError, match=r"optional `gpu` extra.*pip install -r requirements-gpu\.lock"):
         evaluate(model_dir, rows, benchmark="bench", **SETTINGS, **paths(tmp_path), backend="vllm")
 
 

@@ -25,7 +25,7 @@ RESULTS = os.path.join(config.get("results_root", "results"), SCALE)
 # --software-deployment-method conda, where a job runs that environment's python on this checkout's code;
 # otherwise the interpreter running Snakemake, into which rredcot is installed.
 CONDA_ENV = "../../environment.yml"  # relative to experiments/rules/, where every rule is defined
-GPU_CONDA_ENV = "../envs/gpu.yaml"  # the same plus pyproject's gpu extra, for stages on GPUs
+GPU_CONDA_ENV = "../envs/gpu.yaml"  # requirements-gpu.lock: the same plus the gpu extra, for stages on GPUs
 ON_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 # hub_mirror: the model and datasets come from the hub, fetched once by the local rule `prefetch`; every
 # compute job then runs with the hub offline and reads the mirror (rredcot.pipeline.prefetch).
@@ -55,7 +55,7 @@ def stage_resources(stage):
 
 
 def conda_env(stage):
-    """A stage's conda environment: with the GPU extra where the config gives the stage GPUs."""
+    """A stage's conda environment: the GPU lock's where the config gives the stage GPUs."""
     return GPU_CONDA_ENV if stage_resources(stage).get("gpu", 0) else CONDA_ENV
 
 

@@ -122,7 +122,8 @@ def vllm_sampler(
         import vllm
     except ImportError as err:
         raise ImportError(
-            "backend='vllm' needs vLLM, which comes with the optional `gpu` extra: pip install 'rredcot[gpu]'"
+            "backend='vllm' needs vLLM, which comes with the optional `gpu` extra, locked for Python 3.13 in "
+            "requirements-gpu.lock: pip install -r requirements-gpu.lock (README, 'Running at scale')"
         ) from err
     load_format = "dummy" if random_init else "auto"
     llm = vllm.LLM(model=str(model_path), dtype=dtype, seed=seed, load_format=load_format)
