@@ -34,7 +34,7 @@ FROM_HUB = config["data"]["kind"] == "hub" or config["base_model"]["kind"] == "p
 if HUB_MIRROR and not FROM_HUB:
     raise ValueError("hub_mirror is set, but neither the data (kind: hub) nor the model (pretrained) is on the hub")
 if config["base_model"].get("revision") and not HUB_MIRROR:
-    raise ValueError("base_model.revision is read by the prefetch rule only: set hub_mirror as well")
+    raise ValueError("base_model.revision is read by `prefetch` alone, which runs where hub_mirror is set")
 OFFLINE = "".join(f"{name}={value} " for name, value in OFFLINE_ENV.items()) if HUB_MIRROR else ""
 RUN_ENV = OFFLINE + (f"PYTHONPATH={shlex.quote(workflow.basedir)} " if ON_CONDA else "")
 PYTHON = f"{RUN_ENV}python" if ON_CONDA else f"{RUN_ENV}{sys.executable}"
