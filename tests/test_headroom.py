@@ -71,6 +71,20 @@ def test_recovered_share_is_undefined_without_an_oracle_gain():
     assert math.isnan(share) and all(math.isnan(x) for x in interval)
 
 
+def test_recovered_share_is_undefined_where_the_oracle_loses_on_average():
+    """Gains +0.01, +0.01, −0.04: some resamples show a gain, but the share of a loss is no share, and an
+    interval over the draws that happen to show a gain would describe a gain the data do not show."""
+    per_seed = pd.DataFrame(
+        {
+            "arm": ["grpo"] * 3 + ["oracle"] * 3 + ["rredcot"] * 3,
+            "seed": [0, 1, 2] * 3,
+            "eval": [0.92, 0.92, 0.92] + [0.93, 0.93, 0.88] + [0.92, 0.93, 0.91],
+        }
+    )
+    share, interval = recovered_share(per_seed, "grpo", "oracle", "rredcot", 400, 0.95, 0)
+    assert math.isnan(share) and all(math.isnan(x) for x in interval)
+
+
 @pytest.mark.parametrize("missing", ["oracle", "rredcot"])
 def test_recovered_share_needs_every_arm(missing):
     per_seed = pd.DataFrame({"arm": ["grpo", "oracle", "rredcot"], "seed": [0] * 3, "eval": [0.5, 0.7, 0.6]})

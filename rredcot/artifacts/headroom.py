@@ -77,7 +77,9 @@ def recovered_share(
     seed: int,
 ) -> tuple[float, list[float]]:
     """``(R − G)/(O − G)`` of the evaluation means over the seeds all three arms share, and its percentile
-    interval over seeds resampled jointly (NaN where a draw leaves the oracle no gain)."""
+    interval over seeds resampled jointly. Undefined (NaN, interval too) where the oracle gains nothing over
+    the seeds as drawn, or in half the resamples or more: an interval over the draws that happen to show a
+    gain would describe a gain the data do not show."""
     table = per_seed.pivot_table(index="seed", columns="arm", values="eval").dropna()
     if not {baseline, control, compared} <= set(table.columns) or len(table) == 0:
         return math.nan, [math.nan, math.nan]
@@ -87,16 +89,14 @@ def recovered_share(
         gain = o[pick].mean() - g[pick].mean()
         return (r[pick].mean() - g[pick].mean()) / gain if gain > 0 else math.nan
 
+    point = share(np.arange(len(g)))
     rng = np.random.default_rng(seed)
     draws = np.array([share(rng.integers(0, len(g), len(g))) for _ in range(resamples)])
-    draws = draws[np.isfinite(draws)]
+    finite = draws[np.isfinite(draws)]
+    if math.isnan(point) or finite.size * 2 <= draws.size:
+        return math.nan, [math.nan, math.nan]
     alpha = (1 - level) / 2
-    interval = (
-        [float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))]
-        if draws.size
-        else [math.nan] * 2
-    )
-    return share(np.arange(len(g))), interval
+    return point, [float(np.quantile(finite, alpha)), float(np.quantile(finite, 1 - alpha))]
 
 
 @dataclass(frozen=True)
@@ -200,13 +200,24 @@ def write_headroom(
         f"last {final_window} steps over seeds) by step {crossing:g} of {horizon:g} "
         f"({fraction:.0%}; needed ≤ {max_step_fraction:.0%}): headroom **{verdict}**.",
     ]
+    means = per_seed.groupby("arm")["eval"].mean()
+    gain = means.get(control, math.nan) - means.get(baseline, math.nan)
     for arm in compared:
         share, (low, high) = recovered_share(
             per_seed, baseline, control, arm, bootstrap_resamples, ci_level, seed
         )
+        recovered = (
+            f"recovers {share:.2f} [{low:.2f}, {high:.2f}] ({ci_level:.0%}, seeds resampled jointly) of"
+            if not math.isnan(share)
+            else "recovers an undefined share (no interval) of"
+        )
         notes.append(
-            f"- {arm} recovers {share:.2f} [{low:.2f}, {high:.2f}] ({ci_level:.0%}, seeds resampled jointly) "
-            f"of the {control} arm's gain over {baseline} on {benchmark}"
+            f"- {arm} {recovered} the {control} arm's gain over {baseline} on {benchmark}"
+            + (
+                f" (here {gain:+.3f}: the share needs a gain in most resamples of the seeds)"
+                if math.isnan(share)
+                else ""
+            )
             + ("." if passed else f", read only where the headroom is shown (here: {verdict}).")
         )
     base_eval = evals[(evals["policy"] == "base") & (evals["benchmark"] == benchmark)]["value"]
