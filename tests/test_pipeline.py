@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import re
@@ -18,6 +19,10 @@ from rredcot.io import read_jsonl
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "experiments" / "smoke.yaml"
 pytestmark = pytest.mark.slow
+
+_spec = importlib.util.spec_from_file_location("browser", ROOT / "scripts" / "check_report_in_browser.py")
+browser = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(browser)
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -69,22 +74,51 @@ def test_finished_pipeline_has_nothing_left_to_do(smoke_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_html_report_holds_every_figure_and_table_under_its_caption(smoke_run):
+@pytest.fixture(scope="module")
+def html_report(smoke_run):
     report = smoke_run / "report.html"
     proc = snakemake(smoke_run, "--report", str(report), "--configfile", str(SMOKE))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    html = report.read_text()
+    return report
+
+
+def caption_openings() -> dict[str, str]:
+    """Each caption file -> its first words up to the first literal, which the report shows verbatim."""
+    return {
+        rst.name: " ".join(itertools.takewhile(lambda word: "`" not in word, rst.read_text().split()[:6]))
+        for rst in (ROOT / "experiments" / "report").glob("*.rst")
+    }
+
+
+def test_html_report_holds_every_figure_and_table_under_its_caption(smoke_run, html_report):
+    html = html_report.read_text()
     # the report embeds its items as one JSON object: path -> name, caption (rendered .rst), data, ...
     start = re.search(r'<script id="results">\s*var results = ', html).end()
     items, _ = json.JSONDecoder().raw_decode(html, start)
     made = [*(smoke_run / "figures").rglob("*.png"), *(smoke_run / "paper_tables").rglob("*.csv")]
     expected = {str(path.relative_to(smoke_run)) for path in made} | {"paper_tables/smoke/REPLICATION.md"}
     assert made and set(items) == expected
+    # docutils writes what it cannot parse into the caption as a "system message" and carries on
+    assert not [path for path, item in items.items() if "system-message" in item["caption"]]
     captions = [re.sub(r"<[^>]+>|\s+", " ", item["caption"]).strip() for item in items.values()]
     assert all(captions)
-    for rst in (ROOT / "experiments" / "report").glob("*.rst"):
-        opening = " ".join(itertools.takewhile(lambda word: "`" not in word, rst.read_text().split()[:6]))
-        assert any(caption.startswith(opening) for caption in captions), rst.name
+    for name, opening in caption_openings().items():
+        assert any(caption.startswith(opening) for caption in captions), name
+
+
+def test_html_report_shows_every_figure_with_its_caption_in_chromium(smoke_run, html_report):
+    """The report's figures exist only once its JavaScript ran and a reader clicked to them: the browser
+    clicks to each one, and the figure must be decoded and inside the window, beside its caption."""
+    chromium = browser.find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium on PATH or in $CHROMIUM (Debian: apt-get install chromium-headless-shell)")
+    shown, errors = browser.render_report(html_report, chromium)
+    assert errors == []
+    figures = {str(path.relative_to(smoke_run)) for path in (smoke_run / "figures").rglob("*.png")}
+    assert figures and {item["path"] for item in shown if item["image"]} == figures
+    assert {item["path"]: browser.problems(item) for item in shown} == {item["path"]: [] for item in shown}
+    for name, opening in caption_openings().items():
+        assert any(item["caption"].startswith(opening) for item in shown), name
 
 
 def test_changed_eval_setting_reruns_only_evaluation(smoke_run):
