@@ -14,12 +14,15 @@ resampling the seeds (paired: the arms share seeds).
 Pre-registered before any H = 4 or H = 16 run was looked at: the dose-response is **shown** when the
 evaluation gap's seed mean grows at every step of H = 4 → 8 → 16 and the 95 % interval of gap(16) − gap(4)
 (seeds resampled within each H) lies above 0; **not shown** when the interval lies at or below 0; otherwise
-**inconclusive**. It is **not decided** while any of the three horizons lacks 3 seeds per arm.
+**inconclusive**. It is **not decided** while any of the three horizons lacks 3 seeds per arm, or (added
+after the H = 16 runs, whose GRPO stayed at chance) where a horizon's control is not testable because GRPO
+does not learn there: its verdict in ``headroom.md``.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +60,7 @@ def main() -> None:
             rows.append({"H": horizon, "scale": scale, "seeds": 0})
             continue
         table = pd.read_csv(path)
+        control = re.search(r"headroom \*\*(.+?)\*\*", path.with_suffix(".md").read_text())[1]
         gaps = paired_gaps(table, "eval")
         train_gaps = paired_gaps(table, "final_train_accuracy")
         draws[horizon] = resampled_means(gaps, rng)
@@ -66,6 +70,7 @@ def main() -> None:
                 "H": horizon,
                 "scale": scale,
                 "seeds": len(gaps),
+                "control": control,
                 "grpo_eval": means[BASELINE],
                 "oracle_eval": means[CONTROL],
                 "gap_eval": gaps.mean(),
@@ -81,6 +86,10 @@ def reading(rows: list[dict], draws: dict[int, np.ndarray]) -> str:
     """The pre-registered verdict (module docstring) with the contrast it rests on."""
     if missing := [f"H = {row['H']}" for row in rows if row["seeds"] < MIN_SEEDS]:
         return f"dose-response **not decided**: {', '.join(missing)} not run with {MIN_SEEDS} seeds per arm"
+    if untestable := [
+        f"H = {row['H']} ({row['control']})" for row in rows if row["control"].startswith("not testable")
+    ]:
+        return f"dose-response **not decided**: the control is {'; '.join(untestable)}"
     gap = [row["gap_eval"] for row in sorted(rows, key=lambda row: row["H"])]
     low, high = interval(draws[max(draws)] - draws[min(draws)])
     if all(a < b for a, b in zip(gap, gap[1:], strict=False)) and low > 0:
@@ -99,6 +108,7 @@ def write(rows: list[dict], reading: str) -> None:
         "H",
         "scale",
         "seeds",
+        "control",
         "grpo_eval",
         "oracle_eval",
         "gap_eval",
@@ -117,16 +127,17 @@ def write(rows: list[dict], reading: str) -> None:
     lines = [
         "**Dose-response of the positive control: exact credit (oracle) minus GRPO, per horizon H**",
         "",
-        "| H | seeds per arm | GRPO in_dist | oracle in_dist | gap in_dist [95 %] "
+        "| H | seeds per arm | positive control | GRPO in_dist | oracle in_dist | gap in_dist [95 %] "
         "| gap in final training accuracy [95 %] |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         if not row["seeds"]:
-            lines.append(f"| {row['H']} | not run | | | | |")
+            lines.append(f"| {row['H']} | not run | | | | | |")
             continue
         lines.append(
-            f"| {row['H']} | {row['seeds']} | {row['grpo_eval']:.3f} | {row['oracle_eval']:.3f} | "
+            f"| {row['H']} | {row['seeds']} | {row['control']} | "
+            f"{row['grpo_eval']:.3f} | {row['oracle_eval']:.3f} | "
             f"{row['gap_eval']:+.3f} {ci(row['gap_eval_ci'])} | "
             f"{row['gap_train']:+.3f} {ci(row['gap_train_ci'])} |"
         )

@@ -430,7 +430,7 @@ def test_threshold_and_interval_rules_on_hand_made_cases():
 # The controls pass: RREDCoT's synthetic runs, standing in for the exact oracle, reach GRPO's final training
 # accuracy at about step 12 of 30, and the configured estimator meets both value-sanity targets.
 PASSING_CONTROLS = {"baseline": "grpo", "control": "rredcot", "compared": [], "benchmark": "in_dist",
-                    "max_step_fraction": 0.5, "min_seeds": 3}  # fmt: skip
+                    "max_step_fraction": 0.5, "min_seeds": 3, "min_baseline_gain": 0.05}  # fmt: skip
 SANITY = {
     "summary": {
         "targets": {"spearman": 0.5, "drop_share": 0.9},

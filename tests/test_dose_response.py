@@ -19,7 +19,7 @@ def rows_and_draws(gaps_by_h: dict[int, list[float]]):
     for horizon, gaps in gaps_by_h.items():
         gaps = np.asarray(gaps)
         draws[horizon] = dose.resampled_means(gaps, rng)
-        rows.append({"H": horizon, "seeds": len(gaps), "gap_eval": gaps.mean()})
+        rows.append({"H": horizon, "seeds": len(gaps), "gap_eval": gaps.mean(), "control": "not shown"})
     return rows, draws
 
 
@@ -47,3 +47,11 @@ def test_reading_follows_the_pre_registered_rule(gaps, verdict):
 def test_a_horizon_with_too_few_seeds_leaves_it_undecided():
     rows, draws = rows_and_draws({4: [0.0, 0.0, 0.0], 8: [0.1, 0.1], 16: [0.3, 0.3, 0.3]})
     assert dose.reading(rows, draws).startswith("dose-response **not decided**: H = 8")
+
+
+def test_a_horizon_whose_control_is_not_testable_leaves_it_undecided():
+    rows, draws = rows_and_draws({4: [0.0, 0.0, 0.0], 8: [0.1, 0.1, 0.1], 16: [0.3, 0.3, 0.3]})
+    rows[2]["control"] = "not testable: grpo does not learn here"
+    assert dose.reading(rows, draws) == (
+        "dose-response **not decided**: the control is H = 16 (not testable: grpo does not learn here)"
+    )

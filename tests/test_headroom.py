@@ -35,7 +35,8 @@ def make(tmp_path, metrics, evals, **overrides):
     out = {name: tmp_path / f"headroom.{name}" for name in ("csv", "tex", "md", "pdf", "png")}
     settings = dict(
         baseline="grpo", control="oracle", compared=["rredcot"], benchmark="in_dist", smooth_window=1,
-        final_window=1, max_step_fraction=0.5, min_seeds=3, ci_level=0.95, bootstrap_resamples=200, seed=0,
+        final_window=1, max_step_fraction=0.5, min_seeds=3, min_baseline_gain=0.05, ci_level=0.95,
+        bootstrap_resamples=200, seed=0,
     )  # fmt: skip
     write_headroom(metrics, evals, **out, **{**settings, **overrides})
     return out
@@ -61,6 +62,16 @@ def test_a_stricter_budget_fails_and_too_few_seeds_are_not_testable(tmp_path):
     text = make(tmp_path / "few", *few)["md"].read_text()
     assert "not testable: 2 grpo and 2 oracle seeds, 3 needed" in text
     assert "read only where the headroom is shown" in text
+
+
+def test_a_baseline_that_does_not_learn_leaves_the_control_not_testable(tmp_path, monkeypatch):
+    """GRPO flat at chance (0.1 at every step): any arm reaches its 'final accuracy' at step 1, which is no
+    headroom; the control says not testable, naming why."""
+    monkeypatch.setitem(SLOPES, "grpo", 0.0)
+    monkeypatch.setitem(SLOPES, "oracle", 0.0)
+    text = make(tmp_path, *write_logs(tmp_path))["md"].read_text()
+    assert "headroom **not testable: grpo does not learn here (0.300 over its first 1 steps, 0.300" in text
+    assert "+0.050 needed" in text
 
 
 def test_recovered_share_is_undefined_without_an_oracle_gain():

@@ -5,7 +5,9 @@ exact oracle) passes when the mean over its seeds of its smoothed training accur
 training accuracy (mean of the last ``final_window`` steps over GRPO's seeds) within ``max_step_fraction`` of
 GRPO's steps, with at least ``min_seeds`` seeds per arm. Training accuracy is the in-distribution accuracy of
 the policy's own samples at every step, so it gives a curve where the evaluation gives one point. These
-criteria are fixed in the config before any run is looked at.
+criteria are fixed in the config before any run is looked at. The control is not testable where GRPO itself
+does not learn (its final accuracy is not ``min_baseline_gain`` above its first steps'): any arm would reach
+that level at once.
 
 The comparison it guards: the share of the oracle's gain over GRPO that RREDCoT recovers on the evaluation
 benchmark, ``(R − G) / (O − G)`` of the means over seeds, with a percentile interval from resampling the
@@ -129,10 +131,13 @@ def headroom_control(
     final_window: int,
     max_step_fraction: float,
     min_seeds: int,
+    min_baseline_gain: float,
 ) -> Headroom:
     """Read the positive control from the training metrics (module docstring)."""
     base = metrics[metrics["method"] == baseline]
-    threshold = float(base.groupby("seed")["accuracy"].apply(lambda s: s.tail(final_window).mean()).mean())
+    by_seed = base.groupby("seed")["accuracy"]
+    threshold = float(by_seed.apply(lambda s: s.tail(final_window).mean()).mean())
+    start = float(by_seed.apply(lambda s: s.head(final_window).mean()).mean())
     horizon = float(base["step"].max()) if len(base) else math.nan
     runs = metrics[metrics["method"] == control]
     mean_curve = smoothed(runs, "accuracy", smooth_window).groupby(runs["step"]).mean()
@@ -142,6 +147,11 @@ def headroom_control(
         verdict = (
             f"not testable: {seeds[baseline]} {baseline} and {seeds[control]} {control} seeds, "
             f"{min_seeds} needed"
+        )
+    elif not threshold - start >= min_baseline_gain:  # a baseline that does not learn is reached at once
+        verdict = (
+            f"not testable: {baseline} does not learn here ({start:.3f} over its first {final_window} steps, "
+            f"{threshold:.3f} over its last; {min_baseline_gain:+.3f} needed)"
         )
     else:
         verdict = "shown" if crossing <= max_step_fraction * horizon else "not shown"  # NaN: never, not shown
@@ -165,6 +175,7 @@ def write_headroom(
     final_window: int,
     max_step_fraction: float,
     min_seeds: int,
+    min_baseline_gain: float,
     ci_level: float,
     bootstrap_resamples: int,
     seed: int,
@@ -182,6 +193,7 @@ def write_headroom(
         final_window=final_window,
         max_step_fraction=max_step_fraction,
         min_seeds=min_seeds,
+        min_baseline_gain=min_baseline_gain,
     )
     threshold, crossing, horizon = (
         control_reading.threshold,

@@ -859,6 +859,7 @@ def _headroom_reading(logs: Logs) -> Headroom:
         final_window=a["final_window"],
         max_step_fraction=h["max_step_fraction"],
         min_seeds=h["min_seeds"],
+        min_baseline_gain=h["min_baseline_gain"],
     )
 
 
