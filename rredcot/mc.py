@@ -2,19 +2,22 @@
 
 The value of the state at boundary b is the probability that the policy, continuing from prompt +
 completion[:b], ends with a correct answer. It is estimated from ``n_samples`` sampled continuations per
-boundary, all boundaries and samples generated together in left-padded batches.
+boundary, all boundaries and samples generated together: in left-padded batches of HF ``generate``, or by vLLM
+where the analyses' backend is vLLM.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from rredcot.end_of_sequence import cut_at_end, end_token_ids
+from rredcot.vllm_engine import VLLMPolicy, sampling_params
 
 
 @dataclass(frozen=True)
@@ -65,14 +68,18 @@ def mc_values_batch(
 ) -> list[MCResult]:
     """MC values of every boundary of every request, all rollouts generated together.
 
-    Sampling is plain ancestral sampling at ``temperature`` (no top-k / top-p), so the estimate is of the
-    policy's own value. A sample is graded on the completed completion, ``completion[:b]`` + the continuation
-    up to its first end id (:mod:`rredcot.end_of_sequence`), decoded without special tokens: exactly what the
-    reward function would see had the policy produced it, so an answer already in the prefix counts unless
-    the continuation gives another. A state that several requests share (a group's prompt-only state, a
-    common first line) is sampled once and its outcomes are given to each; ``generated_tokens`` of a request
-    counts the rollouts of the states it met first. ``progress`` names a progress bar over the batches (none
-    by default: the trainer calls this every step).
+    ``model`` is the policy: an HF causal LM, sampled with ``generate`` in left-padded batches of
+    ``batch_size`` rows, or a :class:`~rredcot.vllm_engine.VLLMPolicy`, given the states of one request per
+    call, token ids in, and batching them itself; both stop on the end ids of
+    :mod:`rredcot.end_of_sequence`. Sampling is plain ancestral sampling at ``temperature`` (no top-k /
+    top-p), so the estimate is of the policy's own value. A sample is graded on the completed completion,
+    ``completion[:b]`` + the continuation up to its first end id, decoded without special tokens: exactly
+    what the reward function would see had the policy produced it, so an answer already in the prefix counts
+    unless the continuation gives another. A state that several requests share (a group's prompt-only
+    state, a common first line) is sampled once and its outcomes are given to each; ``generated_tokens`` of
+    a request counts the rollouts of the states it met first (HF: each batch's generated width, padding
+    included, as generate computes it; vLLM: each sample's own tokens). ``progress`` names a progress bar
+    over the generation calls (none by default: the trainer calls this every step).
     """
     if grade_fn is None:
         from rredcot.rewards import grade as grade_fn
@@ -96,20 +103,52 @@ def mc_values_batch(
             owner.append(states[key])
         owners.append(owner)
 
-    rows = [state for state in range(len(firsts)) for _ in range(n_samples)]
-    device = next(model.parameters()).device
+    heads = [[int(t) for t in requests[k].completion_ids[:b]] for k, b in firsts]
+    prefixes = [
+        [*map(int, requests[k].prompt_ids), *head] for (k, _), head in zip(firsts, heads, strict=True)
+    ]
     ends = end_token_ids(tokenizer, model.generation_config)
-    grades, tokens = np.empty(len(rows)), np.zeros(len(firsts), dtype=np.int64)
+    sampling = dict(n_samples=n_samples, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
+    if isinstance(model, VLLMPolicy):
+        # A request's first-met states are consecutive: one call each, states in order as with HF.
+        calls = [list(group) for _, group in groupby(range(len(firsts)), key=lambda s: firsts[s][0])]
+        rollouts, n_calls = _vllm_rollouts(model, prefixes, ends, calls, **sampling), len(calls)
+    else:
+        rollouts = _hf_rollouts(model, tokenizer.pad_token_id, prefixes, ends, batch_size, **sampling)
+        n_calls = -(-len(firsts) * n_samples // batch_size)
+    grades, tokens = [], np.zeros(len(firsts), dtype=np.int64)
+    for rows, continuations, generated in (
+        tqdm(rollouts, desc=progress, unit="call", total=n_calls) if progress else rollouts
+    ):
+        texts = tokenizer.batch_decode(
+            [heads[s] + cut_at_end(cont, ends)[0] for s, cont in zip(rows, continuations, strict=True)],
+            skip_special_tokens=True,
+        )
+        grades += [
+            float(grade_fn(text, requests[firsts[s][0]].reference_answer))
+            for s, text in zip(rows, texts, strict=True)
+        ]
+        np.add.at(tokens, rows, generated)
+    by_state = np.asarray(grades).reshape(len(firsts), n_samples)
+    results, counted = [], set()
+    for owner in owners:
+        outcomes = by_state[owner]
+        new = [s for s in dict.fromkeys(owner) if s not in counted]
+        counted.update(new)
+        results.append(MCResult(outcomes, outcomes.mean(axis=1), int(tokens[new].sum())))
+    return results
+
+
+def _hf_rollouts(model, pad_id, prefixes, ends, batch_size, *, n_samples, temperature, max_new_tokens, seed):
+    """``n_samples`` rows per state, state after state, in left-padded ``generate`` batches: per batch its
+    states, their continuations and the batch's generated width."""
+    rows = [state for state in range(len(prefixes)) for _ in range(n_samples)]
+    device = next(model.parameters()).device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.inference_mode():
         torch.manual_seed(seed)
-        starts = range(0, len(rows), batch_size)
-        for start in tqdm(starts, desc=progress, unit="batch") if progress else starts:
+        for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
-            heads = [[int(t) for t in requests[firsts[s][0]].completion_ids[: firsts[s][1]]] for s in chunk]
-            prefixes = [
-                [*requests[firsts[s][0]].prompt_ids, *head] for s, head in zip(chunk, heads, strict=True)
-            ]
-            ids, mask = _left_pad(prefixes, tokenizer.pad_token_id, device)
+            ids, mask = _left_pad([prefixes[s] for s in chunk], pad_id, device)
             out = model.generate(
                 input_ids=ids,
                 attention_mask=mask,
@@ -118,24 +157,35 @@ def mc_values_batch(
                 top_k=0,
                 top_p=1.0,
                 max_new_tokens=max_new_tokens,
-                pad_token_id=tokenizer.pad_token_id,
+                pad_token_id=pad_id,
                 eos_token_id=sorted(ends),
             )[:, ids.shape[1] :]
-            np.add.at(tokens, chunk, out.shape[1])
-            texts = tokenizer.batch_decode(
-                [head + cut_at_end(cont, ends)[0] for head, cont in zip(heads, out.tolist(), strict=True)],
-                skip_special_tokens=True,
+            yield chunk, out.tolist(), out.shape[1]
+
+
+def _vllm_rollouts(policy, prefixes, ends, calls, *, n_samples, temperature, max_new_tokens, seed):
+    """One vLLM call per list of states in ``calls``, ``n_samples`` samples of each: per call its rows, their
+    continuations and each one's generated tokens. State s is seeded with ``seed + s·n_samples``, so that
+    every rollout has its own seed and none depends on what vLLM batches it with."""
+    for call in calls:
+        params = [
+            sampling_params(
+                ends,
+                n=n_samples,
+                temperature=temperature,
+                top_p=1.0,
+                max_new_tokens=max_new_tokens,
+                seed=seed + s * n_samples,
             )
-            for offset, (s, text) in enumerate(zip(chunk, texts, strict=True)):
-                grades[start + offset] = float(grade_fn(text, requests[firsts[s][0]].reference_answer))
-    by_state = grades.reshape(len(firsts), n_samples)
-    results, counted = [], set()
-    for owner in owners:
-        outcomes = by_state[owner]
-        new = [s for s in dict.fromkeys(owner) if s not in counted]
-        counted.update(new)
-        results.append(MCResult(outcomes, outcomes.mean(axis=1), int(tokens[new].sum())))
-    return results
+            for s in call
+        ]
+        outputs = policy.llm.generate(
+            [{"prompt_token_ids": prefixes[s]} for s in call], params, use_tqdm=False
+        )
+        continuations = [[list(o.token_ids) for o in out.outputs] for out in outputs]
+        rows = [s for s, samples in zip(call, continuations, strict=True) for _ in samples]
+        flat = [tokens for samples in continuations for tokens in samples]
+        yield rows, flat, [len(tokens) for tokens in flat]
 
 
 def _left_pad(sequences: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -435,7 +435,10 @@ class RREDCoTTrainer(GRPOTrainer):
         """Every boundary valued by ``mc_samples`` rollouts of the policy.
 
         A rollout may generate ``max_completion_length`` tokens from any boundary, so a completed trace can
-        exceed the policy's budget by its prefix; traces of the tiny task end far below it.
+        exceed the policy's budget by its prefix; traces of the tiny task end far below it. Rollouts use HF
+        ``generate`` even under ``use_vllm``: TRL's engine serves its own rollouts (sized to the per-device
+        batch, asleep between them in sleep mode, called by a whole tensor-parallel group at once, or on a
+        server that only the main process talks to).
         """
         args = self.args
         requests = [

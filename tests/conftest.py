@@ -1,6 +1,11 @@
-"""Shared fixtures: the char-level tokenizer and a tiny random Qwen3 that every model test can afford."""
+"""Shared fixtures: the char-level tokenizer, a tiny random Qwen3 that every model test can afford, and a
+stand-in for the ``vllm`` module."""
 
 from __future__ import annotations
+
+import sys
+import types
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -67,3 +72,33 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    """``import vllm`` gives a stand-in: ``engines`` holds the arguments of every ``LLM`` built, ``calls`` the
+    (prompts, sampling parameters) of every ``generate``, and sample j of a request is
+    ``write(prompt_token_ids, seed + j)``, seeded as vLLM seeds the ``n`` samples of a request (set ``write``
+    in the test)."""
+    fake = types.ModuleType("vllm")
+    fake.engines, fake.calls, fake.write = [], [], None
+
+    class LLM:
+        def __init__(self, **kwargs):
+            fake.engines.append(kwargs)
+
+        def generate(self, prompts, params, use_tqdm=True):
+            fake.calls.append((prompts, params))
+            return [
+                SimpleNamespace(
+                    outputs=[
+                        SimpleNamespace(token_ids=fake.write(prompt["prompt_token_ids"], p.seed + j))
+                        for j in range(p.n)
+                    ]
+                )
+                for prompt, p in zip(prompts, params, strict=True)
+            ]
+
+    fake.LLM, fake.SamplingParams = LLM, SimpleNamespace
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    return fake

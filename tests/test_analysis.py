@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -268,6 +269,7 @@ def test_cli(model_dir, rows, tmp_path):
         "ablation_estimator": "answer_only/log",
         "attribution_estimator": "answer_only",
         "segmentation_variants": {"fixed_c4": {"strategy": "fixed", "max_segments": None, "chunk_size": 4}},
+        "backend": "hf",
         "dtype": "float32",
         "device": "cpu",
         "value_options": {
@@ -318,6 +320,57 @@ def test_cli(model_dir, rows, tmp_path):
     (fixed,) = read_jsonl(tmp_path / "seg" / "fixed_c4.jsonl")
     check_record(fixed, ["answer_only/log"], 1, attributions=False)
     assert fixed["completion"] == credit["completion"]
+
+
+def test_mc_rollouts_go_through_vllm_where_the_backend_is_vllm(
+    model_dir, rows, tmp_path, fake_vllm, char_tokenizer
+):
+    """backend vllm: each analysis builds one engine on the analysed model beside the HF one, and every MC
+    state of a trace is a request of one call; traces, values and attributions stay the HF model's."""
+    from rredcot.pipeline.analysis import VLLM_GPU_SHARE, prompt_token_ids
+    from rredcot.rewards import grade
+
+    fake_vllm.write = lambda prompt, seed: [char_tokenizer.eos_token_id]  # every rollout ends at once
+    sampling = Sampling(max_new_tokens=24, mc_max_new_tokens=8, mc_batch_size=4, self_group_size=1)
+    settings = dict(SETTINGS, n_traces=1, estimators=["answer_only/log"], attribution_estimator="answer_only")
+    settings["sampling"] = replace(sampling, backend="vllm")
+    (record,) = analyze_credit(model_dir, rows, **paths(tmp_path, "vllm"), **settings)
+
+    engine = dict(model=str(model_dir), dtype="float32", seed=0, load_format="auto")
+    assert fake_vllm.engines == [dict(engine, gpu_memory_utilization=VLLM_GPU_SHARE)]
+    ((prompts, params),) = fake_vllm.calls
+    row = next(r for r in rows if r["id"] == record["id"])
+    prompt = prompt_token_ids(char_tokenizer, row["problem"])
+    completion = char_tokenizer(record["completion"], add_special_tokens=False)["input_ids"]
+    assert prompts == [{"prompt_token_ids": prompt + completion[:b]} for b in record["boundaries"]]
+    ends = (char_tokenizer.eos_token_id,)  # the saved model lists no end id beside the tokenizer's
+    assert {(p.n, p.max_tokens, p.temperature, p.top_p, tuple(p.stop_token_ids)) for p in params} == {
+        (3, 8, 1.0, 1.0, ends)
+    }
+    # A rollout that ends at once grades the prefix alone, as it would from HF generate.
+    prefix_grades = [
+        grade(char_tokenizer.decode(completion[:b], skip_special_tokens=True), row["answer"])
+        for b in record["boundaries"]
+    ]
+    assert record["mc"]["outcomes"] == [[int(g)] * 3 for g in prefix_grades]
+    assert record["mc"]["generated_tokens"] == len(record["boundaries"]) * 3
+
+    fake_vllm.calls.clear()
+    (ablation,) = analyze_segmentations(
+        model_dir,
+        rows,
+        ids=[record["id"]],
+        n_mc_samples=2,
+        variants={"fixed_c4": {"strategy": "fixed", "max_segments": None, "chunk_size": 4}},
+        keywords=["\n"],
+        estimator="answer_only/log",
+        seed=0,
+        partial_dir=tmp_path / "seg",
+        out_paths={"fixed_c4": tmp_path / "fixed_c4.jsonl"},
+        sampling=settings["sampling"],
+    ).values()
+    assert len(fake_vllm.engines) == 2 and len(fake_vllm.calls) == 1
+    assert ablation[0]["completion"] == record["completion"]
 
 
 # ---------------------------------------------------------------------------------------------------------

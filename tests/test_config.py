@@ -182,6 +182,57 @@ def test_train_rule_hands_the_tracker_and_run_name_to_trl(tmp_path):
     )
 
 
+def test_analysis_backend_reaches_every_analysis_that_rolls_out_mc(tmp_path, monkeypatch):
+    """analysis.backend goes from the config through the rules' JSON and the CLI to the credit analysis, the
+    segmentation ablation and value sanity."""
+    import rredcot.io
+    import rredcot.pipeline.analysis as analysis
+    import rredcot.pipeline.data.synthetic as synthetic
+    import rredcot.pipeline.value_sanity as value_sanity
+    from rredcot.pipeline.cli import main
+
+    config = load("smoke")
+    config["analysis"]["backend"] = "vllm"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    results = "results/smoke/analysis"
+    targets = [
+        f"{results}/credit.jsonl",
+        f"{results}/segmentation/keyword.jsonl",
+        f"{results}/value_sanity.json",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "-d", str(tmp_path)]
+        + ["-n", "-p", "--cores", "1", *targets, "--configfile", str(tmp_path / "config.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    called = {}
+    for name, module, function, result in [
+        ("analyze-credit", analysis, "analyze_credit", []),
+        ("analyze-segmentation", analysis, "analyze_segmentations", {}),
+        ("value-sanity", value_sanity, "analyze_value_sanity", {"estimators": {}}),
+    ]:
+
+        def record(*args, name=name, result=result, **kwargs):
+            called[name] = kwargs
+            return result
+
+        monkeypatch.setattr(module, function, record)
+    monkeypatch.setattr(synthetic, "load_split", lambda path: [])  # the rules' inputs are not built here
+    monkeypatch.setattr(rredcot.io, "read_jsonl", lambda path: [])
+    monkeypatch.setattr("torch.set_num_threads", lambda threads: None)
+    for line in proc.stdout.splitlines():
+        if re.search(r"rredcot\.pipeline\.cli (analyze-credit|analyze-segmentation|value-sanity) ", line):
+            words = shlex.split(line)
+            main(words[words.index("rredcot.pipeline.cli") + 1 : words.index(">")])
+    assert sorted(called) == ["analyze-credit", "analyze-segmentation", "value-sanity"]
+    assert called["analyze-credit"]["sampling"].backend == "vllm"
+    assert called["analyze-segmentation"]["sampling"].backend == "vllm"
+    assert called["value-sanity"]["backend"] == "vllm"
+
+
 @pytest.mark.parametrize(
     ("shares", "message"),
     [
@@ -220,6 +271,7 @@ ENUM_SOURCES = {
     "train/rredcot/value_space": SPACES,
     "train/rredcot/sigma_mode": MODES,
     "eval/backend": BACKENDS,
+    "analysis/backend": BACKENDS,
     "analysis/segmentation/strategy": STRATEGIES,
     "analysis/segmentation_variants/additionalProperties/strategy": STRATEGIES,
     "analysis/attribution_estimator": ATTRIBUTION_ESTIMATORS,

@@ -9,6 +9,7 @@ from conftest import make_tiny_model
 from transformers import GenerationConfig
 
 from rredcot.mc import bootstrap_sd, mc_values
+from rredcot.rewards import grade
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -125,3 +126,68 @@ def test_deterministic_rollouts_give_exact_values_and_shared_states_are_sampled_
     )
     assert calls == [3 * 2] and b.generated_tokens == 0
     np.testing.assert_array_equal(a.means, b.means)
+
+
+def test_vllm_rollouts_are_token_id_requests_graded_as_hf_rollouts_are(fake_vllm, char_tokenizer, tmp_path):
+    """Through vLLM: one call per request's new states, each a token-id prompt (prompt + completion[:b]) with
+    n samples, the MC budget, the shared end ids as stop tokens and a seed of its own; the samples are cut
+    at their first end id and graded on completion[:b] + the continuation, as HF rollouts are."""
+    from rredcot.end_of_sequence import end_token_ids
+    from rredcot.mc import MCRequest, mc_values_batch
+    from rredcot.vllm_engine import load_vllm
+
+    def ids(text: str) -> list[int]:
+        return char_tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    eos, listed = char_tokenizer.eos_token_id, char_tokenizer.convert_tokens_to_ids("#")
+    GenerationConfig(eos_token_id=[eos, listed]).save_pretrained(tmp_path)  # '#' ends samples too
+    right = ids("\\boxed{4}") + [listed] + ids("\\boxed{9}")  # right only if cut at '#': 19 tokens
+    wrong = ids("\\boxed{5}") + [eos]  # 10 tokens
+    fake_vllm.write = lambda prompt, seed: right if seed % 2 == 0 else wrong
+    policy = load_vllm(tmp_path, dtype="bfloat16", seed=1, random_init=False)
+    prompt = ids("<|im_start|>user\n2+2<|im_end|>\n<|im_start|>assistant\n")
+    completion = ids("<think>\n2+2=4\n</think>\n")
+    requests = [  # the second shares its first state with the first
+        MCRequest(prompt, completion, [0, 3], "4"),
+        MCRequest(prompt, completion, [3, len(completion)], "4"),
+    ]
+    graded = []
+
+    def grade_fn(text, answer):
+        graded.append(text)
+        return grade(text, answer)
+
+    first, second = mc_values_batch(
+        policy,
+        char_tokenizer,
+        requests,
+        n_samples=3,
+        temperature=0.7,
+        max_new_tokens=32,
+        seed=10,
+        grade_fn=grade_fn,
+    )
+
+    assert fake_vllm.engines == [
+        {"model": str(tmp_path), "dtype": "bfloat16", "seed": 1, "load_format": "auto"}
+    ]
+    ends = sorted(end_token_ids(char_tokenizer, GenerationConfig.from_pretrained(tmp_path)))
+    assert ends == sorted({eos, listed})  # the shared set: the tokenizer's end id and the listed one
+    # States 0, 1 (the first request's), 2 (the second's new one); state s is seeded 10 + 3s.
+    expected = [([0, 3], [10, 13]), ([len(completion)], [16])]
+    assert len(fake_vllm.calls) == len(expected)
+    for (prompts, params), (bounds, seeds) in zip(fake_vllm.calls, expected, strict=True):
+        assert prompts == [{"prompt_token_ids": prompt + completion[:b]} for b in bounds]
+        assert [vars(p) for p in params] == [
+            dict(n=3, temperature=0.7, top_p=1.0, max_tokens=32, stop_token_ids=ends, seed=seed)
+            for seed in seeds
+        ]
+    # Seeds 10..18, even ones right: state 0 → 1 0 1, state 1 → 0 1 0, state 2 → 1 0 1.
+    np.testing.assert_array_equal(first.outcomes, [[1, 0, 1], [0, 1, 0]])
+    np.testing.assert_allclose(first.means, [2 / 3, 1 / 3])
+    np.testing.assert_array_equal(second.outcomes, [[0, 1, 0], [1, 0, 1]])
+    np.testing.assert_allclose(second.means, [1 / 3, 2 / 3])
+    assert graded[:3] == ["\\boxed{4}", "\\boxed{5}", "\\boxed{4}"]  # cut at '#', special tokens dropped
+    assert graded[3] == "\n2\\boxed{5}"  # completion[:3] is <think>, "\n", "2"
+    # Each sample's own tokens: state 0 and 2 generate 19 + 10 + 19, state 1 10 + 19 + 10.
+    assert (first.generated_tokens, second.generated_tokens) == (48 + 39, 48)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
+from rredcot.pipeline.analysis import VLLM_GPU_SHARE, ValueOptions
+from rredcot.pipeline.data.synthetic import SplitSpec, generate_split
 from rredcot.pipeline.value_sanity import (
     TARGETS,
+    analyze_value_sanity,
     corrupted_first_step,
     line_end_boundaries,
     mean_steps,
@@ -81,3 +85,31 @@ def test_constant_values_have_no_rank_correlation():
 def test_mean_steps_average_each_step_over_the_traces_that_reach_it():
     assert mean_steps([[0.0, 1.0, 3.0], [1.0, 0.0]]) == [0.0, 2.0]  # (1 − 1)/2, then 2 from one trace
     assert mean_steps([]) == [] and mean_steps([[5.0]]) == []
+
+
+def test_mc_values_come_from_vllm_where_the_backend_is_vllm(
+    tiny_random_model, char_tokenizer, tmp_path, fake_vllm
+):
+    """backend vllm: the greedy trace is the HF model's; its states are the requests of one vLLM call, whose
+    rollouts (here: the right answer, then an end id) make every MC value 1."""
+    model = tmp_path / "model"
+    tiny_random_model.save_pretrained(model)
+    char_tokenizer.save_pretrained(model)
+    (row,) = generate_split("sanity", SplitSpec(1, 1, 2, 9, 50, 0.0, 0.0), seed=0)
+    answer = char_tokenizer(f"\\boxed{{{row['answer']}}}", add_special_tokens=False)["input_ids"]
+    fake_vllm.write = lambda prompt, seed: [*answer, char_tokenizer.eos_token_id]
+    settings = dict(estimators=["answer_only"], n_problems=1, n_mc_samples=2, max_new_tokens=24)
+    analyze_value_sanity(
+        model,
+        [row],
+        **settings,
+        mc_batch_size=4,
+        value_options=ValueOptions(),
+        out_path=tmp_path / "sanity.json",
+        bootstrap_resamples=10,
+        backend="vllm",
+    )
+    (record,) = json.loads((tmp_path / "sanity.json").read_text())["records"]
+    assert [engine["gpu_memory_utilization"] for engine in fake_vllm.engines] == [VLLM_GPU_SHARE]
+    assert len(fake_vllm.calls[0][0]) == len(record["boundaries"])  # then the twin's call, if it has one
+    assert record["mc"] == [1.0] * len(record["boundaries"])

@@ -214,6 +214,7 @@ def value_sanity_settings():
             "options": value_options(),
             "bootstrap_resamples": config["artifacts"]["bootstrap_resamples"],
             "ci_level": config["artifacts"]["ci_level"],
+            "backend": ANALYSIS["backend"],
             "dtype": ANALYSIS["dtype"],
             "device": ANALYSIS["device"],
         }

@@ -1058,6 +1058,7 @@ ANALYSIS_NOTES = {
     "ablation_estimator": "value variant of the segmentation ablation",
     "segmentation_variants": "segmentation ablation: strategies and K",
     "self_group_size": "group size of the self-bootstrapped estimator",
+    "backend": "sampler of the MC continuations: HF generate or vLLM",
 }
 
 

@@ -61,7 +61,9 @@ Choices the paper leaves open (docs/paper.md §3, §5), made here to match what 
 - Attributions explain ``log p(continuation | prompt + reasoning)`` with the continuation of
   ``attribution_estimator`` (default ``reference``): the default estimator's value at the last boundary, so
   LOO and gradient credits are comparable with value differences. Only the reasoning tokens are attributed.
-- MC continuations get a fixed budget of ``mc_max_new_tokens`` from every boundary.
+- MC continuations get a fixed budget of ``mc_max_new_tokens`` from every boundary. ``Sampling.backend``
+  picks their sampler, HF ``generate`` or a vLLM engine beside the HF model (:func:`mc_policy`); the traces
+  and their groups are sampled by the HF model either way.
 
 Every random draw is seeded from (seed, problem id, purpose), so a problem's trace and record do not depend
 on which other problems ran before it: the draws are deterministic, a resumed run (which replays the logged
@@ -93,15 +95,18 @@ from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data import prompt_messages
 from rredcot.pipeline.data.exact_values import boundary_states, trace_counts
 from rredcot.pipeline.data.first_error import find_first_error, is_synthetic, judge_thinking, true_chain
+from rredcot.pipeline.evaluate import BACKENDS
 from rredcot.pipeline.strata import Strata, check_strata, stratified_draws
 from rredcot.rewards import grade
 from rredcot.scoring import DEFAULT_MAX_TOKENS, logprobs_and_entropies, score_continuations
 from rredcot.segmentation import CompletionSegments, segment_completion, token_table, value_boundaries
 from rredcot.values import SPACES, aggregate_values, build_continuations, reference_value_parts
+from rredcot.vllm_engine import load_vllm
 
 VARIANTS = tuple(f"{estimator}/{space}" for estimator in ESTIMATORS for space in SPACES)
 ATTRIBUTIONS = ("gradient", "loo")
 ATTRIBUTION_ESTIMATORS = ("reference", "answer_only")  # whose continuation the attributions explain
+VLLM_GPU_SHARE = 0.4  # vLLM's part of the GPU; the rest holds the HF model that samples, scores, attributes
 SEGMENTATION_FIELDS = ("strategy", "max_segments", "keywords", "chunk_size")
 logger = logging.getLogger(__name__)
 
@@ -131,6 +136,7 @@ class Sampling:
     mc_max_new_tokens: int = 256
     mc_batch_size: int = 64
     self_group_size: int = 4
+    backend: str = "hf"  # the MC continuations' sampler (BACKENDS); traces and groups are always HF's
 
     @classmethod
     def from_config(cls, section: Mapping) -> Sampling:
@@ -251,8 +257,21 @@ class _Policy:
 
     def __init__(self, model_path, sampling: Sampling, seed: int, **load):
         self.model_path, self.sampling, self.seed, self.load = model_path, sampling, seed, load
-        self.model = self.tokenizer = self.table = None
+        self.model = self.tokenizer = self.table = self._rollouts = None
         self._last: Trace | None = None
+
+    def rollouts(self):
+        """What the MC continuations sample from (:func:`mc_policy`), made at the first MC call."""
+        if self._rollouts is None:
+            self._rollouts = mc_policy(
+                self.model,
+                self.model_path,
+                self.sampling.backend,
+                dtype=self.load["dtype"],
+                seed=self.seed,
+                random_init=self.load["random_init"],
+            )
+        return self._rollouts
 
     def trace(self, row: Mapping) -> Trace:
         if self._last is not None and self._last.row["id"] == row["id"]:
@@ -284,7 +303,10 @@ def _credit_record(
     boundaries = value_boundaries(segments)
     if is_synthetic(row):
         record["exact"] = _exact_states(tokenizer, trace, boundaries, end_of_thinking)
-    record["mc"] = _mc(model, tokenizer, trace, boundaries, n_mc_samples, policy.sampling, policy.seed, "mc")
+    rollouts = policy.rollouts()  # made before _mc's clock starts
+    record["mc"] = _mc(
+        rollouts, tokenizer, trace, boundaries, n_mc_samples, policy.sampling, policy.seed, "mc"
+    )
     values, seconds, group = _values(model, tokenizer, trace, segments, estimators, options)
     record["values"], record["value_seconds"] = values, seconds
     if group is not None:
@@ -362,6 +384,9 @@ def analyze_segmentations(
         )
         table = token_table(tokenizer, model.get_output_embeddings().out_features)
         _warm_up(model, tokenizer, pending[0])
+        rollouts = mc_policy(
+            model, model_path, sampling.backend, dtype=dtype, seed=seed, random_init=random_init
+        )
         for row in tqdm(pending, desc="segmentation ablation", unit="problem"):
             trace = sample_trace(model, tokenizer, row, sampling, seed)
             end_of_thinking = value_options.continuation.end_of_thinking
@@ -369,7 +394,7 @@ def analyze_segmentations(
             # One MC call over the union of all variants' boundaries (all, not only the unfinished ones, so a
             # resumed run draws the same outcomes); each variant takes the rows of its own boundaries.
             union = sorted({b for seg in segments.values() for b in value_boundaries(seg)})
-            shared = _mc(model, tokenizer, trace, union, n_mc_samples, sampling, seed, "mc/segmentation")
+            shared = _mc(rollouts, tokenizer, trace, union, n_mc_samples, sampling, seed, "mc/segmentation")
             for name in specs:
                 if row["id"] in finished[name]:
                     continue
@@ -416,6 +441,16 @@ def sample_trace(model, tokenizer, row: Mapping, sampling: Sampling, seed: int) 
         correct=_grade(tokenizer, completion, row["answer"]),
         text=tokenizer.decode(completion, skip_special_tokens=False),
         group=group,
+    )
+
+
+def mc_policy(model, model_path, backend: str, *, dtype: str, seed: int, random_init: bool):
+    """What the MC continuations sample from: the HF model itself, or (``backend="vllm"``) a vLLM engine on
+    the same weights beside it, with :data:`VLLM_GPU_SHARE` of the GPU."""
+    if backend == "hf":
+        return model
+    return load_vllm(
+        model_path, dtype=dtype, seed=seed, random_init=random_init, gpu_memory_utilization=VLLM_GPU_SHARE
     )
 
 
@@ -812,6 +847,8 @@ def _check_sampling(sampling: Sampling, n_mc_samples: int) -> Sampling:
             raise ValueError(f"{name} must be >= 1, got {value}")
     if not (math.isfinite(sampling.temperature) and sampling.temperature > 0):
         raise ValueError(f"temperature must be finite and > 0, got {sampling.temperature}")
+    if sampling.backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {sampling.backend!r}")
     return sampling
 
 
@@ -821,6 +858,7 @@ __all__ = [
     "ValueOptions",
     "analyze_credit",
     "analyze_segmentations",
+    "mc_policy",
     "sample_trace",
     "token_offset",
 ]

@@ -16,15 +16,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+from transformers import AutoTokenizer
 
 from rredcot.end_of_sequence import cut_at_end, end_token_ids
 from rredcot.io import append_jsonl, resume_records, write_json, write_jsonl
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data import prompt_messages
 from rredcot.rewards import grade, grading_stats
+from rredcot.vllm_engine import load_vllm, sampling_params
 
-BACKENDS = ("hf", "vllm")
+BACKENDS = ("hf", "vllm")  # the samplers of evaluation and of the analyses' MC rollouts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,40 +116,20 @@ def vllm_sampler(
     seed: int,
     random_init: bool,
 ) -> Sampler:
-    """vLLM generation; ``random_init`` uses vLLM's dummy (random) weights, as the HF path does. It stops on
-    the end ids of :mod:`rredcot.end_of_sequence`, named here rather than left to vLLM's own reading of the
-    model's files."""
-    try:
-        import vllm
-    except ImportError as err:
-        raise ImportError(
-            "backend='vllm' needs vLLM, which comes with the optional `gpu` extra, locked for Python 3.13 in "
-            "requirements-gpu.lock: pip install -r requirements-gpu.lock (README, 'Running at scale')"
-        ) from err
-    load_format = "dummy" if random_init else "auto"
-    llm = vllm.LLM(model=str(model_path), dtype=dtype, seed=seed, load_format=load_format)
-    ends = end_token_ids(tokenizer, saved_generation_config(model_path))
-    params = vllm.SamplingParams(
-        n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, stop_token_ids=sorted(ends)
-    )
+    """vLLM generation from the shared engine (:mod:`rredcot.vllm_engine`), stopping on the end ids of
+    :mod:`rredcot.end_of_sequence`."""
+    policy = load_vllm(model_path, dtype=dtype, seed=seed, random_init=random_init)
+    ends = end_token_ids(tokenizer, policy.generation_config)
+    params = sampling_params(ends, n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
 
     def sample(prompts: list[str]) -> list[list[Completion]]:
-        outputs = llm.generate(prompts, params, use_tqdm=False)
+        outputs = policy.llm.generate(prompts, params, use_tqdm=False)
         return [
             [Completion(o.text, len(o.token_ids), o.finish_reason == "length") for o in out.outputs]
             for out in outputs
         ]
 
     return sample
-
-
-def saved_generation_config(model_path: str | os.PathLike) -> GenerationConfig:
-    """The generation config a model directory or hub id ships, else the one its ``config.json`` implies, as
-    ``from_pretrained`` gives the HF model, read without loading the weights."""
-    try:
-        return GenerationConfig.from_pretrained(model_path)
-    except OSError:
-        return GenerationConfig.from_model_config(AutoConfig.from_pretrained(model_path))
 
 
 def _finished_records(partial_path: Path, ids: set[str], n_samples: int) -> dict[str, dict]:

@@ -35,9 +35,10 @@ from tqdm.auto import tqdm
 from rredcot.end_of_sequence import cut_at_end, end_token_ids
 from rredcot.io import write_json
 from rredcot.mc import MCRequest, mc_values_batch
-from rredcot.pipeline.analysis import ValueOptions, prompt_token_ids
+from rredcot.pipeline.analysis import ValueOptions, mc_policy, prompt_token_ids
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data.synthetic import apply_step, problem_modulus
+from rredcot.pipeline.evaluate import BACKENDS
 from rredcot.rewards import grade
 from rredcot.segmentation import token_texts
 from rredcot.values import estimate_values, reference_value_parts
@@ -108,10 +109,15 @@ def analyze_value_sanity(
     dtype: str = "float32",
     device: str = "cpu",
     random_init: bool = False,
+    backend: str = "hf",
 ) -> dict:
-    """Records of every analysed problem and the summary per estimator, written to ``out_path`` (JSON)."""
+    """Records of every analysed problem and the summary per estimator, written to ``out_path`` (JSON).
+    ``backend`` samples the MC rollouts (:func:`~rredcot.pipeline.analysis.mc_policy`); the greedy traces
+    are the HF model's."""
     if n_problems < 1 or n_mc_samples < 1:
         raise ValueError("n_problems and n_mc_samples must be >= 1")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     rows = list(rows[:n_problems])
     missing = [row["id"] for row in rows if not row.get("solution")]
     if "reference" in estimators and missing:
@@ -119,6 +125,7 @@ def analyze_value_sanity(
     model, tokenizer = load_model_and_tokenizer(
         model_path, dtype=dtype, device=device, random_init=random_init
     )
+    rollouts = mc_policy(model, model_path, backend, dtype=dtype, seed=seed, random_init=random_init)
     eot = value_options.continuation.end_of_thinking
     records, start = [], time.perf_counter()
     traces = [_greedy_trace(model, tokenizer, row, max_new_tokens, eot) for row in tqdm(rows, desc="traces")]
@@ -130,7 +137,7 @@ def analyze_value_sanity(
         MCRequest(t["prompt_ids"], t["twin_ids"], [len(t["twin_ids"])], t["row"]["answer"]) for t in twins
     ]
     mc = mc_values_batch(
-        model,
+        rollouts,
         tokenizer,
         requests,
         n_samples=n_mc_samples,
