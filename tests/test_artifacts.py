@@ -537,6 +537,7 @@ def make_report(logs, root: Path, config: dict, inputs=None, params=None) -> Pat
             "claims": str(REPO / "paper_tables/paper/claims.csv"),
             "tables_md": [],
             "figures_png": [],
+            "headroom": [],
             **(inputs or {}),
         },
         outputs={"out": str(out), "published": str(root / "REPLICATION.md")},
@@ -838,6 +839,39 @@ def test_the_report_rule_reads_each_figure_s_caption_from_its_report_flag(tmp_pa
     assert all(text.strip() and text in sources for text in captions.values())
     rst = (REPO / "experiments" / "report" / "training_curves.rst").read_text()
     assert captions["figures/test/training_curves.png"] == rst
+
+
+def test_the_report_rule_passes_every_artifact_the_report_names(tmp_path):
+    """Claims name their table or figure by file and the positive control names its own: the report takes
+    their paths from its rule's inputs, which hold every one (a probe rule reads them)."""
+    work = finished_workflow(tmp_path)
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config["artifacts"]["headroom"] = PASSING_CONTROLS
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    with (work / "Snakefile").open("a") as snakefile:
+        snakefile.write(
+            "rule inputs_probe:\n"
+            '    output: "inputs.json"\n'
+            "    params:\n"
+            "        tables_md=rules.replication_report.input.tables_md,\n"
+            "        figures_png=rules.replication_report.input.figures_png,\n"
+            "        headroom=rules.replication_report.input.headroom,\n"
+            "    run:\n"
+            "        import json\n"
+            '        with open(output[0], "w") as f: json.dump({k: list(v) for k, v in params.items()}, f)\n'
+        )
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "inputs.json"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    inputs = json.loads((work / "inputs.json").read_text())
+    linked = {Path(path).name for path in inputs["tables_md"] + inputs["figures_png"]}
+    assert {name for entry in CLAIMS for name in entry.artifacts} <= linked
+    assert inputs["headroom"] == ["paper_tables/test/headroom.md", "figures/test/headroom.png"]
 
 
 def test_every_artifact_rule_names_a_function_and_every_function_a_rule():

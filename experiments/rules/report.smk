@@ -18,6 +18,7 @@ rule replication_report:
         claims=f"{PAPER_NUMBERS}/claims.csv",
         tables_md=[f"{PAPER_TABLES}/{name}.md" for name in TABLE_NAMES],
         figures_png=[f"{FIGURES}/{name}.png" for name in DEFAULT_FIGURES],
+        headroom=[rules.headroom.output.md, rules.headroom.output.png] if "headroom" in ARTIFACTS else [],
     output:
         out=report(REPORT_FILE, caption="../report/replication.rst", category="Report"),
         **({"published": PUBLISHED_REPORT} if ARTIFACTS["publish_report"] else {}),

@@ -39,6 +39,7 @@ LOADERS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
     "paper_tables": lambda paths, params: {Path(path).stem: read_paper_table(path) for path in paths},
     "tables_md": lambda paths, params: paths,
     "figures_png": lambda paths, params: paths,
+    "headroom": lambda paths, params: paths,
 }
 
 

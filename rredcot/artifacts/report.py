@@ -3,6 +3,8 @@ controls, the robustness checks, the tables and figures, the verdict rules, the 
 behind each artifact.
 
 The claims and their verdicts come from :mod:`rredcot.artifacts.claims`; this module only lays them out.
+Every artifact path it writes is one that the rule ``replication_report`` passes
+(``experiments/rules/report.smk``), so the paths are written once, in the rules.
 """
 
 from __future__ import annotations
@@ -104,9 +106,10 @@ def _left_out(loc) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ controls
-def controls_section(logs: Logs) -> list[str]:
+def controls_section(logs: Logs, headroom: Sequence[str] = ()) -> list[str]:
     """Checks of the mechanism that come before any verdict (our additions, not paper claims): value sanity,
-    the learning-rate-0 control and the MC oracle, each against its stated target."""
+    the positive control (``headroom``: its table and figure), the learning-rate-0 control and the MC oracle,
+    each against its stated target."""
     lines = [
         "## Controls (our additions, not paper claims)",
         "",
@@ -139,24 +142,25 @@ def controls_section(logs: Logs) -> list[str]:
                 f"{'yes' if e['meets_targets'] else 'no'} |"
             )
         lines += ["", f"MC values themselves drop at the twin in {pct(s['mc_drop_share'])} of problems.", ""]
-    lines += _headroom_lines(logs) + _control_runs(logs)
+    lines += _headroom_lines(logs, headroom) + _control_runs(logs)
     return lines
 
 
-def _headroom_lines(logs: Logs) -> list[str]:
-    """The positive control's reading, where the config defines one (``artifacts.headroom``)."""
+def _headroom_lines(logs: Logs, headroom: Sequence[str]) -> list[str]:
+    """The positive control's reading, where the config defines one (``artifacts.headroom``), and the files
+    ``headroom`` that show it per seed."""
     h = logs.artifacts.get("headroom")
     if h is None:
         return ["**Positive control**: none at this scale, so no claim about training is judged.", ""]
     reading = headroom_reading(logs)
-    scale = logs.config["scale"]
+    shown = ", ".join(f"`{path}`" for path in headroom)
     return [
         f"**Positive control: exact-credit headroom {reading.verdict}.** The `{h['control']}` arm (exact "
         f"values through the configured σ) reaches `{h['baseline']}`'s final training accuracy "
         f"{fmt(reading.threshold)} at step {reading.crossing:g} of {reading.horizon:g} (seed means, "
         f"{reading.seeds[h['control']]} and {reading.seeds[h['baseline']]} seeds; pre-registered target: "
-        f"within {h['max_step_fraction']:.0%} of the steps). Per seed, and the share of its gain RREDCoT "
-        f"recovers: `paper_tables/{scale}/headroom.md`, `figures/{scale}/headroom.png`.",
+        f"within {h['max_step_fraction']:.0%} of the steps)."
+        + (f" Per seed, and the share of its gain RREDCoT recovers: {shown}." if headroom else ""),
         "",
     ]
 
@@ -440,16 +444,20 @@ def render(
     tables_md: Sequence[str | Path] = (),
     figures_png: Sequence[str | Path] = (),
     named_only_figures: Sequence[str | Path] = (),
+    headroom: Sequence[str] = (),
     captions: Mapping[str, str] | None = None,
     targets: Mapping[str, str] | None = None,
     snakemake_command: str = "snakemake --cores 2 {target}",
     benchmark_cost: str | Path | None = None,
 ) -> str:
-    """The Markdown text of the report; links are relative to ``out``'s folder. ``captions``: each figure's
-    caption (reStructuredText, as ``snakemake --report`` shows it), printed under the figure; every figure
-    needs one. ``targets``: each artifact file listed under *How to regenerate*, and the rule that makes it
-    (:data:`rredcot.artifacts.makers.MAKERS` names its function). ``snakemake_command``: the command that
-    rebuilds one artifact, ``{target}`` standing for it (appended if absent)."""
+    """The Markdown text of the report; links are relative to ``out``'s folder. ``tables_md`` and
+    ``figures_png``, shown in full, are also the files each claim links; ``headroom``: the positive control's
+    table and figure. ``captions``: each figure's caption (reStructuredText, as ``snakemake --report`` shows
+    it), printed under the figure; every figure needs one. ``targets``: each artifact file listed under
+    *How to regenerate*, and the rule that makes it (:data:`rredcot.artifacts.makers.MAKERS` names its
+    function).
+    ``snakemake_command``: the command that rebuilds one artifact, ``{target}`` standing for it (appended if
+    absent)."""
     uncaptioned = [str(p) for p in [*figures_png, *named_only_figures] if not (captions or {}).get(str(p))]
     if uncaptioned:
         raise ValueError(f"figures without a caption: {uncaptioned}")
@@ -480,7 +488,7 @@ def render(
         "",
         "Summary: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".",
         "",
-        *controls_section(logs),
+        *controls_section(logs, headroom),
         *robustness_section(logs),
         *credit_section(logs),
         "## Claims in detail",
@@ -593,6 +601,7 @@ def write_report(
     optional_evals: Sequence[str],
     machines: Sequence[str],
     named_only_figures: Sequence[str],
+    headroom: Sequence[str],
     captions: Mapping[str, str],
     targets: Mapping[str, str],
     snakemake_command: str,
@@ -629,6 +638,7 @@ def write_report(
             tables_md=tables_md,
             figures_png=figures_png,
             named_only_figures=named_only_figures,
+            headroom=headroom,
             captions=captions,
             targets=targets,
             snakemake_command=snakemake_command,
