@@ -812,28 +812,34 @@ def test_snakemake_replots_without_retraining(tmp_path):
     assert "ablation_training" in planned  # configured training ablations are targets of `ablations`
 
 
-def test_the_report_rule_reads_each_figure_s_caption_from_its_report_flag(tmp_path):
-    """The captions the report prints under the figures are the .rst texts the figure rules' report() flags
-    name, what `snakemake --report` shows: a probe rule takes the report rule's own param."""
-    work = finished_workflow(tmp_path)
+def report_rule_items(work: Path, **items: str) -> dict:
+    """What the report rule of the workflow in ``work`` holds: each of ``items`` (name -> an input or param of
+    the rule, e.g. ``params.captions``), as a probe rule that takes it for a param of its own sees it."""
     with (work / "Snakefile").open("a") as snakefile:
         snakefile.write(
-            "rule captions_probe:\n"
-            '    output: "captions.json"\n'
-            "    params: captions=rules.replication_report.params.captions\n"
-            "    run:\n"
+            "rule report_rule_probe:\n"
+            '    output: "probe.json"\n'
+            "    params:\n"
+            + "".join(f"        {name}=rules.replication_report.{item},\n" for name, item in items.items())
+            + "    run:\n"
             "        import json\n"
-            '        with open(output[0], "w") as f: json.dump(dict(params.captions), f)\n'
+            '        with open(output[0], "w") as f: json.dump(dict(params.items()), f)\n'
         )
     run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "1", "captions.json"],
+        [sys.executable, "-m", "snakemake", "--cores", "1", "probe.json"],
         cwd=work,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    captions = json.loads((work / "captions.json").read_text())
+    return json.loads((work / "probe.json").read_text())
+
+
+def test_the_report_rule_reads_each_figure_s_caption_from_its_report_flag(tmp_path):
+    """The captions the report prints under the figures are the .rst texts the figure rules' report() flags
+    name, what `snakemake --report` shows: a probe rule takes the report rule's own param."""
+    captions = report_rule_items(finished_workflow(tmp_path), captions="params.captions")["captions"]
     sources = {path.read_text() for path in (REPO / "experiments" / "report").glob("*.rst")}
     assert len(captions) == 11  # 8 paper and control figures, 2 credit ablations, 1 training ablation
     assert all(text.strip() and text in sources for text in captions.values())
@@ -843,32 +849,14 @@ def test_the_report_rule_reads_each_figure_s_caption_from_its_report_flag(tmp_pa
 
 def test_the_report_rule_passes_every_artifact_the_report_names(tmp_path):
     """Claims name their table or figure by file and the positive control names its own: the report takes
-    their paths from its rule's inputs, which hold every one (a probe rule reads them)."""
+    their paths from its rule's inputs, which hold every one."""
     work = finished_workflow(tmp_path)
     config = yaml.safe_load((work / "config.yaml").read_text())
     config["artifacts"]["headroom"] = PASSING_CONTROLS
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    with (work / "Snakefile").open("a") as snakefile:
-        snakefile.write(
-            "rule inputs_probe:\n"
-            '    output: "inputs.json"\n'
-            "    params:\n"
-            "        tables_md=rules.replication_report.input.tables_md,\n"
-            "        figures_png=rules.replication_report.input.figures_png,\n"
-            "        headroom=rules.replication_report.input.headroom,\n"
-            "    run:\n"
-            "        import json\n"
-            '        with open(output[0], "w") as f: json.dump({k: list(v) for k, v in params.items()}, f)\n'
-        )
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "1", "inputs.json"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    inputs = report_rule_items(
+        work, tables_md="input.tables_md", figures_png="input.figures_png", headroom="input.headroom"
     )
-    assert run.returncode == 0, run.stdout + run.stderr
-    inputs = json.loads((work / "inputs.json").read_text())
     linked = {Path(path).name for path in inputs["tables_md"] + inputs["figures_png"]}
     assert {name for entry in CLAIMS for name in entry.artifacts} <= linked
     assert inputs["headroom"] == ["paper_tables/test/headroom.md", "figures/test/headroom.png"]
