@@ -28,6 +28,7 @@ from synthetic_logs import (
     EVAL_VALUES,
     METHODS,
     REPO,
+    SCHEMA,
     SEEDS,
     assert_figure,
     config_for,
@@ -535,6 +536,7 @@ def make_report(logs, root: Path, config: dict, inputs=None, params=None) -> Pat
             "draws": [],
             "paper_tables": [str(REPO / f"paper_tables/paper/{name}.csv") for name in ("table1", "table2")],
             "claims": str(REPO / "paper_tables/paper/claims.csv"),
+            "schema": str(REPO / "experiments/schema.yaml"),
             "tables_md": [],
             "figures_png": [],
             "headroom": [],
@@ -601,6 +603,28 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
     assert "| `rredcot.artifacts.figures.fig4_estimator_correlation` |" in text  # made by
     assert "(figures/test/fig4_estimator_correlation.png)" in out_top.read_text()
     assert f"[{report.PAPER}]" in text  # the account of the paper its claims and tags come from
+
+
+def test_the_assumptions_table_describes_a_field_with_the_schema_s_description_where_it_has_one():
+    """In every scale's config, a field the config's schema describes is described by it and has no note of
+    its own; every other field of the table has a note, and every note serves a field."""
+    configs = [yaml.safe_load(path.read_text()) for path in (REPO / "experiments").glob("*.yaml")]
+    noted = set()
+    for config in [c for c in configs if c and "train" in c]:
+        table = report.assumptions_table(config, SCHEMA)
+        fields = [
+            (dotted, name) for dotted, _ in report.ASSUMPTIONS for name, _ in report._lookup(config, dotted)
+        ]
+        fields += [(f"analysis.{key}", f"analysis.{key}") for key in config["analysis"]]
+        for pattern, name in fields:
+            described = report.schema_description(SCHEMA, name)
+            if described:
+                assert pattern not in report.NOTES, pattern
+                assert f"| `{name}` |" in table and " | {} | ".format(described.replace("|", "\\|")) in table
+            else:
+                noted.add(pattern)
+    assert {pattern for pattern in noted if not pattern.startswith("analysis.")} <= set(report.NOTES)
+    assert set(report.NOTES) <= noted
 
 
 def build_artifacts(logs, root: Path, config: dict, evals=None) -> Path:

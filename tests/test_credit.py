@@ -16,6 +16,7 @@ from matplotlib import pyplot as plt
 from synthetic_logs import (
     ARTIFACTS,
     REPO,
+    SCHEMA,
     assert_figure,
     config_for,
     write_credit,
@@ -277,7 +278,7 @@ def test_report_shows_the_inconclusive_count_and_the_localization_section(tmp_pa
         config_for(), load_metrics(write_metrics(tmp_path)), traces, load_eval(write_evals(tmp_path))
     )
     logs.draws = [{"id": "a", "correct": 1, "accepted": True}, {"id": "b", "correct": 0, "accepted": False}]
-    text = report.render(logs, out=tmp_path / "REPLICATION.md")
+    text = report.render(logs, out=tmp_path / "REPLICATION.md", schema=SCHEMA)
     claims = evaluate_claims(logs)
     counts = {v: sum(c.verdict.verdict == v for c in claims) for v in verdicts.VERDICTS}
     assert f"{counts[verdicts.INCONCLUSIVE]} inconclusive" in text

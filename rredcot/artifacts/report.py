@@ -252,93 +252,119 @@ def robustness_section(logs: Logs) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------- assumptions
-# Every choice the paper leaves open ([ours] in docs/paper.md), and the analysis choices of this report.
-ASSUMPTIONS: list[tuple[str, str, str]] = [
-    ("train.rredcot.segmentation", "§2 [likely]", "segmentation strategy (hybrid keyword–entropy)"),
-    ("train.rredcot.segment_keywords", "§2 [ours]", "keywords of the first split"),
-    ("train.rredcot.max_segments", "§2 [ours]", "target number of segments K"),
-    ("train.rredcot.segment_chunk_size", "§2 [ours]", "chunk size of fixed-length segmentation"),
-    ("train.rredcot.value_estimator", "§3 [ours]", "reference pairs (u, y): reference / answer_only / self"),
-    ("train.rredcot.value_space", "§3 [ours]", "log or linear values"),
-    ("train.rredcot.end_of_thinking", "§3 [ours]", "end-of-thinking marker forced before u"),
-    ("train.rredcot.exit_string", "§3 [ours]", "exit string of the answer-only estimator"),
-    ("train.rredcot.answer_template", "§3 [ours]", "how the answer y is written after u"),
-    ("train.rredcot.sigma_mode", "§4 [ours]", "segment rewards → σ: clip max(0, sign(A)·r_k) or softmax"),
-    ("train.rredcot.sigma_mix", "§4 [ours]", "mix λ of redistributed and uniform weights"),
-    ("train.rredcot.sigma_temperature", "§4 [ours]", "softmax temperature τ"),
-    ("train.trl.beta", "§5 [ours]", "KL coefficient"),
-    ("train.trl.epsilon", "§5 [ours]", "clip ε"),
-    ("train.trl.temperature", "§5 [ours]", "sampling temperature in training"),
-    ("train.trl.top_p", "§5 [ours]", "nucleus sampling in training"),
-    (
-        "train.trl.per_device_train_batch_size",
-        "§5 [ours]",
-        "completions per device and step (prompts per step)",
-    ),
-    ("train.trl.gradient_accumulation_steps", "§5 [ours]", "accumulation (prompts per step)"),
-    ("train.trl.loss_type", "§4 [ours]", "GRPO loss normaliser (TRL name)"),
-    ("train.trl.scale_rewards", "§5 [ours]", "advantage normalisation (TRL name)"),
-    ("train.trl.warmup_steps", "§5 [ours]", "learning-rate warm-up (steps)"),
-    ("train.seeds", "§5 [ours]", "training seeds"),
-    ("data.hub.train_limit", "§5 [ours]", "rows of the training set used"),
-    ("eval.temperature", "§5 [ours]", "evaluation temperature"),
-    ("eval.top_p", "§5 [ours]", "evaluation nucleus sampling"),
-    ("eval.max_new_tokens", "§5 [ours]", "evaluation token budget"),
-    ("eval.benchmarks.*.n_samples", "§5 [ours]", "samples per problem (avg@n)"),
-    ("artifacts.metric", "report [ours]", "accuracy metric of Tables 1–2"),
-    (
-        "artifacts.threshold_fraction",
-        "report [ours]",
-        "sample efficiency: threshold = GRPO start + fraction × (GRPO final − start); 0.5: the midpoint",
-    ),
-    (
-        "artifacts.sample_efficiency_effect",
-        "report [ours]",
-        "sample efficiency: effect of interest, as a fraction of GRPO's steps to the threshold",
-    ),
-    (
-        "artifacts.credit_effects.*",
-        "report [ours]",
-        "credit claims: effect of interest δ of each interval statistic (the paper gives none)",
-    ),
-    ("artifacts.smooth_window", "report [ours]", "trailing mean over steps of training curves"),
-    ("artifacts.final_window", "report [ours]", "steps averaged for a run's final accuracy"),
-    (
-        "artifacts.correlation",
-        "§5 Fig. 4 [ours]",
-        "correlation used by the verdicts (the paper's type is unknown)",
-    ),
-    ("artifacts.position_bins", "report [ours]", "relative-position bins of Fig. 4 and Fig. 7"),
-    ("artifacts.late_position", "report [ours]", "relative position from which a segment counts as late"),
-    ("artifacts.bootstrap_resamples", "report [ours]", "bootstrap resamples (intervals, MC SD)"),
-    ("artifacts.mc_sd_max_samples", "§5 Fig. 7", "largest samples per boundary in Fig. 7"),
-    ("artifacts.verdict_z", "report [ours]", "improvement rule: Δ must reach z × SE"),
-    ("artifacts.min_seeds", "report [ours]", "seeds per side for an improvement verdict"),
-    ("artifacts.min_traces", "report [ours]", "traces for a credit-agreement verdict"),
-    (
-        "artifacts.value_cost_tolerance",
-        "report [ours]",
-        "value cost claim holds up to this × the paper's 1/10",
-    ),
+# Every choice the paper leaves open ([ours] in docs/paper.md), and the analysis choices of this report: the
+# config field and where docs/paper.md speaks of it. The table describes a field with its description in the
+# config's schema (experiments/schema.yaml, the config's help text), else with its note in NOTES.
+ASSUMPTIONS: list[tuple[str, str]] = [
+    ("train.rredcot.segmentation", "§2 [likely]"),
+    ("train.rredcot.segment_keywords", "§2 [ours]"),
+    ("train.rredcot.max_segments", "§2 [ours]"),
+    ("train.rredcot.segment_chunk_size", "§2 [ours]"),
+    ("train.rredcot.value_estimator", "§3 [ours]"),
+    ("train.rredcot.value_space", "§3 [ours]"),
+    ("train.rredcot.end_of_thinking", "§3 [ours]"),
+    ("train.rredcot.exit_string", "§3 [ours]"),
+    ("train.rredcot.answer_template", "§3 [ours]"),
+    ("train.rredcot.sigma_mode", "§4 [ours]"),
+    ("train.rredcot.sigma_mix", "§4 [ours]"),
+    ("train.rredcot.sigma_temperature", "§4 [ours]"),
+    ("train.trl.beta", "§5 [ours]"),
+    ("train.trl.epsilon", "§5 [ours]"),
+    ("train.trl.temperature", "§5 [ours]"),
+    ("train.trl.top_p", "§5 [ours]"),
+    ("train.trl.per_device_train_batch_size", "§5 [ours]"),
+    ("train.trl.gradient_accumulation_steps", "§5 [ours]"),
+    ("train.trl.loss_type", "§4 [ours]"),
+    ("train.trl.scale_rewards", "§5 [ours]"),
+    ("train.trl.warmup_steps", "§5 [ours]"),
+    ("train.seeds", "§5 [ours]"),
+    ("data.hub.train_limit", "§5 [ours]"),
+    ("eval.temperature", "§5 [ours]"),
+    ("eval.top_p", "§5 [ours]"),
+    ("eval.max_new_tokens", "§5 [ours]"),
+    ("eval.benchmarks.*.n_samples", "§5 [ours]"),
+    ("artifacts.metric", "report [ours]"),
+    ("artifacts.threshold_fraction", "report [ours]"),
+    ("artifacts.sample_efficiency_effect", "report [ours]"),
+    ("artifacts.credit_effects.*", "report [ours]"),
+    ("artifacts.smooth_window", "report [ours]"),
+    ("artifacts.final_window", "report [ours]"),
+    ("artifacts.correlation", "§5 Fig. 4 [ours]"),
+    ("artifacts.position_bins", "report [ours]"),
+    ("artifacts.late_position", "report [ours]"),
+    ("artifacts.bootstrap_resamples", "report [ours]"),
+    ("artifacts.mc_sd_max_samples", "§5 Fig. 7"),
+    ("artifacts.verdict_z", "report [ours]"),
+    ("artifacts.min_seeds", "report [ours]"),
+    ("artifacts.min_traces", "report [ours]"),
+    ("artifacts.value_cost_tolerance", "report [ours]"),
 ]
 
-
-# Settings of the credit analysis (config section ``analysis``, docs/paper.md §5 "Analyses").
-ANALYSIS_NOTES = {
-    "benchmark": "problems the traces are sampled for (paper: AIME-25)",
-    "n_problems": "traces analysed (paper: 30 questions)",
-    "n_mc_samples": "MC continuations per boundary (paper: 20 rollouts)",
-    "n_mc_samples_ablation": "MC continuations per boundary in the segmentation ablation",
-    "temperature": "sampling temperature of traces and MC continuations",
-    "max_new_tokens": "token budget of a trace",
-    "mc_max_new_tokens": "token budget of an MC continuation",
-    "segmentation": "segmentation of the analysed traces (paper: up to 40 segments)",
-    "estimators": "value-estimator variants compared with MC",
-    "attribution_estimator": "continuation explained by the gradient and LOO attributions",
-    "ablation_estimator": "value variant of the segmentation ablation",
-    "segmentation_variants": "segmentation ablation: strategies and K",
-    "self_group_size": "group size of the self-bootstrapped estimator",
+# What a field means where the config's schema does not say: fields of ASSUMPTIONS (as written there) and of
+# the credit analysis (config section ``analysis``, docs/paper.md §5 "Analyses").
+NOTES = {
+    "train.rredcot.segmentation": "segmentation strategy (hybrid keyword–entropy)",
+    "train.rredcot.segment_keywords": "keywords of the first split",
+    "train.rredcot.max_segments": "target number of segments K",
+    "train.rredcot.segment_chunk_size": "chunk size of fixed-length segmentation",
+    "train.rredcot.value_space": "log or linear values",
+    "train.rredcot.end_of_thinking": "end-of-thinking marker forced before u",
+    "train.rredcot.exit_string": "exit string of the answer-only estimator",
+    "train.rredcot.answer_template": "how the answer y is written after u",
+    "train.rredcot.sigma_mix": "mix λ of redistributed and uniform weights",
+    "train.rredcot.sigma_temperature": "softmax temperature τ",
+    "train.trl.beta": "KL coefficient",
+    "train.trl.epsilon": "clip ε",
+    "train.trl.temperature": "sampling temperature in training",
+    "train.trl.top_p": "nucleus sampling in training",
+    "train.trl.per_device_train_batch_size": "completions per device and step (prompts per step)",
+    "train.trl.gradient_accumulation_steps": "accumulation (prompts per step)",
+    "train.trl.loss_type": "GRPO loss normaliser (TRL name)",
+    "train.trl.scale_rewards": "advantage normalisation (TRL name)",
+    "train.trl.warmup_steps": "learning-rate warm-up (steps)",
+    "train.seeds": "training seeds",
+    "data.hub.train_limit": "rows of the training set used",
+    "eval.temperature": "evaluation temperature",
+    "eval.top_p": "evaluation nucleus sampling",
+    "eval.max_new_tokens": "evaluation token budget",
+    "eval.benchmarks.*.n_samples": "samples per problem (avg@n)",
+    "artifacts.metric": "accuracy metric of Tables 1–2",
+    "artifacts.credit_effects.*": (
+        "credit claims: effect of interest δ of each interval statistic (the paper gives none)"
+    ),
+    "artifacts.smooth_window": "trailing mean over steps of training curves",
+    "artifacts.final_window": "steps averaged for a run's final accuracy",
+    "artifacts.correlation": "correlation used by the verdicts (the paper's type is unknown)",
+    "artifacts.position_bins": "relative-position bins of Fig. 4 and Fig. 7",
+    "artifacts.late_position": "relative position from which a segment counts as late",
+    "artifacts.bootstrap_resamples": "bootstrap resamples (intervals, MC SD)",
+    "artifacts.mc_sd_max_samples": "largest samples per boundary in Fig. 7",
+    "artifacts.verdict_z": "improvement rule: Δ must reach z × SE",
+    "artifacts.min_seeds": "seeds per side for an improvement verdict",
+    "artifacts.min_traces": "traces for a credit-agreement verdict",
+    "artifacts.value_cost_tolerance": "value cost claim holds up to this × the paper's 1/10",
+    "analysis.n_mc_samples": "MC continuations per boundary (paper: 20 rollouts)",
+    "analysis.n_mc_samples_ablation": "MC continuations per boundary in the segmentation ablation",
+    "analysis.temperature": "sampling temperature of traces and MC continuations",
+    "analysis.segmentation": "segmentation of the analysed traces (paper: up to 40 segments)",
+    "analysis.estimators": "value-estimator variants compared with MC",
+    "analysis.attribution_estimator": "continuation explained by the gradient and LOO attributions",
+    "analysis.ablation_estimator": "value variant of the segmentation ablation",
+    "analysis.segmentation_variants": "segmentation ablation: strategies and K",
 }
+
+
+def schema_description(schema: Mapping, field: str) -> str | None:
+    """The description the config's JSON schema gives a dotted config field (its own, not one of a type it
+    refers to with ``$ref``), on one line; None where it gives none."""
+    node = schema
+    for part in field.split("."):
+        extra = node.get("additionalProperties")
+        node = node.get("properties", {}).get(part, extra if isinstance(extra, dict) else None)
+        if node is None:
+            return None
+    text = node.get("description")
+    return " ".join(text.split()) if text else None
 
 
 def _lookup(config: dict, dotted: str) -> list[tuple[str, object]]:
@@ -361,23 +387,31 @@ def _lookup(config: dict, dotted: str) -> list[tuple[str, object]]:
 _MISSING = object()
 
 
+def _cell(text: str) -> str:
+    """``text`` as one cell of a Markdown table."""
+    return text.replace("|", "\\|")
+
+
 def _show(value) -> str:
     import json
 
     if value is _MISSING:
         return "not set in this config"
-    text = json.dumps(value, ensure_ascii=False)
-    return f"`{text}`".replace("|", "\\|")
+    return _cell(f"`{json.dumps(value, ensure_ascii=False)}`")
 
 
-def assumptions_table(config: dict) -> str:
+def assumptions_table(config: dict, schema: Mapping) -> str:
+    """The config's fields that the paper leaves open (:data:`ASSUMPTIONS`) and the credit analysis's, each
+    with its value and what it means; ``schema``: the config's JSON schema, whose descriptions say that."""
     lines = [f"| config field | value here | what the paper leaves open | {PAPER} |", "|---|---|---|---|"]
-    for dotted, where, what in ASSUMPTIONS:
+    for dotted, where in ASSUMPTIONS:
         for name, value in _lookup(config, dotted):
-            lines.append(f"| `{name}` | {_show(value)} | {what} | {where} |")
+            what = schema_description(schema, name) or NOTES[dotted]
+            lines.append(f"| `{name}` | {_show(value)} | {_cell(what)} | {where} |")
     for key, value in config.get("analysis", {}).items():
-        what = ANALYSIS_NOTES.get(key, "credit-analysis setting")
-        lines.append(f"| `analysis.{key}` | {_show(value)} | {what} | §5 [ours] |")
+        name = f"analysis.{key}"
+        what = schema_description(schema, name) or NOTES.get(name, "credit-analysis setting")
+        lines.append(f"| `{name}` | {_show(value)} | {_cell(what)} | §5 [ours] |")
     overrides = config.get("train", {}).get("method_overrides", {})
     for method, fields in overrides.items():
         for key, value in fields.items():
@@ -441,6 +475,7 @@ def render(
     logs: Logs,
     *,
     out: str | Path,
+    schema: Mapping,
     tables_md: Sequence[str | Path] = (),
     figures_png: Sequence[str | Path] = (),
     named_only_figures: Sequence[str | Path] = (),
@@ -450,12 +485,12 @@ def render(
     snakemake_command: str = "snakemake --cores 2 {target}",
     benchmark_cost: str | Path | None = None,
 ) -> str:
-    """The Markdown text of the report; links are relative to ``out``'s folder. ``tables_md`` and
-    ``figures_png``, shown in full, are also the files each claim links; ``headroom``: the positive control's
-    table and figure. ``captions``: each figure's caption (reStructuredText, as ``snakemake --report`` shows
-    it), printed under the figure; every figure needs one. ``targets``: each artifact file listed under
-    *How to regenerate*, and the rule that makes it (:data:`rredcot.artifacts.makers.MAKERS` names its
-    function).
+    """The Markdown text of the report; links are relative to ``out``'s folder. ``schema``: the config's JSON
+    schema, whose descriptions the assumptions table prints. ``tables_md`` and ``figures_png``, shown in
+    full, are also the files each claim links; ``headroom``: the positive control's table and figure.
+    ``captions``: each figure's caption (reStructuredText, as ``snakemake --report`` shows it), printed under
+    the figure; every figure needs one. ``targets``: each artifact file listed under *How to regenerate*, and
+    the rule that makes it (:data:`rredcot.artifacts.makers.MAKERS` names its function).
     ``snakemake_command``: the command that rebuilds one artifact, ``{target}`` standing for it (appended if
     absent)."""
     uncaptioned = [str(p) for p in [*figures_png, *named_only_figures] if not (captions or {}).get(str(p))]
@@ -545,7 +580,7 @@ def render(
         "",
         "## Assumptions (where the paper is silent)",
         "",
-        assumptions_table(logs.config).rstrip(),
+        assumptions_table(logs.config, schema).rstrip(),
         "",
         *regenerate_section(targets or {}, out=out, snakemake_command=snakemake_command),
     ]
@@ -597,6 +632,7 @@ def write_report(
     tables_md: Sequence[str],
     figures_png: Sequence[str],
     config: dict,
+    schema: dict,
     metric: str,
     optional_evals: Sequence[str],
     machines: Sequence[str],
@@ -635,6 +671,7 @@ def write_report(
         text = render(
             logs,
             out=path,
+            schema=schema,
             tables_md=tables_md,
             figures_png=figures_png,
             named_only_figures=named_only_figures,
