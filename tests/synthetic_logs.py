@@ -188,6 +188,10 @@ def write_segmentation(root: Path, names=("hybrid_K4", "keyword", "fixed_C16")) 
     return paths
 
 
+# The config's JSON schema, whose descriptions the report's assumptions table prints.
+SCHEMA = yaml.safe_load((REPO / "experiments" / "schema.yaml").read_text())
+
+
 def config_for(artifacts=None) -> dict:
     config = yaml.safe_load((REPO / "experiments" / "smoke.yaml").read_text())
     config["train"]["seeds"] = SEEDS

@@ -8,6 +8,7 @@ hand from those logs.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import re
@@ -27,6 +28,7 @@ from synthetic_logs import (
     EVAL_VALUES,
     METHODS,
     REPO,
+    SCHEMA,
     SEEDS,
     assert_figure,
     config_for,
@@ -37,7 +39,8 @@ from synthetic_logs import (
     write_segmentation,
 )
 
-from rredcot.artifacts import figures, report, tables
+from rredcot.artifacts import figures, report, tables, verdicts
+from rredcot.artifacts.claims import CLAIMS, Logs, evaluate_claims
 from rredcot.artifacts.logs import (
     MC,
     correlation,
@@ -72,9 +75,9 @@ def logs(tmp_path_factory):
     }
 
 
-def paper_logs(logs, config=None) -> report.Logs:
+def paper_logs(logs, config=None) -> Logs:
     config = config or config_for()
-    return report.Logs(
+    return Logs(
         config=config,
         evals=load_eval(logs["evals"]),
         metrics=load_metrics(logs["metrics"]),
@@ -349,7 +352,7 @@ def test_degenerate_inputs_do_not_crash(tmp_path):
         assert_figure(tmp_path / f"c_{name}.pdf", tmp_path / f"c_{name}.png")
     # the report on degenerate logs: verdicts fall back to "not testable", never an exception
     config = config_for()
-    degenerate = report.Logs(
+    degenerate = Logs(
         config=config,
         evals=load_eval(write_evals(tmp_path / "ev", {"grpo/seed0": {"in_dist": 0.1}})),
         metrics=one,
@@ -359,9 +362,9 @@ def test_degenerate_inputs_do_not_crash(tmp_path):
         },
         paper_claims=tables.read_paper_claims(REPO / "paper_tables/paper/claims.csv"),
     )
-    claims = {c.key: c.verdict.verdict for c in report.evaluate_claims(degenerate)}
+    claims = {c.key: c.verdict.verdict for c in evaluate_claims(degenerate)}
     for key in ("table1", "rl_vs_base", "tracks_mc", "attributions_agree", "mc_sd", "sample_efficiency"):
-        assert claims[key] == report.NOT_TESTABLE, key
+        assert claims[key] == verdicts.NOT_TESTABLE, key
 
 
 def test_bad_credit_log_names_the_line(tmp_path):
@@ -384,47 +387,49 @@ def test_segment_credits_follow_their_definitions():
 # -------------------------------------------------------------------------------------------------- verdicts
 def test_improvement_rule_on_hand_made_cases():
     rule = {"z": 2, "min_seeds": 2, "effect": 0.1}
-    verdict, diff, se = report.verdict_improvement([0.8, 0.85, 0.9], [0.5, 0.6, 0.7], **rule)
-    assert verdict.verdict == report.REPRODUCED  # Δ = 0.25, SE = sqrt(0.0025/3 + 0.01/3) = 0.0645
+    verdict, diff, se = verdicts.verdict_improvement([0.8, 0.85, 0.9], [0.5, 0.6, 0.7], **rule)
+    assert verdict.verdict == verdicts.REPRODUCED  # Δ = 0.25, SE = sqrt(0.0025/3 + 0.01/3) = 0.0645
     assert diff == pytest.approx(0.25) and se == pytest.approx(math.sqrt(0.0125 / 3))
     # Δ = 0.02, SE = sqrt(0.0144/3 + 0.01/3) = 0.0902: Δ ± 2 SE = [-0.160, 0.200] holds 0 and the effect 0.1
     # (this case was "not reproduced" before the inconclusive verdict existed)
-    verdict, _, _ = report.verdict_improvement([0.62, 0.50, 0.74], [0.5, 0.6, 0.7], **rule)
-    assert verdict.verdict == report.INCONCLUSIVE
+    verdict, _, _ = verdicts.verdict_improvement([0.62, 0.50, 0.74], [0.5, 0.6, 0.7], **rule)
+    assert verdict.verdict == verdicts.INCONCLUSIVE
     assert "about 40 seeds per side (here 3)" in verdict.reason  # ceil(3 · (4 · 0.0902 / 0.1)²) = 40
-    verdict, _, _ = report.verdict_improvement([0.4, 0.5], [0.5, 0.6], **rule)
-    assert verdict.verdict == report.NOT_REPRODUCED  # Δ = -0.1, Δ + 2 SE = 0.041 < 0.1: effect ruled out
-    verdict, _, _ = report.verdict_improvement([0.4, 0.5], [0.5, 0.6], **{**rule, "effect": 0.03})
-    assert verdict.verdict == report.INCONCLUSIVE  # the same data cannot rule out a smaller effect
-    verdict, _, _ = report.verdict_improvement([0.9], [0.1], **rule)
-    assert verdict.verdict == report.NOT_TESTABLE  # one seed: no spread to compare against
-    verdict, _, _ = report.verdict_improvement([0.3, 0.32], 0.1, **rule)
-    assert verdict.verdict == report.REPRODUCED  # against a single evaluation
-    verdict, _, _ = report.verdict_improvement([0.0, 0.0], [0.0, 0.0], **rule, bounds=(0, 1))
-    assert verdict.verdict == report.NOT_TESTABLE  # nothing solved by either side: floor
+    verdict, _, _ = verdicts.verdict_improvement([0.4, 0.5], [0.5, 0.6], **rule)
+    assert verdict.verdict == verdicts.NOT_REPRODUCED  # Δ = -0.1, Δ + 2 SE = 0.041 < 0.1: effect ruled out
+    verdict, _, _ = verdicts.verdict_improvement([0.4, 0.5], [0.5, 0.6], **{**rule, "effect": 0.03})
+    assert verdict.verdict == verdicts.INCONCLUSIVE  # the same data cannot rule out a smaller effect
+    verdict, _, _ = verdicts.verdict_improvement([0.9], [0.1], **rule)
+    assert verdict.verdict == verdicts.NOT_TESTABLE  # one seed: no spread to compare against
+    verdict, _, _ = verdicts.verdict_improvement([0.3, 0.32], 0.1, **rule)
+    assert verdict.verdict == verdicts.REPRODUCED  # against a single evaluation
+    verdict, _, _ = verdicts.verdict_improvement([0.0, 0.0], [0.0, 0.0], **rule, bounds=(0, 1))
+    assert verdict.verdict == verdicts.NOT_TESTABLE  # nothing solved by either side: floor
 
 
 def test_threshold_and_interval_rules_on_hand_made_cases():
     rule = {"n_traces": 20, "min_traces": 10, "effect": 0.2}
-    assert report.verdict_interval(0.3, 0.1, 0.5, **rule).verdict == report.REPRODUCED
-    small = report.verdict_interval(0.1, 0.05, 0.15, **rule)
-    assert small.verdict == report.REPRODUCED and "below the effect of interest" in small.reason
+    assert verdicts.verdict_interval(0.3, 0.1, 0.5, **rule).verdict == verdicts.REPRODUCED
+    small = verdicts.verdict_interval(0.1, 0.05, 0.15, **rule)
+    assert small.verdict == verdicts.REPRODUCED and "below the effect of interest" in small.reason
     # [-0.1, 0.5] holds 0 and the effect 0.2 (was "not reproduced" before the inconclusive verdict)
-    wide = report.verdict_interval(0.3, -0.1, 0.5, **rule)
-    assert wide.verdict == report.INCONCLUSIVE
+    wide = verdicts.verdict_interval(0.3, -0.1, 0.5, **rule)
+    assert wide.verdict == verdicts.INCONCLUSIVE
     assert "about 180 traces (here 20)" in wide.reason  # ceil(20 · (0.6 / 0.2)²)
-    assert report.verdict_interval(0.05, -0.1, 0.15, **rule).verdict == report.NOT_REPRODUCED
-    assert report.verdict_interval(-0.3, -0.5, -0.1, **rule).verdict == report.NOT_REPRODUCED
-    assert report.verdict_interval(0.3, 0.1, 0.5, **{**rule, "n_traces": 5}).verdict == report.NOT_TESTABLE
-    assert report.verdict_interval(math.nan, 0.1, 0.5, **rule).verdict == report.NOT_TESTABLE
-    assert report.verdict_below(0.08, 0.1, "sd").verdict == report.REPRODUCED
-    assert report.verdict_below(0.12, 0.1, "sd").verdict == report.NOT_REPRODUCED
-    assert report.verdict_at_most(0.02, 0.2, "r").verdict == report.REPRODUCED
-    assert report.verdict_at_most(0.5, 0.2, "r").verdict == report.NOT_REPRODUCED
-    combined = report._combine(
-        [report.Verdict(report.REPRODUCED, "a"), report.Verdict(report.INCONCLUSIVE, "b")]
+    assert verdicts.verdict_interval(0.05, -0.1, 0.15, **rule).verdict == verdicts.NOT_REPRODUCED
+    assert verdicts.verdict_interval(-0.3, -0.5, -0.1, **rule).verdict == verdicts.NOT_REPRODUCED
+    assert (
+        verdicts.verdict_interval(0.3, 0.1, 0.5, **{**rule, "n_traces": 5}).verdict == verdicts.NOT_TESTABLE
     )
-    assert combined.verdict == report.INCONCLUSIVE
+    assert verdicts.verdict_interval(math.nan, 0.1, 0.5, **rule).verdict == verdicts.NOT_TESTABLE
+    assert verdicts.verdict_below(0.08, 0.1, "sd").verdict == verdicts.REPRODUCED
+    assert verdicts.verdict_below(0.12, 0.1, "sd").verdict == verdicts.NOT_REPRODUCED
+    assert verdicts.verdict_at_most(0.02, 0.2, "r").verdict == verdicts.REPRODUCED
+    assert verdicts.verdict_at_most(0.5, 0.2, "r").verdict == verdicts.NOT_REPRODUCED
+    combined = verdicts.combine(
+        [verdicts.Verdict(verdicts.REPRODUCED, "a"), verdicts.Verdict(verdicts.INCONCLUSIVE, "b")]
+    )
+    assert combined.verdict == verdicts.INCONCLUSIVE
 
 
 # The controls pass: RREDCoT's synthetic runs, standing in for the exact oracle, reach GRPO's final training
@@ -443,38 +448,38 @@ def test_claims_from_synthetic_logs(logs):
     config = config_for({**ARTIFACTS, "headroom": PASSING_CONTROLS})
     gated = paper_logs(logs, config)
     gated.value_sanity = SANITY
-    claims = {c.key: c for c in report.evaluate_claims(gated)}
+    claims = {c.key: c for c in evaluate_claims(gated)}
     verdict = {k: c.verdict.verdict for k, c in claims.items()}
-    assert verdict["table1"] == report.REPRODUCED  # RREDCoT seeds beat GRPO's by 0.225 ± 0.05
-    assert verdict["rl_vs_base"] == report.REPRODUCED
-    assert verdict["table2"] == report.NOT_TESTABLE  # no benchmark mapped to Table 2 at this scale
-    assert verdict["tracks_mc"] == report.REPRODUCED  # by construction of the synthetic credits
-    assert verdict["attributions_agree"] == report.REPRODUCED
-    assert verdict["value_cost"] == report.REPRODUCED  # 0.01 s vs 2 s per boundary
-    assert verdict["train_cost"] == report.REPRODUCED  # 1.1×: the paper's 1.5–2× is an upper bound
-    assert verdict["sample_efficiency"] == report.REPRODUCED
-    assert all(v in report.VERDICTS for v in verdict.values())
+    assert verdict["table1"] == verdicts.REPRODUCED  # RREDCoT seeds beat GRPO's by 0.225 ± 0.05
+    assert verdict["rl_vs_base"] == verdicts.REPRODUCED
+    assert verdict["table2"] == verdicts.NOT_TESTABLE  # no benchmark mapped to Table 2 at this scale
+    assert verdict["tracks_mc"] == verdicts.REPRODUCED  # by construction of the synthetic credits
+    assert verdict["attributions_agree"] == verdicts.REPRODUCED
+    assert verdict["value_cost"] == verdicts.REPRODUCED  # 0.01 s vs 2 s per boundary
+    assert verdict["train_cost"] == verdicts.REPRODUCED  # 1.1×: the paper's 1.5–2× is an upper bound
+    assert verdict["sample_efficiency"] == verdicts.REPRODUCED
+    assert all(v in verdicts.VERDICTS for v in verdict.values())
     assert "+0.023" in claims["table1"].paper  # the paper's mean gain over its five benchmarks
 
 
 def test_claims_that_need_a_failed_control_are_not_testable_and_name_it(logs):
     """No positive control and no value sanity: training and credit claims are gated, the others are not."""
-    claims = {c.key: c for c in report.evaluate_claims(paper_logs(logs))}
+    claims = {c.key: c for c in evaluate_claims(paper_logs(logs))}
     for key in ("table1", "sample_efficiency"):
         reason = claims[key].verdict.reason
-        assert claims[key].verdict.verdict == report.NOT_TESTABLE
+        assert claims[key].verdict.verdict == verdicts.NOT_TESTABLE
         assert "no positive control" in reason and "value sanity of the configured estimator" in reason
         assert "(ungated: reproduced" in reason  # the reading the gate held back stays visible
     tracks = claims["tracks_mc"].verdict
-    assert tracks.verdict == report.NOT_TESTABLE and "no positive control" not in tracks.reason
-    assert claims["rl_vs_base"].verdict.verdict == report.REPRODUCED  # not about RREDCoT's credit
-    assert claims["attributions_agree"].verdict.verdict == report.REPRODUCED
+    assert tracks.verdict == verdicts.NOT_TESTABLE and "no positive control" not in tracks.reason
+    assert claims["rl_vs_base"].verdict.verdict == verdicts.REPRODUCED  # not about RREDCoT's credit
+    assert claims["attributions_agree"].verdict.verdict == verdicts.REPRODUCED
     failing = paper_logs(
         logs, config_for({**ARTIFACTS, "headroom": {**PASSING_CONTROLS, "max_step_fraction": 0.2}})
     )
     failing.value_sanity = copy.deepcopy(SANITY)
     failing.value_sanity["summary"]["estimators"]["reference"].update(spearman=0.24, meets_targets=False)
-    reason = {c.key: c for c in report.evaluate_claims(failing)}["table1"].verdict.reason
+    reason = {c.key: c for c in evaluate_claims(failing)}["table1"].verdict.reason
     assert "exact-credit headroom not shown" in reason and "Spearman 0.24, needed ≥ 0.5" in reason
 
 
@@ -482,9 +487,23 @@ def test_an_effect_of_interest_in_the_config_replaces_the_paper_s_gain(logs):
     config = config_for({**ARTIFACTS, "headroom": PASSING_CONTROLS, "improvement_effect": 0.05})
     gated = paper_logs(logs, config)
     gated.value_sanity = SANITY
-    claims = {c.key: c for c in report.evaluate_claims(gated)}
+    claims = {c.key: c for c in evaluate_claims(gated)}
     assert "δ = +0.050 (artifacts.improvement_effect" in claims["table1"].rule
     assert "+0.05 (artifacts.improvement_effect [ours])" in claims["rl_vs_base"].rule
+
+
+def test_the_registry_says_what_each_claim_reads_and_which_rule_judges_it(logs):
+    """Each claim is testable on the synthetic logs, not testable once the logged data its entry reads is
+    gone, and judged by the rule its entry names, one of the report's verdict rules."""
+    config = config_for({**ARTIFACTS, "paper_rows": {"table1": {}, "table2": {"in_dist": "AMC23"}}})
+    full = paper_logs(logs, config)
+    empty = {"evals": load_eval([]), "metrics": load_metrics([]), "traces": None}
+    for entry in CLAIMS:
+        reading = entry.read(full)
+        assert reading.verdict.verdict != verdicts.NOT_TESTABLE, (entry.key, reading.verdict.reason)
+        assert reading.rule.startswith(entry.judged_by) and f"**{entry.judged_by}**" in verdicts.__doc__
+        without = dataclasses.replace(full, **{name: empty[name] for name in entry.reads})
+        assert entry.read(without).verdict.verdict == verdicts.NOT_TESTABLE, entry.key
 
 
 def test_sample_efficiency_counts_steps_by_hand(tmp_path):
@@ -517,8 +536,10 @@ def make_report(logs, root: Path, config: dict, inputs=None, params=None) -> Pat
             "draws": [],
             "paper_tables": [str(REPO / f"paper_tables/paper/{name}.csv") for name in ("table1", "table2")],
             "claims": str(REPO / "paper_tables/paper/claims.csv"),
+            "schema": str(REPO / "experiments/schema.yaml"),
             "tables_md": [],
             "figures_png": [],
+            "headroom": [],
             **(inputs or {}),
         },
         outputs={"out": str(out), "published": str(root / "REPLICATION.md")},
@@ -570,7 +591,7 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
     verdicts = re.findall(
         r"\*\*(reproduced|not reproduced|inconclusive|not testable at this scale)\*\*", text
     )
-    assert len(verdicts) == 2 * len(report.evaluate_claims(paper_logs(logs, config)))  # summary + detail
+    assert len(verdicts) == 2 * len(evaluate_claims(paper_logs(logs, config)))  # summary + detail
     assert "| `train.rredcot.sigma_mix` | `0.5` |" in text
     assert "`eval.benchmarks.in_dist.n_samples` | `4`" in text
     assert "`analysis.n_mc_samples` | `8`" in text
@@ -582,6 +603,28 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
     assert "| `rredcot.artifacts.figures.fig4_estimator_correlation` |" in text  # made by
     assert "(figures/test/fig4_estimator_correlation.png)" in out_top.read_text()
     assert f"[{report.PAPER}]" in text  # the account of the paper its claims and tags come from
+
+
+def test_the_assumptions_table_describes_a_field_with_the_schema_s_description_where_it_has_one():
+    """In every scale's config, a field the config's schema describes is described by it and has no note of
+    its own; every other field of the table has a note, and every note serves a field."""
+    configs = [yaml.safe_load(path.read_text()) for path in (REPO / "experiments").glob("*.yaml")]
+    noted = set()
+    for config in [c for c in configs if c and "train" in c]:
+        table = report.assumptions_table(config, SCHEMA)
+        fields = [
+            (dotted, name) for dotted, _ in report.ASSUMPTIONS for name, _ in report._lookup(config, dotted)
+        ]
+        fields += [(f"analysis.{key}", f"analysis.{key}") for key in config["analysis"]]
+        for pattern, name in fields:
+            described = report.schema_description(SCHEMA, name)
+            if described:
+                assert pattern not in report.NOTES, pattern
+                assert f"| `{name}` |" in table and " | {} | ".format(described.replace("|", "\\|")) in table
+            else:
+                noted.add(pattern)
+    assert {pattern for pattern in noted if not pattern.startswith("analysis.")} <= set(report.NOTES)
+    assert set(report.NOTES) <= noted
 
 
 def build_artifacts(logs, root: Path, config: dict, evals=None) -> Path:
@@ -793,33 +836,54 @@ def test_snakemake_replots_without_retraining(tmp_path):
     assert "ablation_training" in planned  # configured training ablations are targets of `ablations`
 
 
-def test_the_report_rule_reads_each_figure_s_caption_from_its_report_flag(tmp_path):
-    """The captions the report prints under the figures are the .rst texts the figure rules' report() flags
-    name, what `snakemake --report` shows: a probe rule takes the report rule's own param."""
-    work = finished_workflow(tmp_path)
+def report_rule_items(work: Path, **items: str) -> dict:
+    """What the report rule of the workflow in ``work`` holds: each of ``items`` (name -> an input or param of
+    the rule, e.g. ``params.captions``), as a probe rule that takes it for a param of its own sees it."""
     with (work / "Snakefile").open("a") as snakefile:
         snakefile.write(
-            "rule captions_probe:\n"
-            '    output: "captions.json"\n'
-            "    params: captions=rules.replication_report.params.captions\n"
-            "    run:\n"
+            "rule report_rule_probe:\n"
+            '    output: "probe.json"\n'
+            "    params:\n"
+            + "".join(f"        {name}=rules.replication_report.{item},\n" for name, item in items.items())
+            + "    run:\n"
             "        import json\n"
-            '        with open(output[0], "w") as f: json.dump(dict(params.captions), f)\n'
+            '        with open(output[0], "w") as f: json.dump(dict(params.items()), f)\n'
         )
     run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "1", "captions.json"],
+        [sys.executable, "-m", "snakemake", "--cores", "1", "probe.json"],
         cwd=work,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    captions = json.loads((work / "captions.json").read_text())
+    return json.loads((work / "probe.json").read_text())
+
+
+def test_the_report_rule_reads_each_figure_s_caption_from_its_report_flag(tmp_path):
+    """The captions the report prints under the figures are the .rst texts the figure rules' report() flags
+    name, what `snakemake --report` shows: a probe rule takes the report rule's own param."""
+    captions = report_rule_items(finished_workflow(tmp_path), captions="params.captions")["captions"]
     sources = {path.read_text() for path in (REPO / "experiments" / "report").glob("*.rst")}
     assert len(captions) == 11  # 8 paper and control figures, 2 credit ablations, 1 training ablation
     assert all(text.strip() and text in sources for text in captions.values())
     rst = (REPO / "experiments" / "report" / "training_curves.rst").read_text()
     assert captions["figures/test/training_curves.png"] == rst
+
+
+def test_the_report_rule_passes_every_artifact_the_report_names(tmp_path):
+    """Claims name their table or figure by file and the positive control names its own: the report takes
+    their paths from its rule's inputs, which hold every one."""
+    work = finished_workflow(tmp_path)
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config["artifacts"]["headroom"] = PASSING_CONTROLS
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    inputs = report_rule_items(
+        work, tables_md="input.tables_md", figures_png="input.figures_png", headroom="input.headroom"
+    )
+    linked = {Path(path).name for path in inputs["tables_md"] + inputs["figures_png"]}
+    assert {name for entry in CLAIMS for name in entry.artifacts} <= linked
+    assert inputs["headroom"] == ["paper_tables/test/headroom.md", "figures/test/headroom.png"]
 
 
 def test_every_artifact_rule_names_a_function_and_every_function_a_rule():
@@ -844,7 +908,7 @@ def test_controls_section_checks_the_lr0_control_and_the_oracle(tmp_path):
     config = config_for(
         {**ARTIFACTS, "controls": {"lr0": ["grpo_lr0/seed0"], "oracle": ["rredcot_mc/seed0"]}}
     )
-    logs = report.Logs(
+    logs = Logs(
         config=config,
         evals=load_eval(write_evals(tmp_path, values)),
         metrics=load_metrics([]),

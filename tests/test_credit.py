@@ -16,6 +16,7 @@ from matplotlib import pyplot as plt
 from synthetic_logs import (
     ARTIFACTS,
     REPO,
+    SCHEMA,
     assert_figure,
     config_for,
     write_credit,
@@ -23,7 +24,8 @@ from synthetic_logs import (
     write_metrics,
 )
 
-from rredcot.artifacts import credit, figures, report, tables
+from rredcot.artifacts import credit, figures, report, tables, verdicts
+from rredcot.artifacts.claims import Logs, _efficiency, _mc_sd, evaluate_claims
 from rredcot.artifacts.logs import (
     EXACT,
     GRADIENT,
@@ -205,8 +207,8 @@ def test_agreement_of_an_estimator_equal_to_mc():
 
 
 # --------------------------------------------------------------------------------------------- verdicts
-def _logs(config, metrics=None, traces=None, evals=None) -> report.Logs:
-    return report.Logs(
+def _logs(config, metrics=None, traces=None, evals=None) -> Logs:
+    return Logs(
         config=config,
         evals=evals if evals is not None else load_eval([]),
         metrics=metrics if metrics is not None else load_metrics([]),
@@ -234,21 +236,21 @@ def test_sample_efficiency_threshold_is_the_midpoint_and_untestable_when_the_sta
         "grpo": [[0.2, 0.4, 0.65, 1.0], [0.2, 0.5, 0.7, 1.0]],
         "rredcot": [[0.2, 0.7, 0.9, 1.0], [0.2, 0.65, 0.9, 1.0]],
     }
-    claim = report._efficiency_claim(_logs(config, load_metrics(_runs(tmp_path / "a", learning))))
+    claim = _efficiency(_logs(config, load_metrics(_runs(tmp_path / "a", learning))))
     assert "threshold 0.600 (start 0.200, GRPO final 1.000)" in claim.ours  # 0.2 + 0.5 × (1.0 − 0.2)
     # steps to 0.6: GRPO 3 and 3, RREDCoT 2 and 2: Δ = 1, SE = 0: reproduced
-    assert claim.verdict.verdict == report.REPRODUCED
+    assert claim.verdict.verdict == verdicts.REPRODUCED
     flat = {"grpo": [[0.5, 0.4, 0.3], [0.5, 0.45, 0.4]], "rredcot": [[0.5, 0.6, 0.7], [0.5, 0.6, 0.6]]}
-    claim = report._efficiency_claim(_logs(config, load_metrics(_runs(tmp_path / "b", flat))))
-    assert claim.verdict.verdict == report.NOT_TESTABLE
+    claim = _efficiency(_logs(config, load_metrics(_runs(tmp_path / "b", flat))))
+    assert claim.verdict.verdict == verdicts.NOT_TESTABLE
     assert "already clears the threshold" in claim.verdict.reason
     noisy = {
         "grpo": [[0.2, 0.3, 0.7, 1.0], [0.2, 0.65, 0.65, 1.0]],
         "rredcot": [[0.2, 0.7, 0.9, 1.0], [0.2, 0.3, 0.5, 1.0]],
     }
-    claim = report._efficiency_claim(_logs(config, load_metrics(_runs(tmp_path / "c", noisy))))
+    claim = _efficiency(_logs(config, load_metrics(_runs(tmp_path / "c", noisy))))
     # GRPO 3, 2 steps; RREDCoT 2, 4 steps: Δ = -0.5, SE = sqrt(0.5/2 + 2/2) = 1.118; δ = 0.2 × 2.5 = 0.5
-    assert claim.verdict.verdict == report.INCONCLUSIVE
+    assert claim.verdict.verdict == verdicts.INCONCLUSIVE
     assert "the effect of interest +0.500" in claim.verdict.reason
 
 
@@ -257,13 +259,13 @@ def test_mc_sd_is_averaged_over_boundaries_with_both_outcomes():
     0.1 (reproduced), the mean over the one that varies is not."""
     config = config_for()
     traces = [record(0, correct=0, bounds=[0, 5, 10], outcomes=[[0] * 8, [1, 0] * 4, [1] * 8])]
-    claim = report._mc_sd_claim(_logs(config, traces=traces))
+    claim = _mc_sd(_logs(config, traces=traces))
     sizes, sd, _ = mc_bootstrap_sd(traces, max_samples=20, n_resamples=ARTIFACTS["bootstrap_resamples"])
     varied, everything = sd[1, 4], float(np.mean(sd[:, 4]))
     assert varied > 0.1 > everything
     assert f"over the 1 boundaries with both outcomes = {varied:.3f}" in claim.ours
     assert f"degenerate ones included: {everything:.3f}" in claim.ours
-    assert claim.verdict.verdict == report.NOT_REPRODUCED
+    assert claim.verdict.verdict == verdicts.NOT_REPRODUCED
     assert "1 of 3 boundaries have both outcomes" in claim.run
 
 
@@ -276,10 +278,10 @@ def test_report_shows_the_inconclusive_count_and_the_localization_section(tmp_pa
         config_for(), load_metrics(write_metrics(tmp_path)), traces, load_eval(write_evals(tmp_path))
     )
     logs.draws = [{"id": "a", "correct": 1, "accepted": True}, {"id": "b", "correct": 0, "accepted": False}]
-    text = report.render(logs, out=tmp_path / "REPLICATION.md")
-    claims = report.evaluate_claims(logs)
-    counts = {v: sum(c.verdict.verdict == v for c in claims) for v in report.VERDICTS}
-    assert f"{counts[report.INCONCLUSIVE]} inconclusive" in text
+    text = report.render(logs, out=tmp_path / "REPLICATION.md", schema=SCHEMA)
+    claims = evaluate_claims(logs)
+    counts = {v: sum(c.verdict.verdict == v for c in claims) for v in verdicts.VERDICTS}
+    assert f"{counts[verdicts.INCONCLUSIVE]} inconclusive" in text
     incorrect = [t for t in traces if t["correct"] == 0]
     loc = credit.error_localization(traces, n_resamples=ARTIFACTS["bootstrap_resamples"])
     random = float(np.mean([1 / (len(t["boundaries"]) - 1) for t in incorrect]))

@@ -7,6 +7,8 @@ ARTIFACTS = config["artifacts"]
 FIGURES = f"figures/{SCALE}"
 PAPER_TABLES = f"paper_tables/{SCALE}"
 PAPER_NUMBERS = os.path.join(workflow.basedir, "paper_tables", "paper")  # the paper's numbers: docs/paper.md
+# The config's JSON schema, its help text: the report describes config fields with its descriptions.
+CONFIG_SCHEMA = os.path.join(os.path.dirname(workflow.current_basedir), "schema.yaml")
 CREDIT_LOG = f"{RESULTS}/analysis/credit.jsonl"
 MAKE_ARTIFACT = "../scripts/make_artifact.py"  # every artifact rule's script: (relative to experiments/rules/)
 # The configured training estimator, as the credit log names its values (e.g. "reference/log").

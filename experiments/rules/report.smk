@@ -16,8 +16,10 @@ rule replication_report:
         draws=credit_draws_input(),
         paper_tables=expand(f"{PAPER_NUMBERS}/{{name}}.csv", name=["table1", "table2"]),
         claims=f"{PAPER_NUMBERS}/claims.csv",
+        schema=CONFIG_SCHEMA,
         tables_md=[f"{PAPER_TABLES}/{name}.md" for name in TABLE_NAMES],
         figures_png=[f"{FIGURES}/{name}.png" for name in DEFAULT_FIGURES],
+        headroom=[rules.headroom.output.md, rules.headroom.output.png] if "headroom" in ARTIFACTS else [],
     output:
         out=report(REPORT_FILE, caption="../report/replication.rst", category="Report"),
         **({"published": PUBLISHED_REPORT} if ARTIFACTS["publish_report"] else {}),

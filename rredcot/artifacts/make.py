@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from rredcot.artifacts.logs import load_credit, load_eval, load_metrics
 from rredcot.artifacts.makers import MAKERS
 from rredcot.artifacts.tables import read_paper_claims, read_paper_table
@@ -39,6 +41,8 @@ LOADERS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
     "paper_tables": lambda paths, params: {Path(path).stem: read_paper_table(path) for path in paths},
     "tables_md": lambda paths, params: paths,
     "figures_png": lambda paths, params: paths,
+    "headroom": lambda paths, params: paths,
+    "schema": lambda path, params: yaml.safe_load(Path(path).read_text()),
 }
 
 

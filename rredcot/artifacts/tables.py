@@ -110,6 +110,16 @@ def fmt(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def signed(value: float, digits: int = 3) -> str:
+    """A difference for display, with its sign; NaN as ``n/a``."""
+    return "n/a" if not math.isfinite(value) else f"{value:+.{digits}f}"
+
+
+def pct(x) -> str:
+    """A share as a whole percentage; missing or NaN as ``n/a``."""
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.0f} %"
+
+
 def fmt_mean_sd(mean: float, sd: float, n: int, digits: int = 3) -> str:
     if not n:
         return "n/a"
