@@ -36,7 +36,7 @@ from rredcot.artifacts.figures import (
     save,
     spread_note,
 )
-from rredcot.artifacts.logs import first_crossing, smoothed
+from rredcot.artifacts.logs import first_crossing, percentile_interval, smoothed
 from rredcot.artifacts.style import policy_label, policy_styles
 from rredcot.artifacts.tables import write_table
 
@@ -80,8 +80,8 @@ def recovered_share(
 ) -> tuple[float, list[float]]:
     """``(R − G)/(O − G)`` of the evaluation means over the seeds all three arms share, and its percentile
     interval over seeds resampled jointly. Undefined (NaN, interval too) where the oracle gains nothing over
-    the seeds as drawn, or in half the resamples or more: an interval over the draws that happen to show a
-    gain would describe a gain the data do not show."""
+    the seeds as drawn, or in more than half the resamples (``percentile_interval``): an interval over the
+    draws that happen to show a gain would describe a gain the data do not show."""
     table = per_seed.pivot_table(index="seed", columns="arm", values="eval").dropna()
     if not {baseline, control, compared} <= set(table.columns) or len(table) == 0:
         return math.nan, [math.nan, math.nan]
@@ -92,13 +92,10 @@ def recovered_share(
         return (r[pick].mean() - g[pick].mean()) / gain if gain > 0 else math.nan
 
     point = share(np.arange(len(g)))
-    rng = np.random.default_rng(seed)
-    draws = np.array([share(rng.integers(0, len(g), len(g))) for _ in range(resamples)])
-    finite = draws[np.isfinite(draws)]
-    if math.isnan(point) or finite.size * 2 <= draws.size:
+    low, high = percentile_interval(share, len(g), n_resamples=resamples, level=level, seed=seed)
+    if math.isnan(point) or math.isnan(low):
         return math.nan, [math.nan, math.nan]
-    alpha = (1 - level) / 2
-    return point, [float(np.quantile(finite, alpha)), float(np.quantile(finite, 1 - alpha))]
+    return point, [low, high]
 
 
 @dataclass(frozen=True)
