@@ -93,3 +93,20 @@ def test_values_fall_to_zero_at_the_first_slip_and_rise_before_it():
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="1 rows, 2 texts"):
         exact_values([{}], ["", ""], [[], []], end_of_thinking=MARKER)
+
+
+def test_an_aside_changes_no_state_s_value():
+    """Exact credit gives the testbed's free choices none: the value after an aside line is the value before."""
+    spec = SplitSpec(**{**SPEC.__dict__, "aside_digits": 3})
+    rows = generate_split("in_dist", spec, seed=4)
+    texts = [row["trace"] for row in rows]
+    cuts = [line_ends(text) for text in texts]
+    values, _ = exact_values(rows, texts, cuts, end_of_thinking=MARKER)
+    checked = 0
+    for row, text, ends, value in zip(rows, texts, cuts, values, strict=True):
+        lines = text[: text.index(MARKER)].split("\n")  # "<think>", restatement, then the lines
+        for k in range(1, len(ends)):
+            if lines[k].startswith("Aside: "):
+                assert value[k + 1] == value[k]  # the boundary after the aside line vs the one before it
+                checked += 1
+    assert checked == len(rows) * HORIZON

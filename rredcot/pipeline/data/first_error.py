@@ -29,7 +29,8 @@ Walking the lines in order with ``done`` = how many steps of the chain the think
   its true result;
 - **correction** on its own (not right after a mistake): it states the true result of a step already
   computed;
-- **result** ``Result: <v>``: ``v`` equals the true answer (whether or not every step was written).
+- **result** ``Result: <v>``: ``v`` equals the true answer (whether or not every step was written);
+- **aside** ``Aside: <digits>``: always (the credit testbed's free choices; it computes nothing).
 
 Every other line, e.g. garbage or a malformed step, is wrong. The first wrong line is the first error; none
 means the thinking never went wrong (as far as these rules see).
@@ -43,6 +44,7 @@ from dataclasses import dataclass
 
 from rredcot.continuation import Continuation
 from rredcot.pipeline.data.synthetic import (
+    ASIDE,
     CHECK_PHRASES,
     CORRECTION,
     RESULT,
@@ -69,6 +71,7 @@ STEP = re.compile(f"^{_STEP}$")
 CHECKS = tuple(_pattern(phrase, step=_STEP) for phrase in CHECK_PHRASES)
 CORRECTION_LINE = _pattern(CORRECTION, lhs=_LHS, right=_NUMBER, wrong=_NUMBER)
 RESULT_LINE = _pattern(RESULT, value=_NUMBER)
+ASIDE_LINE = _pattern(ASIDE, digits=r"\d+")
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,8 @@ def judge_thinking(
         elif result := RESULT_LINE.match(line):
             if int(result[1]) != answer:
                 error = f"result {result[1]}, true answer {answer}"
+        elif ASIDE_LINE.match(line):
+            pass
         else:
             error = "not a line of the task"
         judged.append(JudgedLine(offset=offset, index=index, line=raw, done=done, error=error))
