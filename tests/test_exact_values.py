@@ -96,14 +96,14 @@ def test_bad_input_is_named():
 
 
 def test_an_aside_changes_no_state_s_value():
-    """Exact credit gives the testbed's free choices none: the value after an aside line is the value before."""
+    """Exact credit gives the testbed's free choices none: the value after an aside is the value before it."""
     spec = SplitSpec(**{**SPEC.__dict__, "aside_digits": 3})
     rows = generate_split("in_dist", spec, seed=4)
     texts = [row["trace"] for row in rows]
     cuts = [line_ends(text) for text in texts]
     values, _ = exact_values(rows, texts, cuts, end_of_thinking=MARKER)
     checked = 0
-    for row, text, ends, value in zip(rows, texts, cuts, values, strict=True):
+    for text, ends, value in zip(texts, cuts, values, strict=True):
         lines = text[: text.index(MARKER)].split("\n")  # "<think>", restatement, then the lines
         for k in range(1, len(ends)):
             if lines[k].startswith("Aside: "):

@@ -204,7 +204,8 @@ def make_example(spec: SplitSpec, rng: random.Random) -> dict:
         else:
             add(f"{current}{op}{b}={result}", "step", correct=on_chain)
         if spec.aside_digits:
-            add(ASIDE.format(digits="".join(rng.choice("0123456789") for _ in range(spec.aside_digits))), "aside")
+            digits = "".join(rng.choice("0123456789") for _ in range(spec.aside_digits))
+            add(ASIDE.format(digits=digits), "aside")
         written.append(f"{current}{op}{b}={result}")
         current = result
         if on_chain and rng.random() < spec.check_prob:
