@@ -97,7 +97,7 @@ def test_bad_input_is_named():
 
 def test_an_aside_changes_no_state_s_value():
     """Exact credit gives the testbed's free choices none: the value after an aside is the value before it."""
-    spec = SplitSpec(**{**SPEC.__dict__, "aside_digits": 3})
+    spec = SplitSpec(**{**SPEC.__dict__, "aside_length": 3})
     rows = generate_split("in_dist", spec, seed=4)
     texts = [row["trace"] for row in rows]
     cuts = [line_ends(text) for text in texts]

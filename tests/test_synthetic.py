@@ -173,7 +173,10 @@ def test_a_too_small_problem_space_stops_with_a_clear_error():
         ({**IN_DIST, "slip_prob": 0.1}, r"field 'slip_prob' out of range"),  # slips need a modulus
         ({**IN_DIST, "modulus": 5}, r"field 'modulus' out of range"),  # an operand ≡ 0 would be no step
         ({**IN_DIST, "early_exit_prob": 2.0}, r"field 'early_exit_prob' out of range"),
-        ({**IN_DIST, "aside_digits": -1}, r"field 'aside_digits' out of range"),
+        ({**IN_DIST, "aside_length": -1}, r"field 'aside_length' out of range"),
+        ({**IN_DIST, "aside_alphabet": "ab c"}, r"field 'aside_alphabet' out of range"),
+        ({**IN_DIST, "aside_alphabet": "aab"}, r"field 'aside_alphabet' out of range"),
+        ({**IN_DIST, "aside_alphabet": ""}, r"field 'aside_alphabet' out of range"),
     ],
 )
 def test_bad_split_config_names_the_split_and_field(config, message):
@@ -288,29 +291,30 @@ def test_slips_are_never_repaired_and_each_line_s_truth_matches_the_checker():
 def test_testbed_options_off_draw_exactly_as_before():
     """The new fields at their defaults leave the default task's rows unchanged (committed tiny data)."""
     spec = SplitSpec(**IN_DIST)
-    assert spec == SplitSpec(**IN_DIST, modulus=None, slip_prob=0.0, early_exit_prob=0.0, aside_digits=0)
+    assert spec == SplitSpec(**IN_DIST, modulus=None, slip_prob=0.0, early_exit_prob=0.0, aside_length=0)
     from_config = SplitSpec.from_config("in_dist", IN_DIST)
     assert generate_split("in_dist", spec, seed=3) == generate_split("in_dist", from_config, seed=3)
 
 
-def test_every_step_is_followed_by_an_aside_of_random_digits_that_the_checker_lets_pass():
-    rows = generate_split("train", SplitSpec(**TESTBED, slip_prob=0.1, aside_digits=4), seed=2)
-    digits = []
-    for row in rows:
+@pytest.mark.parametrize("alphabet", ["abcdefghij", "0123456789"])
+def test_every_step_is_followed_by_an_aside_of_random_characters_that_the_checker_lets_pass(alphabet):
+    spec = SplitSpec(**TESTBED, slip_prob=0.1, aside_length=4, aside_alphabet=alphabet)
+    drawn = []
+    for row in generate_split("train", spec, seed=2):
         kinds = [line["kind"] for line in row["lines"]]
         assert kinds[0] == "restate" and kinds[-1] == "result"
         steps = [k for k, kind in enumerate(kinds) if kind in ("step", "slip")]
         assert len(steps) == 8 and all(kinds[k + 1] == "aside" for k in steps)
         for line in row["lines"]:
             if line["kind"] == "aside":
-                word, number = line["text"].split()
-                assert word == "Aside:" and len(number) == 4 and line["correct"]
-                digits.extend(number)
+                word, characters = line["text"].split()
+                assert word == "Aside:" and len(characters) == 4 and line["correct"]
+                drawn.extend(characters)
         # an aside never hides or moves the first error: the checker stops at the slip, as without asides
         first_wrong = next((line for line in row["lines"] if not line["correct"]), None)
         error = find_first_error(row, row["trace"], end_of_thinking="</think>\n")
         assert (error is None) == (first_wrong is None)
         assert error is None or error.line == first_wrong["text"]
         assert "Aside" not in row["solution"] and "Aside" not in row["trace"].split("</think>")[1]
-    counts = np.bincount([int(d) for d in digits], minlength=10) / len(digits)
-    assert np.all(np.abs(counts - 0.1) < 0.01)  # uniform: 300 rows x 8 asides x 4 digits
+    counts = np.bincount([alphabet.index(c) for c in drawn], minlength=10) / len(drawn)
+    assert np.all(np.abs(counts - 0.1) < 0.01)  # uniform: 300 rows x 8 asides x 4 characters

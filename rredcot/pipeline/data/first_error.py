@@ -30,7 +30,7 @@ Walking the lines in order with ``done`` = how many steps of the chain the think
 - **correction** on its own (not right after a mistake): it states the true result of a step already
   computed;
 - **result** ``Result: <v>``: ``v`` equals the true answer (whether or not every step was written);
-- **aside** ``Aside: <digits>``: always (the credit testbed's free choices; it computes nothing).
+- **aside** ``Aside: <letters or digits>``: always (the credit testbed's free choices; it computes nothing).
 
 Every other line, e.g. garbage or a malformed step, is wrong. The first wrong line is the first error; none
 means the thinking never went wrong (as far as these rules see).
@@ -71,7 +71,7 @@ STEP = re.compile(f"^{_STEP}$")
 CHECKS = tuple(_pattern(phrase, step=_STEP) for phrase in CHECK_PHRASES)
 CORRECTION_LINE = _pattern(CORRECTION, lhs=_LHS, right=_NUMBER, wrong=_NUMBER)
 RESULT_LINE = _pattern(RESULT, value=_NUMBER)
-ASIDE_LINE = _pattern(ASIDE, digits=r"\d+")
+ASIDE_LINE = _pattern(ASIDE, characters=r"[0-9A-Za-z]+")
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,11 @@ The credit testbed (``modulus``, ``slip_prob``, ``early_exit_prob``) writes a ch
 small number, e.g. ``3 +5 -7 +2 mod 10``, whose trace makes *unrepaired* slips: a step with a wrong result,
 from which the trace carries on, so the base policy fails by choice at decisive steps and credit matters.
 Its thinking may also stop early, the write-up then completing the chain, so that a forced end of thinking
-(the value estimator's premise) is something the model has seen. With ``aside_digits`` every step line is
-followed by an aside (``Aside: 4719``) of that many uniformly random digits: free choices that carry no
-information about the answer, as the wording of a real trace does. They are where credit matters: GRPO pushes
-every sampled aside up or down with the trace's reward, so the policy-gradient's noise grows with them, while
-exact credit gives them none (their lines change no state's value).
+(the value estimator's premise) is something the model has seen. With ``aside_length`` every step line is
+followed by an aside (``Aside: hcja``) of that many characters drawn uniformly from ``aside_alphabet``: free
+choices that carry no information about the answer, as the wording of a real trace does. They are where
+credit matters: GRPO pushes every sampled aside up or down with the trace's reward, so the policy-gradient's
+noise grows with them, while exact credit gives them none (their lines change no state's value).
 
 Each row keeps the thinking's per-line ground truth (``lines``: text, kind, correctness), the write-up as
 ``solution`` and the whole SFT target as ``trace``. Every intermediate result lies in ``[0, max_value]`` and
@@ -51,6 +51,7 @@ import dataclasses
 import json
 import os
 import random
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -61,7 +62,7 @@ from rredcot.rewards import parse_reference
 CHECK_PHRASES = ("Wait, let me check: {step}", "Check: {step}")
 CORRECTION = "Wait, {lhs} is {right}, not {wrong}."
 RESULT = "Result: {value}"
-ASIDE = "Aside: {digits}"
+ASIDE = "Aside: {characters}"
 # Give up on a split after this many draws per requested problem: its difficulty admits too few problems.
 MAX_DRAWS_PER_PROBLEM = 100
 # The held-out split on which recipes are chosen (never the test splits); drawn after them, before train.
@@ -87,8 +88,10 @@ class SplitSpec:
     modulus: int | None = None
     slip_prob: float = 0.0
     early_exit_prob: float = 0.0
-    # Free choices that do not matter: random digits on an aside line after every step (0: no asides).
-    aside_digits: int = 0
+    # Free choices that do not matter: an aside line of ``aside_length`` random characters of
+    # ``aside_alphabet`` after every step (0: no asides).
+    aside_length: int = 0
+    aside_alphabet: str = "abcdefghij"
 
     @classmethod
     def from_config(cls, split: str, config: Mapping) -> SplitSpec:
@@ -112,7 +115,10 @@ class SplitSpec:
             # off the true chain a value may leave [0, max_value] or a division stop being exact: modular only
             "slip_prob": 0.0 <= spec.slip_prob <= 1.0 and (spec.slip_prob == 0 or spec.modulus is not None),
             "early_exit_prob": 0.0 <= spec.early_exit_prob <= 1.0,
-            "aside_digits": spec.aside_digits >= 0,
+            "aside_length": spec.aside_length >= 0,
+            # one word the checker can tell from a step: distinct ASCII letters or digits
+            "aside_alphabet": bool(re.fullmatch(r"[0-9A-Za-z]+", spec.aside_alphabet))
+            and len(set(spec.aside_alphabet)) == len(spec.aside_alphabet),
         }
         for field, ok in checks.items():
             if not ok:
@@ -167,7 +173,7 @@ def make_example(spec: SplitSpec, rng: random.Random) -> dict:
     slip are off the true chain, so their ground truth is "wrong" too). With ``early_exit_prob`` the thinking
     stops after a uniformly drawn number of its lines (before the ``Result:`` line) and the write-up, which
     always states the whole chain, computes the rest: the text a forced end of thinking is followed by.
-    With ``aside_digits`` each step line is followed by an aside line of random digits (always right).
+    With ``aside_length`` each step line is followed by an aside line of random characters (always right).
     """
     value = rng.randrange(spec.modulus) if spec.modulus is not None else rng.randint(1, spec.max_value)
     problem = [str(value)]
@@ -203,9 +209,9 @@ def make_example(spec: SplitSpec, rng: random.Random) -> dict:
             add(CORRECTION.format(lhs=lhs, right=result, wrong=wrong), "correction")
         else:
             add(f"{current}{op}{b}={result}", "step", correct=on_chain)
-        if spec.aside_digits:
-            digits = "".join(rng.choice("0123456789") for _ in range(spec.aside_digits))
-            add(ASIDE.format(digits=digits), "aside")
+        if spec.aside_length:
+            characters = "".join(rng.choice(spec.aside_alphabet) for _ in range(spec.aside_length))
+            add(ASIDE.format(characters=characters), "aside")
         written.append(f"{current}{op}{b}={result}")
         current = result
         if on_chain and rng.random() < spec.check_prob:
