@@ -128,12 +128,12 @@ def test_the_overlay_keeps_nanos_data_model_rules_and_runtimes():
     [
         (
             [],
-            "accelerate launch --config_file {repo}/experiments/accelerate/zero3.yaml --num_processes 4 ",
+            ("zero3", 4),
             6,
         ),
         (
             [OVERLAY],
-            "accelerate launch --config_file {repo}/experiments/accelerate/ddp.yaml --num_processes 2 ",
+            ("ddp", 2),
             2,
         ),
     ],
@@ -154,7 +154,15 @@ def test_training_launches_one_process_per_gpu_or_the_processes_of_a_cpu_run(
     shells = [line for line in plan.splitlines() if "rredcot.pipeline.cli train " in line]
     assert len(shells) == runs
     for shell in shells:
-        assert f"HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 {launch.format(repo=REPO)}-m rredcot" in shell
+        # the launcher of the Python that runs Snakemake (and every other stage), hub offline
+        accelerate_config, processes = launch
+        expected = (
+            f"HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 {sys.executable} -m accelerate.commands.launch"
+            f" --config_file {REPO / 'experiments' / 'accelerate' / accelerate_config}.yaml"
+            f" --num_processes {processes}"
+            " -m rredcot.pipeline.cli train "
+        )
+        assert expected in shell
 
 
 @pytest.mark.slow

@@ -71,7 +71,8 @@ def launcher(stage):
     if processes > 1:
         # relative to the repository, as the data catalog is: a run in another --directory finds it
         accelerate_config = os.path.join(workflow.basedir, config["train"]["accelerate_config"])
-        accelerate = f"{RUN_ENV}accelerate launch --config_file {accelerate_config}"
+        # accelerate's launcher from the Python that runs every other stage, not whichever `accelerate` is on PATH
+        accelerate = f"{PYTHON} -m accelerate.commands.launch --config_file {accelerate_config}"
         accelerate += f" --num_processes {processes}"
         return f"{accelerate} -m rredcot.pipeline.cli"
     return f"{PYTHON} -m rredcot.pipeline.cli"
