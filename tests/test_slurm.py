@@ -56,23 +56,26 @@ def run_snakemake_slurm(
     snakefile: Path,
     workdir: Path,
     *,
-    configfile: Path | None = None,
+    configfile: Path | Sequence[Path] | None = None,
     targets: Sequence[str] = (),
     extra_args: Sequence[str] = (),
     profile: Path = SLURM_LOCAL_PROFILE,
     timeout_s: int = 300,
+    entry: Sequence[str] = ("-m", "snakemake"),
 ) -> subprocess.CompletedProcess[str]:
     """Run ``snakemake --executor slurm`` and fail the test with the logs if it fails.
 
     The run is wrapped in ``timeout -k 10 timeout_s``: a misconfigured status check makes
     the plugin wait forever, ignoring SIGTERM. The jobs inherit this environment
     (``sbatch --export=ALL``); the venv's bin/ is put first on PATH so that commands in the
-    rules (``python``, ``rredcot``...) resolve to this interpreter's environment.
+    rules (``python``, ``rredcot``...) resolve to this interpreter's environment. ``configfile``
+    may be a config and its overlays; ``entry`` is what the interpreter runs (a script that
+    wraps Snakemake's CLI, e.g. tests/fake_hub.py).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [
         "timeout", "-k", "10", str(timeout_s),
-        sys.executable, "-m", "snakemake",
+        sys.executable, *entry,
         "--snakefile", str(snakefile),
         "--directory", str(workdir),
         "--executor", "slurm",
@@ -81,7 +84,8 @@ def run_snakemake_slurm(
     ]  # fmt: skip
     cmd += [*targets, *extra_args]  # before --configfile, which would swallow them
     if configfile is not None:
-        cmd += ["--configfile", str(configfile)]
+        configfiles = [configfile] if isinstance(configfile, (str, Path)) else configfile
+        cmd += ["--configfile", *map(str, configfiles)]
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)

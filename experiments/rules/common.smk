@@ -60,12 +60,20 @@ def conda_env(stage):
 
 
 def launcher(stage):
-    """`accelerate launch` with one process per GPU for multi-GPU stages, plain Python otherwise."""
+    """`accelerate launch` with one process per GPU for multi-GPU stages, plain Python otherwise. Without GPUs,
+    resources.<stage>.processes > 1 launches that many CPU processes the same way (joined by gloo), so the
+    multi-process path runs on CPU (experiments/overlays/nano_wiring.yaml)."""
     res = stage_resources(stage)
     gpus = res.get("gpu", 0)
-    if gpus > 1:
-        accelerate_config = config["train"]["accelerate_config"]
-        accelerate = f"{RUN_ENV}accelerate launch --config_file {accelerate_config} --num_processes {gpus}"
+    processes = res.get("processes", gpus)
+    if gpus and processes != gpus:
+        raise ValueError(f"resources.{stage}: processes {processes} must equal gpu {gpus} (one per GPU)")
+    if processes > 1:
+        # relative to the repository, as the data catalog is: a run in another --directory finds it
+        accelerate_config = os.path.join(workflow.basedir, config["train"]["accelerate_config"])
+        # accelerate's launcher from the Python that runs every other stage, not whichever `accelerate` is on PATH
+        accelerate = f"{PYTHON} -m accelerate.commands.launch --config_file {accelerate_config}"
+        accelerate += f" --num_processes {processes}"
         return f"{accelerate} -m rredcot.pipeline.cli"
     return f"{PYTHON} -m rredcot.pipeline.cli"
 

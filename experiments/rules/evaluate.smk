@@ -17,7 +17,8 @@ rule evaluate_policy:
         python=PYTHON,
         eval=lambda wc: as_json(evaluation_settings(wc.split)),
         model=lambda wc: policy_model(wc.policy),
-        random_init=config["base_model"].get("random_init", False),
+        # a trained policy is its saved weights; only the base is built with random weights when asked
+        random_init=lambda wc: wc.policy == "base" and config["base_model"].get("random_init", False),
         partial=lambda wc: f"{RESULTS}/eval/partial/{wc.policy}/{wc.split}.records.jsonl",
         seed=config["seed"],
     log:
