@@ -11,30 +11,27 @@ from __future__ import annotations
 import heapq
 import operator
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
 from rredcot.continuation import Continuation
 
 STRATEGIES = ("keyword", "entropy", "fixed", "hybrid")
+# The field each strategy cannot do without; the others it ignores, so one config can drive every strategy.
+NEEDED = {"entropy": "max_segments", "hybrid": "max_segments", "fixed": "chunk_size"}
 
 
-def segment(
-    tokens: Sequence[str],
-    entropies: Sequence[float] | None,
-    *,
-    strategy: str,
-    keywords: Sequence[str] = ("\n",),
-    max_segments: int | None = None,
-    chunk_size: int | None = None,
-) -> list[tuple[int, int]]:
-    """Half-open token spans, in order, covering every token exactly once, none empty.
+@dataclass(frozen=True)
+class Segmentation:
+    """How a completion is cut into segments: one spec for the trainer and the analyses, its defaults (the
+    project's) defined here. Configs spell it as a mapping of these fields (``train.rredcot.segmentation``,
+    ``analysis.segmentation``); :meth:`from_config` reads one.
 
     - ``"keyword"``: a segment ends with the token in which a keyword occurrence ends. Occurrences of one
       keyword are found left to right without overlap (as ``str.split`` does); the cuts of all keywords are
-      united. ``max_segments`` is not used.
+      united.
     - ``"entropy"``: cut after each of the ``max_segments - 1`` highest-entropy tokens among all but the last
       token; ties go to the earlier token. With fewer than ``max_segments`` tokens every token is its own
       segment, so fewer than ``max_segments`` segments come back.
@@ -42,21 +39,69 @@ def segment(
     - ``"hybrid"``: keyword split, then repeatedly merge the adjacent pair with the lowest summed entropy
       (ties: the leftmost pair) until at most ``max_segments`` remain.
 
-    A parameter a strategy does not use is ignored, so one config can drive every strategy in an ablation.
-    Parameters are validated before the empty check, so a misconfiguration fails even on empty input.
+    A field a strategy does not use is ignored (but must still be valid), so variants of an ablation can
+    share one spec and change only the strategy.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    if strategy in ("keyword", "hybrid"):
-        _check_keywords(keywords)
-    if strategy in ("entropy", "hybrid"):
-        max_segments = _positive_int("max_segments", max_segments, strategy)
-        if entropies is None:
-            raise ValueError(f"strategy {strategy!r} needs entropies")
-    if strategy == "fixed":
-        chunk_size = _positive_int("chunk_size", chunk_size, strategy)
 
-    n = len(tokens)
+    strategy: str = "hybrid"
+    max_segments: int | None = 40
+    keywords: tuple[str, ...] = ("\n",)
+    chunk_size: int | None = None
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if isinstance(self.keywords, str):
+            raise ValueError(f"keywords must be a sequence of strings, not the string {self.keywords!r}")
+        keywords = tuple(self.keywords)
+        if not keywords or any(not isinstance(k, str) or k == "" for k in keywords):
+            raise ValueError(f"keywords must be non-empty strings, got {self.keywords!r}")
+        object.__setattr__(self, "keywords", keywords)  # a list from a config: hashable, like the rest
+        for name in ("max_segments", "chunk_size"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _positive_int(name, value))
+        needed = NEEDED.get(self.strategy)
+        if needed is not None and getattr(self, needed) is None:
+            raise ValueError(f"strategy {self.strategy!r} needs {needed}")
+
+    @classmethod
+    def from_config(cls, config: Mapping | Segmentation, where: str = "segmentation") -> Segmentation:
+        """The spec a config mapping spells (fields left out take the defaults); errors start with ``where``,
+        the mapping's place in the config."""
+        if isinstance(config, cls):
+            return config
+        if not isinstance(config, Mapping):
+            hint = f" (the strategy alone is {where}.strategy)" if config in STRATEGIES else ""
+            raise ValueError(f"{where} must be a mapping of the fields {FIELDS}, got {config!r}{hint}")
+        unknown = sorted(set(config) - set(FIELDS))
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {unknown}; the fields are {FIELDS}")
+        try:
+            return cls(**config)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}: {err}") from None
+
+    def as_config(self) -> dict:
+        """The mapping a config spells this spec with (JSON types: the keywords as a list)."""
+        return {**asdict(self), "keywords": list(self.keywords)}
+
+    @property
+    def needs_entropies(self) -> bool:
+        return self.strategy in ("entropy", "hybrid")
+
+
+FIELDS = tuple(field.name for field in fields(Segmentation))
+
+
+def segment(
+    tokens: Sequence[str], entropies: Sequence[float] | None, segmentation: Segmentation
+) -> list[tuple[int, int]]:
+    """Half-open token spans, in order, covering every token exactly once, none empty; the strategies are
+    :class:`Segmentation`'s. ``entropies`` (one per token) are needed by ``"entropy"`` and ``"hybrid"``."""
+    strategy, n = segmentation.strategy, len(tokens)
+    if segmentation.needs_entropies and entropies is None:
+        raise ValueError(f"strategy {strategy!r} needs entropies")
     if entropies is not None:
         entropies = np.asarray(entropies, dtype=np.float64)
         if entropies.shape != (n,):
@@ -68,32 +113,26 @@ def segment(
         return []
 
     if strategy == "fixed":
-        cuts = np.arange(chunk_size, n, chunk_size)
+        cuts = np.arange(segmentation.chunk_size, n, segmentation.chunk_size)
     elif strategy == "entropy":
         order = np.argsort(-entropies[:-1], kind="stable")  # stable: ties keep the earlier token first
-        cuts = np.sort(order[: max_segments - 1]) + 1
+        cuts = np.sort(order[: segmentation.max_segments - 1]) + 1
     else:
-        cuts = _keyword_cuts(tokens, keywords)
+        cuts = _keyword_cuts(tokens, segmentation.keywords)
         if strategy == "hybrid":
-            cuts = _merge_lowest_entropy(cuts, entropies, max_segments)
+            cuts = _merge_lowest_entropy(cuts, entropies, segmentation.max_segments)
     bounds = np.concatenate(([0], cuts, [n])).tolist()
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def _check_keywords(keywords: Sequence[str]) -> None:
-    if isinstance(keywords, str):
-        raise ValueError(f"keywords must be a sequence of strings, not the string {keywords!r}")
-    if len(keywords) == 0 or any(not isinstance(k, str) or k == "" for k in keywords):
-        raise ValueError(f"keywords must be non-empty strings, got {keywords!r}")
-
-
-def _positive_int(name: str, value: int | None, strategy: str) -> int:
-    if value is None:
-        raise ValueError(f"strategy {strategy!r} needs {name}")
-    value = operator.index(value)
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
+def _positive_int(name: str, value) -> int:
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < 1:
+        raise ValueError(f"{name} must be an integer >= 1 or None, got {value!r}")
+    return number
 
 
 def _char_ends(tokens: Sequence[str]) -> np.ndarray:
@@ -196,15 +235,13 @@ def segment_completion(
     token_ids: Sequence[int],
     tokenizer,
     entropies: Sequence[float] | None,
+    segmentation: Segmentation,
     *,
-    strategy: str,
     n_tokens: int | None = None,
     end_of_thinking: str = Continuation.end_of_thinking,
-    keywords: Sequence[str] = ("\n",),
-    max_segments: int | None = None,
-    chunk_size: int | None = None,
 ) -> CompletionSegments:
     """Segment the reasoning part of a completion with :func:`segment`; the answer part is one more span.
+    The trainer and the analyses segment through this one function.
 
     ``n_tokens`` is the number of real (non-padding) tokens at the start of ``token_ids`` (default: all);
     ``entropies`` may be padded too. The marker is found in the decoded text, so it need not be one token;
@@ -221,14 +258,7 @@ def segment_completion(
     n_reasoning = n if think_end is None else think_end
     if entropies is not None:
         entropies = np.asarray(entropies, dtype=np.float64)[:n_reasoning]
-    spans = segment(
-        tokens[:n_reasoning],
-        entropies,
-        strategy=strategy,
-        keywords=keywords,
-        max_segments=max_segments,
-        chunk_size=chunk_size,
-    )
+    spans = segment(tokens[:n_reasoning], entropies, segmentation)
     n_reasoning_segments = len(spans)
     if think_end is not None:
         spans.append((think_end, n))
@@ -246,8 +276,10 @@ def value_boundaries(segments: CompletionSegments) -> list[int]:
 
 
 __all__ = [
+    "FIELDS",
     "STRATEGIES",
     "CompletionSegments",
+    "Segmentation",
     "segment",
     "segment_completion",
     "token_table",

@@ -59,6 +59,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -78,7 +79,8 @@ from rredcot.redistribution import (
 )
 from rredcot.rewards import grade
 from rredcot.scoring import completion_entropies
-from rredcot.segmentation import STRATEGIES, segment_completion, token_table, value_boundaries
+from rredcot.segmentation import FIELDS as SEGMENTATION_FIELDS
+from rredcot.segmentation import Segmentation, segment_completion, token_table, value_boundaries
 from rredcot.values import SPACES, ValueRequest, segment_and_estimate
 
 SEQUENCE_NORMALISED = ("grpo", "sapo")
@@ -95,14 +97,13 @@ class RREDCoTConfig(GRPOConfig):
     """``GRPOConfig`` plus every RREDCoT choice (docs/paper.md §2–4); defaults are the project defaults (those
     of the continuation fields are :class:`~rredcot.continuation.Continuation`'s)."""
 
-    segmentation: str = field(default="hybrid", metadata={"help": f"Segmenter, one of {STRATEGIES}."})
-    max_segments: int | None = field(
-        default=40, metadata={"help": "K: reasoning segments per completion (entropy, hybrid)."}
+    segmentation: dict[str, Any] = field(
+        default_factory=lambda: Segmentation().as_config(),
+        metadata={
+            "help": f"How a completion is segmented: a mapping of {SEGMENTATION_FIELDS} "
+            "(rredcot.segmentation.Segmentation; a field left out takes its default)."
+        },
     )
-    segment_keywords: list[str] = field(
-        default_factory=lambda: ["\n"], metadata={"help": "Keywords that end a segment (keyword, hybrid)."}
-    )
-    segment_chunk_size: int | None = field(default=None, metadata={"help": "Tokens per segment (fixed)."})
     value_estimator: str = field(
         default=Continuation.estimator, metadata={"help": f"Value estimator, one of {VALUE_ESTIMATORS}."}
     )
@@ -131,8 +132,9 @@ class RREDCoTConfig(GRPOConfig):
 
     def __post_init__(self):
         super().__post_init__()
+        # Stored as the mapping a config spells (TrainingArguments serialises its fields as JSON).
+        self.segmentation = Segmentation.from_config(self.segmentation).as_config()
         for name, allowed in (
-            ("segmentation", STRATEGIES),
             ("value_estimator", VALUE_ESTIMATORS),
             ("value_space", SPACES),
             ("sigma_mode", MODES),
@@ -168,6 +170,11 @@ class RREDCoTConfig(GRPOConfig):
             )
 
     @property
+    def segmentation_spec(self) -> Segmentation:
+        """How the trainer segments a completion, from this config's ``segmentation`` mapping."""
+        return Segmentation.from_config(self.segmentation)
+
+    @property
     def continuation(self) -> Continuation:
         """What the value estimator scores, from this config's fields (the ``mc`` oracle scores none: it
         rolls out)."""
@@ -180,6 +187,14 @@ class RREDCoTConfig(GRPOConfig):
 RREDCOT_FIELDS = tuple(
     name for name in RREDCoTConfig.__dataclass_fields__ if name not in GRPOConfig.__dataclass_fields__
 )
+# Keys of the RREDCoT section in an older spelling and where each now lives: a config that uses one is refused
+# with its new place (experiments/schema.yaml, rredcot.pipeline.train); the old segmentation: <strategy> is
+# refused by Segmentation.from_config.
+RENAMED_RREDCOT_FIELDS = {
+    "max_segments": "segmentation.max_segments",
+    "segment_keywords": "segmentation.keywords",
+    "segment_chunk_size": "segmentation.chunk_size",
+}
 
 
 def token_advantages(
@@ -252,6 +267,7 @@ class RREDCoTTrainer(GRPOTrainer):
             raise ValueError("value_estimator='oracle' needs the trainer's exact_values function")
         self.exact_values = exact_values
         check_distributed(self.accelerator)
+        self._segmentation = self.args.segmentation_spec
         # Decoded text of every id the policy can sample: segmentation matches keywords on token text.
         self._token_table = token_table(self._tokenizer, self.model.get_output_embeddings().out_features)
 
@@ -482,16 +498,12 @@ class RREDCoTTrainer(GRPOTrainer):
         )
 
     def _segment(self, completion_ids: list[int], entropies: np.ndarray):
-        args = self.args
         return segment_completion(
             completion_ids,
             self._token_table,
             entropies,
-            strategy=args.segmentation,
-            end_of_thinking=args.end_of_thinking,
-            keywords=args.segment_keywords,
-            max_segments=args.max_segments,
-            chunk_size=args.segment_chunk_size,
+            self._segmentation,
+            end_of_thinking=self.args.end_of_thinking,
         )
 
     def _reference(self, solution: str | None, answer: str) -> list[tuple[str, str]]:

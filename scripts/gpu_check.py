@@ -93,9 +93,12 @@ def settings(shrink: bool, steps: int, batch: int, completion_tokens: int) -> tu
     segments = 40
     rredcot = {
         **nano["rredcot"],
-        "segmentation": "fixed",
-        "segment_chunk_size": max(1, completion_tokens // segments),
-        "max_segments": segments,
+        "segmentation": {
+            "strategy": "fixed",
+            "max_segments": segments,
+            "keywords": nano["rredcot"]["segmentation"]["keywords"],
+            "chunk_size": max(1, completion_tokens // segments),
+        },
     }
     return trl, rredcot
 

@@ -24,10 +24,11 @@ from rredcot.pipeline.analysis import (
 from rredcot.pipeline.cli import main
 from rredcot.pipeline.data.synthetic import SplitSpec, generate_split, write_split
 from rredcot.pipeline.strata import check_strata, stratified_draws
+from rredcot.segmentation import Segmentation
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
-SEGMENTATION = {"strategy": "hybrid", "max_segments": 4, "keywords": ["\n"], "chunk_size": None}
+SEGMENTATION = Segmentation("hybrid", max_segments=4, keywords=("\n",), chunk_size=None)
 TIMINGS = ("value_seconds", "attribution_seconds")
 SETTINGS = dict(
     n_traces=2,
@@ -178,7 +179,7 @@ def test_answer_span_and_correct_group(model_dir, rows, tmp_path, monkeypatch, c
         model_dir,
         rows,
         **paths(tmp_path, "o"),
-        **{**SETTINGS, "n_traces": 1, "segmentation": {**SEGMENTATION, "max_segments": 3}},
+        **{**SETTINGS, "n_traces": 1, "segmentation": replace(SEGMENTATION, max_segments=3)},
     )
     (record,) = records
     check_record(record, VARIANTS, 3)
@@ -218,14 +219,16 @@ def test_segmentation_ablation_reuses_the_traces(model_dir, rows, tmp_path):
     }
     credit = analyze_credit(model_dir, rows, **paths(tmp_path, "c"), **SETTINGS)
     settings = {k: v for k, v in SETTINGS.items() if k not in ("segmentation", "estimators", "n_traces")}
+    # Dense keyword cuts in a random model's short traces; each variant replaces fields of this spec.
+    shared = replace(SEGMENTATION, keywords=tuple(string.punctuation + string.digits))
     settings["n_mc_samples"] = 2
     out_paths = {name: tmp_path / "out" / f"{name}.jsonl" for name in variants}
     results = analyze_segmentations(
         model_dir,
         rows,
         ids=[r["id"] for r in read_jsonl(tmp_path / "c.draws.jsonl") if r["accepted"]],
+        segmentation=shared,
         variants=variants,
-        keywords=list(string.punctuation + string.digits),  # dense cuts in a random model's short traces
         estimator="reference/log",
         partial_dir=tmp_path / "partial",
         out_paths=out_paths,
@@ -264,7 +267,7 @@ def test_cli(model_dir, rows, tmp_path):
         "mc_max_new_tokens": 8,
         "mc_batch_size": 8,
         "self_group_size": 2,
-        "segmentation": SEGMENTATION,
+        "segmentation": SEGMENTATION.as_config(),
         "estimators": ["reference/log", "self/linear"],
         "ablation_estimator": "answer_only/log",
         "attribution_estimator": "answer_only",
@@ -361,8 +364,8 @@ def test_mc_rollouts_go_through_vllm_where_the_backend_is_vllm(
         rows,
         ids=[record["id"]],
         n_mc_samples=2,
+        segmentation=SEGMENTATION,
         variants={"fixed_c4": {"strategy": "fixed", "max_segments": None, "chunk_size": 4}},
-        keywords=["\n"],
         estimator="answer_only/log",
         seed=0,
         partial_dir=tmp_path / "seg",

@@ -20,8 +20,9 @@ from rredcot.pipeline.evaluate import BACKENDS
 from rredcot.pipeline.settings import run_settings
 from rredcot.pipeline.train import METHODS, _config
 from rredcot.redistribution import MODES
+from rredcot.segmentation import FIELDS as SEGMENTATION_FIELDS
 from rredcot.segmentation import STRATEGIES
-from rredcot.trainer import RREDCOT_FIELDS, SUPPORTED_LOSS_TYPES, VALUE_ESTIMATORS
+from rredcot.trainer import RENAMED_RREDCOT_FIELDS, RREDCOT_FIELDS, SUPPORTED_LOSS_TYPES, VALUE_ESTIMATORS
 from rredcot.values import SPACES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -262,18 +263,16 @@ def _paper_rows(table: str) -> list[str]:
 # Every enum of the schema: the list in the code (or the paper's tables) that it copies ...
 ENUM_SOURCES = {
     "$defs/estimator_variant": VARIANTS,
+    "$defs/segmentation/strategy": STRATEGIES,
     "train/methods/items": METHODS,
     "train/variants/propertyNames/not": METHODS,
     "train/variants/additionalProperties/method": METHODS,
     "train/trl/loss_type": SUPPORTED_LOSS_TYPES,
-    "train/rredcot/segmentation": STRATEGIES,
     "train/rredcot/value_estimator": VALUE_ESTIMATORS,
     "train/rredcot/value_space": SPACES,
     "train/rredcot/sigma_mode": MODES,
     "eval/backend": BACKENDS,
     "analysis/backend": BACKENDS,
-    "analysis/segmentation/strategy": STRATEGIES,
-    "analysis/segmentation_variants/additionalProperties/strategy": STRATEGIES,
     "analysis/attribution_estimator": ATTRIBUTION_ESTIMATORS,
     "artifacts/paper_rows/table1/additionalProperties": _paper_rows("table1"),
     "artifacts/paper_rows/table2/additionalProperties": _paper_rows("table2"),
@@ -318,7 +317,64 @@ def test_every_schema_enum_copies_the_list_in_the_code():
 
 def test_schema_section_train_rredcot_is_every_settable_rredcot_config_field():
     section = yaml.safe_load(Path(SCHEMA).read_text())["properties"]["train"]["properties"]["rredcot"]
-    assert set(section["properties"]) == set(section["required"]) == set(RREDCOT_FIELDS)
+    fields = set(section["properties"]) - set(RENAMED_RREDCOT_FIELDS)
+    assert fields == set(section["required"]) == set(RREDCOT_FIELDS)
+    for old, new in RENAMED_RREDCOT_FIELDS.items():  # an old key is refused with its new place
+        assert section["properties"][old] == {
+            "not": {},
+            "description": f"renamed: set train.rredcot.{new} instead",
+        }
+
+
+def test_schema_segmentation_is_the_segmentation_spec():
+    """One mapping shape for training, the analysis and its variants: Segmentation's fields."""
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    assert tuple(schema["$defs"]["segmentation"]["properties"]) == SEGMENTATION_FIELDS
+    analysis = schema["properties"]["analysis"]["properties"]
+    for node in (
+        schema["properties"]["train"]["properties"]["rredcot"]["properties"]["segmentation"],
+        analysis["segmentation"],
+        analysis["segmentation_variants"]["additionalProperties"],
+    ):
+        assert node["$ref"] == "#/$defs/segmentation"
+    assert set(analysis["segmentation"]["required"]) == set(SEGMENTATION_FIELDS)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda c: c["train"]["rredcot"].update(segment_keywords=["\n"]),
+            "train.rredcot.segmentation.keywords",
+        ),
+        (lambda c: c["train"]["rredcot"].update(max_segments=4), "train.rredcot.segmentation.max_segments"),
+        (lambda c: c["train"]["rredcot"].update(segmentation="hybrid"), "'hybrid' is not of type 'object'"),
+        (lambda c: c["analysis"]["segmentation"].pop("keywords"), "'keywords' is a required property"),
+        (lambda c: c["analysis"]["segmentation_variants"]["keyword"].update(k=3), "'k' was unexpected"),
+    ],
+)
+def test_segmentation_in_an_old_or_wrong_spelling_is_rejected(mutate, message):
+    assert message in _error(mutate)
+
+
+def test_a_variant_sets_single_segmentation_fields():
+    """A training variant (or an analysis variant) replaces only the segmentation fields it names."""
+    train = load("tiny")["train"]
+    shared = train["rredcot"]["segmentation"]
+    assert run_settings(train, "rredcot_k3", 0, "tiny")["rredcot"]["segmentation"] == {
+        **shared,
+        "max_segments": 3,
+    }
+    assert run_settings(train, "rredcot", 0, "tiny")["rredcot"]["segmentation"] == shared
+
+
+def test_a_run_with_a_renamed_rredcot_field_names_its_new_place(tmp_path):
+    """Variants' rredcot fields are not in the schema: the trainer config refuses an old key by name."""
+    train = copy.deepcopy(load("tiny")["train"])
+    train["variants"]["rredcot_k3"]["rredcot"] = {"max_segments": 3}
+    settings = run_settings(train, "rredcot_k3", 0, "tiny")
+    with pytest.raises(ValueError, match="max_segments is now segmentation.max_segments"):
+        _config("rredcot", tmp_path, 0, settings["trl"], settings["rredcot"])
 
 
 def test_schema_cites_sections_that_docs_paper_md_has():

@@ -170,7 +170,9 @@ def test_uniform_sigma_reproduces_grpo(tmp_path, char_tokenizer):
         ({"loss_type": "grpo", "importance_sampling_level": "sequence"}, "importance_sampling_level"),
         ({"loss_type": "bnpo", "gradient_accumulation_steps": 2}, "steps_per_generation=1"),
         ({"sigma_mode": "linear"}, "sigma_mode"),
-        ({"segmentation": "sentences"}, "segmentation"),
+        ({"segmentation": {"strategy": "sentences"}}, "segmentation: strategy"),
+        ({"segmentation": "hybrid"}, "segmentation must be a mapping"),
+        ({"segmentation": {"strategy": "fixed"}}, "segmentation: strategy 'fixed' needs chunk_size"),
         ({"sigma_mix": 1.5}, "sigma_mix"),
     ],
 )
@@ -226,8 +228,10 @@ def scoring_trainer(
         report_to="none",
         bf16=False,
         gradient_checkpointing=False,
-        segmentation="entropy",  # uses the entropies, wherever they come from
-        max_segments=4,
+        segmentation={
+            "strategy": "entropy",
+            "max_segments": 4,
+        },  # uses the entropies, wherever they come from
         value_estimator="reference",
     )
     trainer = RREDCoTTrainer(
@@ -292,8 +296,8 @@ def test_segmentation_sees_trls_temperature_scaled_entropies(tmp_path, char_toke
     monkeypatch.setattr(
         trainer_module,
         "segment_completion",
-        lambda ids, table, entropies, **kw: (
-            seen.append((ids, entropies)) or segment(ids, table, entropies, **kw)
+        lambda ids, table, entropies, spec, **kw: (
+            seen.append((ids, entropies)) or segment(ids, table, entropies, spec, **kw)
         ),
     )
     output = trainer._generate_and_score_completions(GENERATION_BATCH)

@@ -37,10 +37,7 @@ TRL_ARGS = dict(
     bf16=False,
 )
 RREDCOT_ARGS = dict(
-    segmentation="hybrid",
-    max_segments=4,
-    segment_keywords=["\n", " "],
-    segment_chunk_size=None,
+    segmentation={"strategy": "hybrid", "max_segments": 4, "keywords": ["\n", " "], "chunk_size": None},
     value_estimator="reference",
     value_space="log",
     end_of_thinking="</think>",
@@ -268,6 +265,12 @@ def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(workspace, tmp_
         ("grpo", {"logging_steps": 5}, None, "logging_steps"),
         ("grpo", {}, RREDCOT_ARGS, "only used with method='rredcot'"),
         ("rredcot", {}, {**RREDCOT_ARGS, "sigma_mixx": 0.5}, "unknown field.*sigma_mixx"),
+        (
+            "rredcot",
+            {},
+            {**RREDCOT_ARGS, "segment_keywords": ["\n"]},
+            "segment_keywords is now segmentation.keywords",
+        ),
         (
             "rredcot",
             {},

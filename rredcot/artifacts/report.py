@@ -256,10 +256,10 @@ def robustness_section(logs: Logs) -> list[str]:
 # config field and where docs/paper.md speaks of it. The table describes a field with its description in the
 # config's schema (experiments/schema.yaml, the config's help text), else with its note in NOTES.
 ASSUMPTIONS: list[tuple[str, str]] = [
-    ("train.rredcot.segmentation", "§2 [likely]"),
-    ("train.rredcot.segment_keywords", "§2 [ours]"),
-    ("train.rredcot.max_segments", "§2 [ours]"),
-    ("train.rredcot.segment_chunk_size", "§2 [ours]"),
+    ("train.rredcot.segmentation.strategy", "§2 [likely]"),
+    ("train.rredcot.segmentation.keywords", "§2 [ours]"),
+    ("train.rredcot.segmentation.max_segments", "§2 [ours]"),
+    ("train.rredcot.segmentation.chunk_size", "§2 [ours]"),
     ("train.rredcot.value_estimator", "§3 [ours]"),
     ("train.rredcot.value_space", "§3 [ours]"),
     ("train.rredcot.end_of_thinking", "§3 [ours]"),
@@ -303,10 +303,10 @@ ASSUMPTIONS: list[tuple[str, str]] = [
 # What a field means where the config's schema does not say: fields of ASSUMPTIONS (as written there) and of
 # the credit analysis (config section ``analysis``, docs/paper.md §5 "Analyses").
 NOTES = {
-    "train.rredcot.segmentation": "segmentation strategy (hybrid keyword–entropy)",
-    "train.rredcot.segment_keywords": "keywords of the first split",
-    "train.rredcot.max_segments": "target number of segments K",
-    "train.rredcot.segment_chunk_size": "chunk size of fixed-length segmentation",
+    "train.rredcot.segmentation.strategy": "segmentation strategy (hybrid keyword–entropy)",
+    "train.rredcot.segmentation.keywords": "keywords of the first split",
+    "train.rredcot.segmentation.max_segments": "target number of segments K",
+    "train.rredcot.segmentation.chunk_size": "chunk size of fixed-length segmentation",
     "train.rredcot.value_space": "log or linear values",
     "train.rredcot.end_of_thinking": "end-of-thinking marker forced before u",
     "train.rredcot.exit_string": "exit string of the answer-only estimator",
@@ -350,7 +350,6 @@ NOTES = {
     "analysis.estimators": "value-estimator variants compared with MC",
     "analysis.attribution_estimator": "continuation explained by the gradient and LOO attributions",
     "analysis.ablation_estimator": "value variant of the segmentation ablation",
-    "analysis.segmentation_variants": "segmentation ablation: strategies and K",
 }
 
 

@@ -99,7 +99,13 @@ from rredcot.pipeline.evaluate import BACKENDS
 from rredcot.pipeline.strata import Strata, check_strata, stratified_draws
 from rredcot.rewards import grade
 from rredcot.scoring import DEFAULT_MAX_TOKENS, logprobs_and_entropies, score_continuations
-from rredcot.segmentation import CompletionSegments, segment_completion, token_table, value_boundaries
+from rredcot.segmentation import (
+    CompletionSegments,
+    Segmentation,
+    segment_completion,
+    token_table,
+    value_boundaries,
+)
 from rredcot.values import SPACES, aggregate_values, build_continuations, reference_value_parts
 from rredcot.vllm_engine import load_vllm
 
@@ -107,7 +113,6 @@ VARIANTS = tuple(f"{estimator}/{space}" for estimator in ESTIMATORS for space in
 ATTRIBUTIONS = ("gradient", "loo")
 ATTRIBUTION_ESTIMATORS = ("reference", "answer_only")  # whose continuation the attributions explain
 VLLM_GPU_SHARE = 0.4  # vLLM's part of the GPU; the rest holds the HF model that samples, scores, attributes
-SEGMENTATION_FIELDS = ("strategy", "max_segments", "keywords", "chunk_size")
 logger = logging.getLogger(__name__)
 
 
@@ -165,7 +170,7 @@ def analyze_credit(
     *,
     n_traces: int,
     n_mc_samples: int,
-    segmentation: Mapping,
+    segmentation: Segmentation,
     estimators: Sequence[str],
     seed: int,
     partial_path: str | os.PathLike,
@@ -183,8 +188,7 @@ def analyze_credit(
     """MC outcomes, RREDCoT values of every estimator variant and attributions of ``n_traces`` traces,
     stratified by correctness (:func:`~rredcot.pipeline.strata.stratified_draws`).
 
-    ``segmentation`` holds ``strategy``, ``max_segments``, ``keywords``, ``chunk_size`` (see
-    :func:`rredcot.segmentation.segment`); ``estimators`` are ``"<estimator>/<space>"`` strings from
+    ``segmentation`` is how every trace is cut; ``estimators`` are ``"<estimator>/<space>"`` strings from
     :data:`VARIANTS`. Every draw, in order, goes to ``draws_path`` (``{"id", "correct", "accepted"}``); only
     accepted traces get MC, values and attributions. When the rows run out before the quotas are met, what
     was accepted is written and a warning logged. Each finished trace is appended to ``partial_path`` and
@@ -193,7 +197,6 @@ def analyze_credit(
     atomically to ``out_path`` and returned.
     """
     strata = check_strata(n_traces, min_incorrect_share, min_correct_share)
-    segmentation = _check_segmentation(segmentation)
     estimators = _check_variants(estimators)
     if attribution_estimator not in ATTRIBUTION_ESTIMATORS:
         raise ValueError(
@@ -288,7 +291,7 @@ def _credit_record(
     policy: _Policy,
     trace: Trace,
     *,
-    segmentation: Mapping,
+    segmentation: Segmentation,
     estimators: Sequence[str],
     attribution_estimator: str,
     options: ValueOptions,
@@ -335,8 +338,8 @@ def analyze_segmentations(
     *,
     ids: Sequence[str],
     n_mc_samples: int,
+    segmentation: Segmentation,
     variants: Mapping[str, Mapping],
-    keywords: Sequence[str],
     estimator: str,
     seed: int,
     partial_dir: str | os.PathLike,
@@ -351,8 +354,9 @@ def analyze_segmentations(
     each variant's boundaries.
 
     ``ids`` are the credit analysis's accepted traces (its draws file), in its order; with the same model,
-    seed and sampling the traces re-sampled here are its traces. ``variants`` maps a name to
-    ``{strategy, max_segments, chunk_size}`` (``keywords`` is shared). MC is one call per problem
+    seed and sampling the traces re-sampled here are its traces. ``variants`` maps a name to the
+    :class:`~rredcot.segmentation.Segmentation` fields in which it differs from ``segmentation`` (a config
+    mapping, e.g. ``{strategy: fixed, chunk_size: 16}``). MC is one call per problem
     over the union of all variants' boundaries, so variants sharing a boundary share its outcomes (common
     random numbers; hybrid boundaries are a subset of keyword boundaries). Each record's ``mc.seconds`` and
     ``mc.generated_tokens`` are that call's per-boundary cost times the variant's number of boundaries: what
@@ -366,7 +370,7 @@ def analyze_segmentations(
     if not variants:
         raise ValueError("no segmentation variants given")
     specs = {
-        name: _check_segmentation({**spec, "keywords": keywords}, where=f"variant {name!r}")
+        name: Segmentation.from_config({**segmentation.as_config(), **dict(spec)}, where=f"variant {name!r}")
         for name, spec in variants.items()
     }
     estimators = _check_variants([estimator])
@@ -516,16 +520,9 @@ def token_offset(tokenizer, ids: Sequence[int], char_offset: int) -> int:
     return lo
 
 
-def _segment(trace: Trace, table, spec: Mapping, end_of_thinking: str) -> CompletionSegments:
+def _segment(trace: Trace, table, spec: Segmentation, end_of_thinking: str) -> CompletionSegments:
     return segment_completion(
-        trace.completion_ids,
-        table,
-        trace.entropies,
-        strategy=spec["strategy"],
-        end_of_thinking=end_of_thinking,
-        keywords=spec["keywords"],
-        max_segments=spec["max_segments"],
-        chunk_size=spec["chunk_size"],
+        trace.completion_ids, table, trace.entropies, spec, end_of_thinking=end_of_thinking
     )
 
 
@@ -804,26 +801,6 @@ def _warn_shortfall(draws: Sequence[dict], strata: Strata, n_rows: int) -> None:
             len(accepted) - n_correct,
             strata.min_incorrect,
         )
-
-
-def _check_segmentation(spec: Mapping, where: str = "segmentation") -> dict:
-    missing = sorted(set(SEGMENTATION_FIELDS) - set(spec))
-    unknown = sorted(set(spec) - set(SEGMENTATION_FIELDS))
-    if missing or unknown:
-        raise ValueError(f"{where}: missing fields {missing}, unknown fields {unknown}")
-    spec = dict(spec)
-    spec["keywords"] = list(spec["keywords"])
-    # Fail on a misconfiguration before any model is loaded: segment() validates on empty input too.
-    segment_completion(
-        [],
-        [],
-        np.zeros(0),
-        strategy=spec["strategy"],
-        keywords=spec["keywords"],
-        max_segments=spec["max_segments"],
-        chunk_size=spec["chunk_size"],
-    )
-    return spec
 
 
 def _check_variants(variants: Sequence[str]) -> list[str]:

@@ -174,13 +174,14 @@ def analyze_credit(args) -> None:
 
     from rredcot.pipeline.analysis import analyze_credit as run_analysis
     from rredcot.pipeline.data.synthetic import load_split
+    from rredcot.segmentation import Segmentation
 
     section = args.analysis_json
     torch.set_num_threads(args.threads)
     records = run_analysis(
         args.model,
         load_split(args.benchmark),
-        segmentation=section["segmentation"],
+        segmentation=Segmentation.from_config(section["segmentation"], where="analysis.segmentation"),
         estimators=section["estimators"],
         attribution_estimator=section["attribution_estimator"],
         seed=args.seed,
@@ -226,6 +227,7 @@ def analyze_segmentation(args) -> None:
     from rredcot.io import read_jsonl
     from rredcot.pipeline.analysis import analyze_segmentations
     from rredcot.pipeline.data.synthetic import load_split
+    from rredcot.segmentation import Segmentation
 
     section = args.analysis_json
     variants = section["segmentation_variants"]
@@ -235,8 +237,8 @@ def analyze_segmentation(args) -> None:
         args.model,
         rows,
         ids=[draw["id"] for draw in read_jsonl(args.draws) if draw["accepted"]],
+        segmentation=Segmentation.from_config(section["segmentation"], where="analysis.segmentation"),
         variants=variants,
-        keywords=section["segmentation"]["keywords"],
         estimator=section["ablation_estimator"],
         seed=args.seed,
         partial_dir=args.partial_dir,

@@ -16,9 +16,10 @@ def run_settings(train: Mapping[str, Any], run: str, seed: int, scale: str) -> d
 
     GRPOConfig fields, from least to most specific: ``train.trl``, then ``train.method_overrides[method]``,
     then the variant's ``trl``; then ``train.tracking`` sets ``report_to`` and ``run_name`` (formatted with
-    ``scale``, ``run`` and ``seed``). RREDCoT fields: ``train.rredcot``, then the variant's ``rredcot``;
-    ``None`` for a GRPO run. A variant is the most specific, so it wins: an ablation of the learning rate
-    keeps its own rate where the method overrides the shared one.
+    ``scale``, ``run`` and ``seed``). RREDCoT fields: ``train.rredcot``, then the variant's ``rredcot``, whose
+    ``segmentation`` mapping replaces only the fields it names (``{segmentation: {max_segments: 3}}`` keeps
+    the shared strategy and keywords); ``None`` for a GRPO run. A variant is the most specific, so it wins:
+    an ablation of the learning rate keeps its own rate where the method overrides the shared one.
     """
     variant = {} if run in train["methods"] else train["variants"][run]
     method = variant.get("method", run)
@@ -30,5 +31,13 @@ def run_settings(train: Mapping[str, Any], run: str, seed: int, scale: str) -> d
         "report_to": tracking["report_to"],
         "run_name": tracking["run_name"].format(scale=scale, run=run, seed=seed),
     }
-    rredcot = {**train["rredcot"], **variant.get("rredcot", {})} if method == "rredcot" else None
+    rredcot = _rredcot(train["rredcot"], variant.get("rredcot", {})) if method == "rredcot" else None
     return {"method": method, "trl": trl, "rredcot": rredcot}
+
+
+def _rredcot(shared: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    """A variant's RREDCoT fields over the shared ones, its segmentation field by field."""
+    merged = {**shared, **own}
+    if isinstance(shared.get("segmentation"), Mapping) and isinstance(own.get("segmentation"), Mapping):
+        merged["segmentation"] = {**shared["segmentation"], **own["segmentation"]}
+    return merged

@@ -36,7 +36,7 @@ from rredcot.pipeline.data.synthetic import load_split
 from rredcot.pipeline.delimiters import DelimiterStatsMixin
 from rredcot.pipeline.metrics import MetricsLogger
 from rredcot.rewards import accuracy_reward
-from rredcot.trainer import RREDCOT_FIELDS, RREDCoTConfig, RREDCoTTrainer
+from rredcot.trainer import RENAMED_RREDCOT_FIELDS, RREDCOT_FIELDS, RREDCoTConfig, RREDCoTTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -292,6 +292,10 @@ def _config(
             raise ValueError("rredcot_args are only used with method='rredcot'")
         return GRPOConfig(**common)
     rredcot_args = dict(rredcot_args or {})
+    renamed = {name: RENAMED_RREDCOT_FIELDS[name] for name in rredcot_args if name in RENAMED_RREDCOT_FIELDS}
+    if renamed:
+        moved = ", ".join(f"{old} is now {new}" for old, new in renamed.items())
+        raise ValueError(f"rredcot_args: renamed field(s): {moved}")
     for problem, names in (
         ("unknown field(s)", set(rredcot_args) - set(RREDCOT_FIELDS)),
         ("missing field(s)", set(RREDCOT_FIELDS) - set(rredcot_args)),
