@@ -44,7 +44,7 @@ from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from rredcot.scoring import (
     DEFAULT_MAX_LOGITS,
-    DEFAULT_MAX_TOKENS,
+    DEFAULT_VALUE_BATCH_TOKENS,
     score_continuations,
     score_continuations_naive,
 )
@@ -141,7 +141,9 @@ def main(argv=None) -> int:
     parser.add_argument("--naive-lengths", type=int, nargs="*", default=[2048, 16384])
     parser.add_argument("--ref-lengths", type=int, nargs="+", default=[500])
     parser.add_argument("--boundaries", type=int, default=40)
-    parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="scoring token budget")
+    parser.add_argument(
+        "--value-batch-tokens", type=int, default=DEFAULT_VALUE_BATCH_TOKENS, help="scoring token budget"
+    )
     parser.add_argument("--old-commit", default=OLD_COMMIT)
     parser.add_argument("--free-gib", type=float, default=30.0, help="GPU memory left for value scoring")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -158,12 +160,12 @@ def main(argv=None) -> int:
     print(f"{machine(args.threads)}; {versions()}; old path: rredcot/values.py at {args.old_commit}")
     print(
         f"K={args.boundaries} boundaries, references of {args.ref_lengths} tokens, "
-        f"max_tokens={args.max_tokens}, max_logits={DEFAULT_MAX_LOGITS}"
+        f"value_batch_tokens={args.value_batch_tokens}, max_logits={DEFAULT_MAX_LOGITS}"
     )
     generator = torch.Generator().manual_seed(0)
     draw = lambda n: torch.randint(0, MODEL["vocab_size"], (n,), generator=generator).tolist()  # noqa: E731
     conts = [draw(n) for n in args.ref_lengths]
-    budget = {"max_tokens": args.max_tokens}
+    budget = {"value_batch_tokens": args.value_batch_tokens}
 
     rows = []
     print(
@@ -222,8 +224,8 @@ def main(argv=None) -> int:
 
     dtype_bytes = torch.finfo(model.dtype).bits // 8
     print(
-        f"\nprojected new-path peak, this model at max_tokens={args.max_tokens}: "
-        f"{projected_peak(MODEL, args.max_tokens, dtype_bytes) / 2**20:.0f} MiB"
+        f"\nprojected new-path peak, this model at value_batch_tokens={args.value_batch_tokens}: "
+        f"{projected_peak(MODEL, args.value_batch_tokens, dtype_bytes) / 2**20:.0f} MiB"
     )
     free = args.free_gib * 2**30
     fits = fitting_budget(QWEN3_4B, free, 2)

@@ -141,7 +141,9 @@ def main(argv=None) -> int:
     parser.add_argument("--completion-tokens", type=int, default=300)
     parser.add_argument("--mc-boundaries", type=int, default=16)
     parser.add_argument("--mc-samples", type=int, nargs="+", default=[5])
-    parser.add_argument("--max-tokens", type=int, default=None, help="token budget of one scoring forward")
+    parser.add_argument(
+        "--value-batch-tokens", type=int, default=None, help="token budget of one scoring forward"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="print a torch.profiler table of one-pass K=16"
     )
@@ -155,7 +157,7 @@ def main(argv=None) -> int:
     else:
         tokenizer = build_char_tokenizer()
         model = tiny_model(len(tokenizer))
-    budget = {} if args.max_tokens is None else {"max_tokens": args.max_tokens}
+    budget = {} if args.value_batch_tokens is None else {"value_batch_tokens": args.value_batch_tokens}
     prompt, completion = trace(tokenizer, args.completion_tokens)
     prefix = prompt + completion
     references = REFERENCES[: args.n_refs]

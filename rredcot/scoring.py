@@ -26,8 +26,10 @@ from transformers.cache_utils import DynamicLayer
 
 # Budget of one scoring forward in token slots (rows × (cached + new tokens)); bounds activations, the KV
 # copy and the logits. Small batches also keep each batch's cache length close to its rows' own cuts: on 2 CPU
-# cores 2k–8k slots ran fastest for the tiny model (benchmarks/value_scoring.py).
-DEFAULT_MAX_TOKENS = 8192
+# cores 2k–8k slots ran fastest for the tiny model (benchmarks/value_scoring.py). The one default of the
+# scoring budget, ``value_batch_tokens`` wherever it is set (the trainer, the analyses, the value API); a
+# large GPU takes far more (README: 65,536 for Qwen3-4B beside its training state).
+DEFAULT_VALUE_BATCH_TOKENS = 8192
 # Budget of one chunk of logits in elements (256 MiB in fp32), whatever the vocabulary: scoring never holds
 # rows × width × V logits, only chunks of rows (and, past the budget, of the vocabulary) through lm_head.
 DEFAULT_MAX_LOGITS = 2**26
@@ -39,7 +41,7 @@ def score_continuations(
     boundaries: Sequence[int],
     continuations: Sequence[Sequence[int]],
     *,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    value_batch_tokens: int = DEFAULT_VALUE_BATCH_TOKENS,
     max_logits: int = DEFAULT_MAX_LOGITS,
 ) -> torch.Tensor:
     """(len(boundaries), len(continuations)) ``log p(continuation | prefix_ids[:b])`` per boundary b.
@@ -48,10 +50,12 @@ def score_continuations(
     fp32 step is 6e-5, as large as the value differences between close boundaries. ``prefix_ids`` is prompt +
     completion (no padding); boundaries are absolute prefix lengths, strictly increasing, in
     ``[1, len(prefix_ids)]``. One forward over the prefix, then batched continuation rows against its KV
-    cache, ``max_tokens`` token slots per forward, at most ``max_logits`` logits at a time.
+    cache, ``value_batch_tokens`` token slots per forward, at most ``max_logits`` logits at a time.
     """
     prefix = [_as_list(prefix_ids)]
-    return score_traces(model, prefix, [boundaries], [continuations], max_tokens, max_logits=max_logits)[0][0]
+    return score_traces(
+        model, prefix, [boundaries], [continuations], value_batch_tokens, max_logits=max_logits
+    )[0][0]
 
 
 def score_continuations_naive(
@@ -79,7 +83,7 @@ def completion_entropies(
     completion_ids: Sequence[Sequence[int]],
     *,
     temperature: float = 1.0,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    value_batch_tokens: int = DEFAULT_VALUE_BATCH_TOKENS,
     max_logits: int = DEFAULT_MAX_LOGITS,
 ) -> list[np.ndarray]:
     """The policy's entropy (of ``logits / temperature``, fp32) at every completion token, one no-grad
@@ -87,7 +91,7 @@ def completion_entropies(
     (the Monte Carlo oracle), computed as :func:`rredcot.values.segment_and_estimate` computes it."""
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    _check_budget("max_tokens", max_tokens)
+    _check_budget("value_batch_tokens", value_batch_tokens)
     _check_budget("max_logits", max_logits)
     for k, ids in enumerate(completion_ids):
         if not ids:
@@ -97,7 +101,7 @@ def completion_entropies(
     out: list[np.ndarray | None] = [None] * len(contexts)
     with torch.inference_mode(), eval_mode(model):
         by_length = sorted(range(len(contexts)), key=lambda k: len(contexts[k]))
-        for group in _chunks(by_length, [np.asarray([len(c) for c in contexts])], max_tokens):
+        for group in _chunks(by_length, [np.asarray([len(c) for c in contexts])], value_batch_tokens):
             _, _, hidden = _prefix_cache(model, [contexts[k] for k in group], device)
             for row, k in enumerate(group):
                 states = hidden[row, len(prompt_ids[k]) - 1 : len(contexts[k])]
@@ -152,7 +156,7 @@ def score_traces(
     prefixes,
     boundaries,
     continuations,
-    max_tokens: int,
+    value_batch_tokens: int,
     *,
     max_logits: int,
     n_prompts=None,
@@ -165,7 +169,7 @@ def score_traces(
     then the cache covers the whole trace, and its forward also gives the entropies of the completion
     tokens (the last ``len(prefix) − n_prompts[k]``), returned alongside (``None`` otherwise).
     """
-    _check_budget("max_tokens", max_tokens)
+    _check_budget("value_batch_tokens", value_batch_tokens)
     _check_budget("max_logits", max_logits)
     _check_model(model)
     device = _device(model)
@@ -187,7 +191,7 @@ def score_traces(
     copies: list[tuple[int, int, int, int]] = []
     with torch.inference_mode(), eval_mode(model):
         by_length = sorted(range(len(prefixes)), key=lambda k: len(contexts[k]))
-        for group in _chunks(by_length, [np.asarray([len(c) for c in contexts])], max_tokens):
+        for group in _chunks(by_length, [np.asarray([len(c) for c in contexts])], value_batch_tokens):
             keys, values, hidden = _prefix_cache(model, [contexts[k] for k in group], device)
             for row, k in enumerate(group):
                 if fused:
@@ -197,7 +201,7 @@ def score_traces(
                 results[k] = torch.empty(len(bounds[k]), len(conts[k]), dtype=torch.float64, device=device)
             pairs = _pairs(group, prefixes, bounds, conts)
             unique = _first_occurrences(pairs, group, prefixes, bounds, conts, first, copies)
-            _score_pairs(model, keys, values, pairs.subset(unique), results, max_tokens, max_logits)
+            _score_pairs(model, keys, values, pairs.subset(unique), results, value_batch_tokens, max_logits)
         for item, out, source_item, source_out in copies:
             results[item].view(-1)[out] = results[source_item].view(-1)[source_out]
     return results, entropies
@@ -380,14 +384,16 @@ def _prefix_cache(model, contexts: list[list[int]], device) -> tuple[list, list,
     return [layer.keys for layer in layers], [layer.values for layer in layers], out.last_hidden_state
 
 
-def _score_pairs(model, keys, values, pairs: _Pairs, results, max_tokens: int, max_logits: int) -> None:
+def _score_pairs(
+    model, keys, values, pairs: _Pairs, results, value_batch_tokens: int, max_logits: int
+) -> None:
     """Batched decoder forwards over continuation rows, each attending to its item's cache below its cut;
     the target log-probs of the real (unpadded) positions then go through lm_head in logits chunks."""
     device = keys[0].device
     order = np.lexsort((pairs.cut, pairs.length))  # similar lengths and cuts share a batch: little padding
     tokens = pairs.tokens.to(device)
     blocked = torch.finfo(model.dtype).min
-    for batch in _chunks(order, (pairs.cut, pairs.length), max_tokens):
+    for batch in _chunks(order, (pairs.cut, pairs.length), value_batch_tokens):
         n_cache, width = int(pairs.cut[batch].max()), int(pairs.length[batch].max())
         cut = torch.as_tensor(pairs.cut[batch], device=device)
         target = tokens[torch.as_tensor(pairs.cont[batch], device=device), :width]

@@ -37,10 +37,11 @@ Its no-grad forward over each trace fills the KV cache that value scoring attend
 entropies the segmenter needs (of TRL's temperature-scaled distribution), so segmentation costs no pass of
 its own; then the reference continuations are scored at every boundary against that cache. The ``mc``
 estimator segments from the same entropies and values every boundary by ``mc_samples`` rollouts of the policy
-instead (``rredcot/mc_generated_tokens`` logs their cost); the ``oracle`` estimator segments alike and takes
-exact values from the trainer's ``exact_values`` function (a checker of the task's lines; on the synthetic
-task :func:`rredcot.pipeline.data.exact_values.exact_values`). Completions with zero advantage (groups with
-equal rewards) or no loss tokens are not segmented or scored: their weights cannot change the gradient.
+instead, in batches of ``mc_batch_tokens`` (``rredcot/mc_generated_tokens`` logs their cost); the ``oracle``
+estimator segments alike and takes exact values from the trainer's ``exact_values`` function (a checker of the
+task's lines; on the synthetic task :func:`rredcot.pipeline.data.exact_values.exact_values`). Completions with
+zero advantage (groups with equal rewards) or no loss tokens are not segmented or scored: their weights cannot
+change the gradient.
 
 Logged (mean over the redistributed completions of all processes): ``rredcot/segments_mean`` (spans, answer
 span included), ``rredcot/sigma_max_mean``, ``rredcot/sigma_entropy`` (nats) and
@@ -78,7 +79,7 @@ from rredcot.redistribution import (
     token_weight_matrix,
 )
 from rredcot.rewards import grade
-from rredcot.scoring import completion_entropies
+from rredcot.scoring import DEFAULT_VALUE_BATCH_TOKENS, completion_entropies
 from rredcot.segmentation import FIELDS as SEGMENTATION_FIELDS
 from rredcot.segmentation import Segmentation, segment_completion, token_table, value_boundaries
 from rredcot.values import SPACES, ValueRequest, segment_and_estimate
@@ -127,7 +128,15 @@ class RREDCoTConfig(GRPOConfig):
     sigma_mix: float = field(default=0.5, metadata={"help": "λ in σ = (1 − λ)/|o| + λ·σ_red."})
     sigma_temperature: float = field(default=1.0, metadata={"help": "τ of sigma_mode='softmax'."})
     value_batch_tokens: int = field(
-        default=65536, metadata={"help": "Token budget of one value-scoring forward (bounds its memory)."}
+        default=DEFAULT_VALUE_BATCH_TOKENS,
+        metadata={"help": "Token budget of one value-scoring forward (bounds its memory)."},
+    )
+    mc_batch_tokens: int = field(
+        default=65536,
+        metadata={
+            "help": "Token budget of one batch of the 'mc' estimator's rollouts: rows of prompt + "
+            "max_completion_length tokens each."
+        },
     )
 
     def __post_init__(self):
@@ -155,8 +164,9 @@ class RREDCoTConfig(GRPOConfig):
                 f"value_estimator={self.value_estimator!r} needs value_space='linear': a value of 0 (no "
                 f"rollout correct, or a wrong step) has no logarithm (got value_space={self.value_space!r})"
             )
-        if self.value_batch_tokens < 1:
-            raise ValueError(f"value_batch_tokens must be >= 1, got {self.value_batch_tokens}")
+        for name in ("value_batch_tokens", "mc_batch_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.importance_sampling_level != "token":
             raise ValueError(
                 "RREDCoT needs importance_sampling_level='token': a sequence-level ratio gives every token "
@@ -431,7 +441,7 @@ class RREDCoTTrainer(GRPOTrainer):
                 requests,
                 boundaries_of,
                 temperature=self.temperature,
-                max_tokens=args.value_batch_tokens,
+                value_batch_tokens=args.value_batch_tokens,
             )
         values = {i: np.asarray(v, dtype=np.float64) for i, (_, v) in zip(active, results, strict=True)}
         return segments, values, {}
@@ -443,7 +453,7 @@ class RREDCoTTrainer(GRPOTrainer):
             [prompt_ids[i] for i in active],
             [completion_ids[i] for i in active],
             temperature=self.temperature,
-            max_tokens=self.args.value_batch_tokens,
+            value_batch_tokens=self.args.value_batch_tokens,
         )
         return {i: self._segment(completion_ids[i], h) for i, h in zip(active, entropies, strict=True)}
 
@@ -469,7 +479,7 @@ class RREDCoTTrainer(GRPOTrainer):
             n_samples=args.mc_samples,
             temperature=self.temperature,
             max_new_tokens=self.max_completion_length,
-            batch_size=max(1, args.value_batch_tokens // width),
+            batch_size=max(1, args.mc_batch_tokens // width),
             seed=(args.seed * 1_000_003 + self.state.global_step) * 1_009 + self.accelerator.process_index,
         )
         values = {i: r.means for i, r in zip(segments, results, strict=True)}

@@ -23,7 +23,7 @@ from rredcot.continuation import DEFAULT_CONTINUATION, SELF_ESTIMATORS, Continua
 from rredcot.rewards import extract_boxed
 from rredcot.scoring import (
     DEFAULT_MAX_LOGITS,
-    DEFAULT_MAX_TOKENS,
+    DEFAULT_VALUE_BATCH_TOKENS,
     check_boundaries,
     score_continuations,
     score_traces,
@@ -72,7 +72,7 @@ def reference_value_parts(
     answer: str,
     *,
     continuation: Continuation = DEFAULT_CONTINUATION,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    value_batch_tokens: int = DEFAULT_VALUE_BATCH_TOKENS,
 ) -> dict[str, list[float]]:
     """Per boundary (completion prefix length), log p of each part of the reference continuation: the
     marker, the solution body, the answer's box. They sum to the single reference's log v̂, so a reader
@@ -92,7 +92,7 @@ def reference_value_parts(
     continuations = [full[: max(cut, 1)] for cut in cuts] + [full]
     prefix = [*prompt_ids, *completion_ids]
     absolute = [len(prompt_ids) + int(b) for b in boundaries]
-    logp = score_continuations(model, prefix, absolute, continuations, max_tokens=max_tokens)
+    logp = score_continuations(model, prefix, absolute, continuations, value_batch_tokens=value_batch_tokens)
     parts = torch.stack([logp[:, 0], logp[:, 1] - logp[:, 0], logp[:, 2] - logp[:, 1]], dim=1)
     return {name: parts[:, k].tolist() for k, name in enumerate(VALUE_PARTS)}
 
@@ -232,7 +232,7 @@ def estimate_values(
     group_correct: Sequence | None = None,
     answer: str | None = None,
     space: str = "log",
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    value_batch_tokens: int = DEFAULT_VALUE_BATCH_TOKENS,
     max_logits: int = DEFAULT_MAX_LOGITS,
 ) -> np.ndarray:
     """Values (log v̂ by default) at completion prefix lengths ``boundaries`` (0 = prompt only)."""
@@ -247,14 +247,16 @@ def estimate_values(
         answer=answer,
         space=space,
     )
-    return estimate_values_batch(model, [request], max_tokens=max_tokens, max_logits=max_logits)[0]
+    return estimate_values_batch(
+        model, [request], value_batch_tokens=value_batch_tokens, max_logits=max_logits
+    )[0]
 
 
 def estimate_values_batch(
     model,
     items: Sequence[ValueRequest],
     *,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    value_batch_tokens: int = DEFAULT_VALUE_BATCH_TOKENS,
     max_logits: int = DEFAULT_MAX_LOGITS,
 ) -> list[np.ndarray]:
     """Values for every boundary of every request, all scored together."""
@@ -263,7 +265,9 @@ def estimate_values_batch(
             raise ValueError(f"request {k}: no boundaries given")
     prefixes, continuations = _prepare(items)
     absolute = [_absolute(k, item, item.boundaries) for k, item in enumerate(items)]
-    logps, _ = score_traces(model, prefixes, absolute, continuations, max_tokens, max_logits=max_logits)
+    logps, _ = score_traces(
+        model, prefixes, absolute, continuations, value_batch_tokens, max_logits=max_logits
+    )
     return [aggregate_values(logp, item.space) for logp, item in zip(logps, items, strict=True)]
 
 
@@ -273,7 +277,7 @@ def segment_and_estimate(
     boundaries_of: Callable[[int, np.ndarray], Sequence[int]],
     *,
     temperature: float = 1.0,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    value_batch_tokens: int = DEFAULT_VALUE_BATCH_TOKENS,
     max_logits: int = DEFAULT_MAX_LOGITS,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(entropies, values) of every request from one forward per trace (the trainer's entry point).
@@ -294,7 +298,7 @@ def segment_and_estimate(
         prefixes,
         lambda k, entropies: _absolute(k, items[k], boundaries_of(k, entropies)),
         continuations,
-        max_tokens,
+        value_batch_tokens,
         max_logits=max_logits,
         n_prompts=[len(item.prompt_ids) for item in items],
         temperature=temperature,

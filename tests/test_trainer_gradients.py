@@ -316,6 +316,32 @@ def test_segmentation_sees_trls_temperature_scaled_entropies(tmp_path, char_toke
         torch.testing.assert_close(torch.as_tensor(entropies), expected[row, : len(ids)], atol=1e-4, rtol=0)
 
 
+def test_mc_rollouts_are_batched_by_their_own_budget(tmp_path, char_tokenizer, monkeypatch):
+    """The mc estimator's rollout batch is mc_batch_tokens over a row's width (prompt + completion budget),
+    whatever the value-scoring budget."""
+    trainer = scoring_trainer(
+        tmp_path,
+        char_tokenizer,
+        value_estimator="mc",
+        value_space="linear",
+        mc_samples=1,
+        mc_batch_tokens=100,
+        value_batch_tokens=4096,
+    )
+    batch_sizes = []
+    rollouts = trainer_module.mc_values_batch
+    monkeypatch.setattr(
+        trainer_module,
+        "mc_values_batch",
+        lambda *args, batch_size, **kwargs: (
+            batch_sizes.append(batch_size) or rollouts(*args, batch_size=batch_size, **kwargs)
+        ),
+    )
+    output = trainer._generate_and_score_completions(GENERATION_BATCH)
+    width = output["prompt_mask"].sum(dim=1).max().item() + MAX_COMPLETION
+    assert batch_sizes == [100 // width]
+
+
 def _self_requests(tmp_path, char_tokenizer, monkeypatch, estimator: str):
     """The value requests of one scored batch under a self estimator (odd-length text counts as correct),
     the batch's completions, and the indices of the correct ones in the first (active) group."""

@@ -48,6 +48,7 @@ RREDCOT_ARGS = dict(
     sigma_temperature=1.0,
     value_batch_tokens=4096,
     mc_samples=2,
+    mc_batch_tokens=4096,
 )
 STEP_KEYS = {
     "step",

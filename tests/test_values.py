@@ -36,17 +36,19 @@ def random_ids(n: int, generator: torch.Generator) -> list[int]:
 
 
 @pytest.mark.parametrize(
-    ("seed", "n_boundaries", "max_tokens"),
+    ("seed", "n_boundaries", "value_batch_tokens"),
     [(0, 40, 65536), (1, 40, 300), (2, 8, 65536), (3, 1, 65536)],
 )
-def test_one_pass_matches_naive(tiny_random_model, seed, n_boundaries, max_tokens):
+def test_one_pass_matches_naive(tiny_random_model, seed, n_boundaries, value_batch_tokens):
     generator = torch.Generator().manual_seed(seed)
     prefix = random_ids(200, generator)
     continuations = [random_ids(n, generator) for n in (25, 1, 12)]
     # 1 (one token of context) and 200 (the whole prefix) are the extreme boundaries.
     inner = torch.randperm(198, generator=generator)[: n_boundaries - 2].add(2).tolist()
     boundaries = sorted({1, 200, *inner}) if n_boundaries > 1 else [137]
-    fast = score_continuations(tiny_random_model, prefix, boundaries, continuations, max_tokens=max_tokens)
+    fast = score_continuations(
+        tiny_random_model, prefix, boundaries, continuations, value_batch_tokens=value_batch_tokens
+    )
     slow = score_continuations_naive(tiny_random_model, prefix, boundaries, continuations)
     assert fast.shape == (len(boundaries), 3) and fast.dtype == torch.float64
     torch.testing.assert_close(fast, slow, atol=1e-4, rtol=0)
@@ -65,7 +67,7 @@ def test_batch_of_requests_matches_each_alone(tiny_random_model):
             (1, 90, [0, 1, 45, 89], [random_ids(4, generator)]),
         ]
     ]
-    together = estimate_values_batch(tiny_random_model, requests, max_tokens=400)
+    together = estimate_values_batch(tiny_random_model, requests, value_batch_tokens=400)
     for request, values in zip(requests, together, strict=True):
         prefix = [*request.prompt_ids, *request.completion_ids]
         absolute = [len(request.prompt_ids) + b for b in request.boundaries]
@@ -93,7 +95,7 @@ def test_segment_and_estimate_gives_the_policys_entropies_and_the_same_values(ti
         return [0, int(np.argmax(entropies)) + 1, n] if np.argmax(entropies) + 1 < n else [0, n]
 
     out = segment_and_estimate(
-        tiny_random_model, requests, boundaries_of, temperature=temperature, max_tokens=300
+        tiny_random_model, requests, boundaries_of, temperature=temperature, value_batch_tokens=300
     )
     for k, (request, (entropies, values)) in enumerate(zip(requests, out, strict=True)):
         ids = torch.tensor([[*request.prompt_ids, *request.completion_ids]])
@@ -146,7 +148,7 @@ def test_shared_states_are_scored_once(tiny_random_model, monkeypatch):
         "_score_pairs",
         lambda model, k, v, pairs, *a: scored.append(len(pairs.item)) or score_pairs(model, k, v, pairs, *a),
     )
-    together = estimate_values_batch(tiny_random_model, requests, max_tokens=100)
+    together = estimate_values_batch(tiny_random_model, requests, value_batch_tokens=100)
     # 3 requests × 4 boundaries × 2 references; boundaries 0 and 10 are shared by all three.
     assert sum(scored) == (2 + 3 * 2) * 2
     for request, values in zip(requests, together, strict=True):

@@ -98,7 +98,7 @@ from rredcot.pipeline.data.first_error import find_first_error, is_synthetic, ju
 from rredcot.pipeline.evaluate import BACKENDS
 from rredcot.pipeline.strata import Strata, check_strata, stratified_draws
 from rredcot.rewards import grade
-from rredcot.scoring import DEFAULT_MAX_TOKENS, logprobs_and_entropies, score_continuations
+from rredcot.scoring import DEFAULT_VALUE_BATCH_TOKENS, logprobs_and_entropies, score_continuations
 from rredcot.segmentation import (
     CompletionSegments,
     Segmentation,
@@ -122,7 +122,7 @@ class ValueOptions:
     sets its ``estimator``) and the token budget of one scoring forward."""
 
     continuation: Continuation = DEFAULT_CONTINUATION
-    value_batch_tokens: int = DEFAULT_MAX_TOKENS
+    value_batch_tokens: int = DEFAULT_VALUE_BATCH_TOKENS
 
     @classmethod
     def from_config(cls, options: Mapping) -> ValueOptions:
@@ -324,7 +324,7 @@ def _credit_record(
             row["solution"],
             row["answer"],
             continuation=options.continuation,
-            max_tokens=options.value_batch_tokens,
+            value_batch_tokens=options.value_batch_tokens,
         )
     record["attribution"], record["attribution_seconds"] = _attributions(
         model, tokenizer, trace, segments, attribution_estimator, options
@@ -591,7 +591,7 @@ def _values(model, tokenizer, trace: Trace, segments, variants, options: ValueOp
         )
         start = time.perf_counter()
         logp = score_continuations(
-            model, prefix, boundaries, continuations, max_tokens=options.value_batch_tokens
+            model, prefix, boundaries, continuations, value_batch_tokens=options.value_batch_tokens
         )
         scoring = time.perf_counter() - start
         for space in spaces:
@@ -630,7 +630,7 @@ def _attributions(
     credits, seconds = {}, {}
     for name, fn, kwargs in (
         ("gradient", gradient_attribution, {}),
-        ("loo", leave_one_out_attribution, {"max_tokens": options.value_batch_tokens}),
+        ("loo", leave_one_out_attribution, {"value_batch_tokens": options.value_batch_tokens}),
     ):
         start = time.perf_counter()
         result = fn(model, trace.prompt_ids, reasoning, spans, continuation, **kwargs)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from rredcot.scoring import DEFAULT_MAX_TOKENS, eval_mode
+from rredcot.scoring import DEFAULT_VALUE_BATCH_TOKENS, eval_mode
 from rredcot.values import ValueRequest, estimate_values_batch
 
 
@@ -51,7 +51,7 @@ def leave_one_out_attribution(
     spans: Sequence[tuple[int, int]],
     continuation_ids: Sequence[int],
     *,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    value_batch_tokens: int = DEFAULT_VALUE_BATCH_TOKENS,
 ) -> np.ndarray:
     """Per span k, ``log p(continuation | trace) − log p(continuation | trace without span k)``.
 
@@ -65,7 +65,7 @@ def leave_one_out_attribution(
         ValueRequest(prompt_ids, variant, [len(variant)], continuation_ids=[continuation_ids])
         for variant in variants
     ]
-    logps = np.concatenate(estimate_values_batch(model, requests, max_tokens=max_tokens))
+    logps = np.concatenate(estimate_values_batch(model, requests, value_batch_tokens=value_batch_tokens))
     return logps[0] - logps[1:]
 
 

@@ -326,7 +326,7 @@ def _values(
         references=[(row["solution"], row["answer"])] if estimator == "reference" else None,
         answer=row["answer"],
         space="log",
-        max_tokens=options.value_batch_tokens,
+        value_batch_tokens=options.value_batch_tokens,
     )
     return [float(v) for v in values]
 
@@ -344,5 +344,5 @@ def _parts(
         row["solution"],
         row["answer"],
         continuation=options.continuation,
-        max_tokens=options.value_batch_tokens,
+        value_batch_tokens=options.value_batch_tokens,
     )
