@@ -45,7 +45,7 @@ def char_classes(text: str, end_of_thinking: str) -> list[str]:
         classes[stop] = "line start"  # the choice to stop thinking here
     for offset, raw in lines:
         line = raw.strip()
-        if offset < len(classes) and classes[offset] != "write-up":
+        if raw and classes[offset] != "write-up":
             classes[offset] = "line start"  # the choice of what comes next (or to stop)
         start = offset + raw.index(line) if line else offset
         if STEP.match(line):
