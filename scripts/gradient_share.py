@@ -9,7 +9,8 @@ At a sampled token y the gradient of log p(y) with respect to the logits is e_y 
 digits of the thinking's steps) already hold nearly all of it, exact credit can only rescale that update,
 which Adam undoes; headroom for redistribution needs tokens that are uncertain but do not matter (the
 testbed's asides). Classes: ``decisive`` (a step line's result), ``aside`` (an aside line's characters),
-``other`` (everything else, the write-up and the end of thinking included).
+``line start`` (the first token of a thinking line and the end of thinking: where the policy goes on or
+stops), ``other thinking`` and ``write-up`` (after the end of thinking).
 
 Samples one completion per in_dist problem from ``results/<scale>/base_model`` at the evaluation's
 temperature and writes ``paper_tables/<scale>/gradient_share.{csv,md}``.
@@ -31,14 +32,21 @@ from rredcot.pipeline.evaluate import hf_sampler
 from rredcot.rewards import grade
 
 ROOT = Path(__file__).resolve().parents[1]
-CLASSES = ("decisive", "aside", "other")
+CLASSES = ("decisive", "aside", "line start", "other thinking", "write-up")
 
 
 def char_classes(text: str, end_of_thinking: str) -> list[str]:
     """The class of every character of a completion (module docstring)."""
-    classes = ["other"] * len(text)
-    for offset, raw in thinking_lines(text, end_of_thinking):
+    lines = thinking_lines(text, end_of_thinking)
+    stop = text.find(end_of_thinking, lines[0][0] if lines else 0)
+    classes = ["other thinking"] * len(text)
+    if stop >= 0:
+        classes[stop:] = ["write-up"] * (len(text) - stop)
+        classes[stop] = "line start"  # the choice to stop thinking here
+    for offset, raw in lines:
         line = raw.strip()
+        if raw and classes[offset] != "write-up":
+            classes[offset] = "line start"  # the choice of what comes next (or to stop)
         start = offset + raw.index(line) if line else offset
         if STEP.match(line):
             for k in range(line.index("=") + 1, len(line)):
@@ -62,7 +70,7 @@ def token_rows(model, tokenizer, prompt: str, text: str, end_of_thinking: str) -
     rows, offset = [], 0
     for token, norm in zip(ids, norms, strict=True):
         piece = tokenizer.decode([token], skip_special_tokens=False)
-        rows.append({"class": classes[offset] if offset < len(classes) else "other", "grad_norm": norm})
+        rows.append({"class": classes[offset] if offset < len(classes) else "write-up", "grad_norm": norm})
         offset += len(piece)
     return rows
 

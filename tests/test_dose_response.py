@@ -55,3 +55,10 @@ def test_a_horizon_whose_control_is_not_testable_leaves_it_undecided():
     assert dose.reading(rows, draws) == (
         "dose-response **not decided**: the control is H = 16 (not testable: grpo does not learn here)"
     )
+
+
+def test_the_asides_axis_reads_by_its_own_symbol():
+    rows, draws = rows_and_draws({0: [0.0, 0.0, 0.0], 2: [0.1, 0.1], 4: [0.3, 0.3, 0.3]})
+    rows = [{"asides": row.pop("H"), **row} for row in rows]
+    assert dose.reading(rows, draws, "asides").startswith("dose-response **not decided**: asides = 2 not run")
+    assert set(dose.DOSES["asides"].scales) == {0, 2, 4}
