@@ -271,13 +271,17 @@ def write_headroom(
     for k, arm in enumerate(arms):
         values = per_seed.loc[per_seed["arm"] == arm, "eval"].to_numpy()
         style = styles[arm]
-        right.scatter(np.full(values.size, k), values, color=style.color, marker=style.marker, s=18, zorder=3)
+        face = "white" if style.hollow else style.color
+        x = np.full(values.size, k)
+        right.scatter(x, values, edgecolors=style.color, c=face, marker=style.marker, s=18, zorder=3)
         if values.size:
             right.hlines(np.nanmean(values), k - 0.25, k + 0.25, color=style.color, lw=2)
     if len(base_eval):
         base_line(right, base_eval.mean(), "base model:")
         right.legend(loc="lower right", fontsize=7)
-    right.set_xticks(range(len(arms)), [policy_label(arm) for arm in arms])
+    # more than three names side by side would run into each other
+    labels = [policy_label(arm) for arm in arms]
+    right.set_xticks(range(len(arms)), labels, rotation=20 if len(arms) > 3 else 0)
     right.set(ylabel=f"{benchmark} accuracy (eval), per seed", ylim=ACCURACY_LIMITS)
     right.set_title("dots: seeds; short line: their mean", fontsize=8)
     save(fig, pdf, png)

@@ -61,7 +61,7 @@ POLICIES = {
     "rredcot": Style(PALETTE["vermillion"], "s"),
     "oracle": Style(PALETTE["green"], "^"),  # exact values through σ (the testbed's positive control)
     "rredcot_mc": Style(PALETTE["green"], "v"),  # MC values: the oracle where no exact value exists
-    "oracle_mix1": Style(PALETTE["green"], "D", "--"),  # exact values, all of σ redistributed
+    "oracle_mix1": Style(PALETTE["green"], "D", "--", hollow=True),  # exact values, all of σ redistributed
     "grpo_lr0": Style(PALETTE["grey"], "x"),  # learning rate 0: must reproduce the base model
     "rredcot_mix0": Style(PALETTE["sky"], "D"),
     "rredcot_uniform": Style(PALETTE["sky"], "d"),
