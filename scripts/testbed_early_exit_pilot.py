@@ -20,23 +20,15 @@ from pathlib import Path
 
 import yaml
 
+from rredcot.pipeline.settings import layered_config
+
 ROOT = Path(__file__).resolve().parents[1]
 CANDIDATES = {"testbed": [], "testbed_exit0": ["experiments/overlays/testbed_exit0.yaml"]}
 
 
 def _config(overlays: list[str]) -> dict:
     """experiments/testbed.yaml with the overlays merged in, as Snakemake merges several --configfile."""
-
-    def merge(base: dict, extra: dict) -> dict:
-        return {
-            k: merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
-            for k, v in {**base, **extra}.items()
-        }
-
-    config = yaml.safe_load((ROOT / "experiments" / "testbed.yaml").read_text())
-    for overlay in overlays:
-        config = merge(config, yaml.safe_load((ROOT / overlay).read_text()))
-    return config
+    return layered_config([ROOT / "experiments" / "testbed.yaml", *(ROOT / overlay for overlay in overlays)])
 
 
 def _steps(values) -> str:

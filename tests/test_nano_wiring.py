@@ -25,8 +25,10 @@ from pathlib import Path
 import pytest
 import yaml
 from fake_hub import repo_folder
-from snakemake.utils import update_config, validate
+from snakemake.utils import validate
 from test_slurm import run_snakemake_slurm, slurm_cluster  # noqa: F401  (fixture)
+
+from rredcot.pipeline.settings import layered_config
 
 REPO = Path(__file__).resolve().parents[1]
 NANO = REPO / "experiments" / "nano.yaml"
@@ -45,9 +47,7 @@ STAGES = {
 
 def wiring_config() -> dict:
     """nano.yaml with the overlay on it, merged as Snakemake merges two --configfile."""
-    config = yaml.safe_load(NANO.read_text())
-    update_config(config, yaml.safe_load(OVERLAY.read_text()))
-    return config
+    return layered_config([NANO, OVERLAY])
 
 
 def build_hub(root: Path, config: dict) -> None:

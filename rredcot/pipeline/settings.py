@@ -2,13 +2,34 @@
 
 The train rule, ``rredcot train``, the step-time benchmark and the tests all call :func:`run_settings`, so a
 run cannot train with one order of precedence and be checked against another. Standard library only: the
-Snakefile imports it in whatever environment runs Snakemake.
+Snakefile imports it in whatever environment runs Snakemake (which has PyYAML).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+import yaml
+
+
+def layered_config(paths: Iterable[str | os.PathLike]) -> dict[str, Any]:
+    """Config files merged in order, a later file's mappings over an earlier one's key by key: what Snakemake
+    makes of several ``--configfile``, for scripts that read a scale's settings outside the workflow."""
+    config: dict[str, Any] = {}
+    for path in paths:
+        with open(path) as f:
+            _update(config, yaml.safe_load(f) or {})
+    return config
+
+
+def _update(config: dict[str, Any], overlay: Mapping[str, Any]) -> None:
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(config.get(key), dict):
+            _update(config[key], value)
+        else:
+            config[key] = value
 
 
 def run_settings(train: Mapping[str, Any], run: str, seed: int, scale: str) -> dict[str, Any]:
