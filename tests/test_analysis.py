@@ -21,8 +21,8 @@ from rredcot.pipeline.analysis import (
     analyze_segmentations,
     token_offset,
 )
-from rredcot.pipeline.cli import main
 from rredcot.pipeline.data.synthetic import SplitSpec, generate_split, write_split
+from rredcot.pipeline.stages import main
 from rredcot.pipeline.strata import check_strata, stratified_draws
 from rredcot.segmentation import Segmentation
 
@@ -251,8 +251,9 @@ def test_segmentation_ablation_reuses_the_traces(model_dir, rows, tmp_path):
     assert any(len(r["boundaries"]) > 3 for r in results["keyword"])  # the merge had something to do
 
 
-def test_cli(model_dir, rows, tmp_path):
-    """The rules' entry points: one JSON config section, outputs where the rules declare them."""
+def test_stages(model_dir, rows, tmp_path):
+    """The rules' entry point: each analysis stage with its keyword arguments, outputs where the rules
+    declare them."""
     benchmark = tmp_path / "in_dist.jsonl"
     write_split(benchmark, rows)
     section = {
@@ -282,42 +283,13 @@ def test_cli(model_dir, rows, tmp_path):
             "value_batch_tokens": 4096,
         },
     }
-    common = [
-        "--model",
-        str(model_dir),
-        "--benchmark",
-        str(benchmark),
-        "--analysis-json",
-        json.dumps(section),
-    ]
-    main(
-        [
-            "analyze-credit",
-            *common,
-            "--seed",
-            "0",
-            "--partial",
-            str(tmp_path / "p.jsonl"),
-            "--out",
-            str(tmp_path / "credit.jsonl"),
-            "--draws-out",
-            str(tmp_path / "draws.jsonl"),
-        ]
-    )
-    main(
-        [
-            "analyze-segmentation",
-            *common,
-            "--seed",
-            "0",
-            "--partial-dir",
-            str(tmp_path / "p"),
-            "--draws",
-            str(tmp_path / "draws.jsonl"),
-            "--out-dir",
-            str(tmp_path / "seg"),
-        ]
-    )
+    common = {"analysis": section, "model": str(model_dir), "random_init": False, "benchmark": str(benchmark)}
+    common |= {"seed": 0, "threads": 1}
+    main(["analyze_credit", json.dumps({**common, "partial": str(tmp_path / "p.jsonl"),
+          "credit": str(tmp_path / "credit.jsonl"), "draws": str(tmp_path / "draws.jsonl")})])  # fmt: skip
+    variants = [str(tmp_path / "seg" / "fixed_c4.jsonl")]
+    main(["analyze_segmentation", json.dumps({**common, "partial_dir": str(tmp_path / "p"),
+          "draws": str(tmp_path / "draws.jsonl"), "variants": variants})])  # fmt: skip
     (credit,) = read_jsonl(tmp_path / "credit.jsonl")
     check_record(credit, ["reference/log", "self/linear"], 2)
     (fixed,) = read_jsonl(tmp_path / "seg" / "fixed_c4.jsonl")

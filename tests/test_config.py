@@ -172,9 +172,9 @@ def test_train_rule_hands_the_tracker_and_run_name_to_trl(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    command = next(line for line in proc.stdout.splitlines() if "rredcot.pipeline.cli train " in line)
+    command = next(line for line in proc.stdout.splitlines() if "rredcot.pipeline.stages train " in line)
     words = shlex.split(command)
-    settings = json.loads(words[words.index("--settings-json") + 1])
+    settings = json.loads(words[words.index("train") + 1])["settings"]
     assert settings == run_settings(config["train"], "rredcot_uniform", 0, "smoke")
     assert settings["method"] == "rredcot"
     assert (settings["trl"]["report_to"], settings["trl"]["run_name"]) == (
@@ -183,14 +183,43 @@ def test_train_rule_hands_the_tracker_and_run_name_to_trl(tmp_path):
     )
 
 
+@pytest.mark.parametrize("scale", ["smoke", "nano"])
+def test_every_pipeline_rule_calls_its_stage_with_exactly_its_keywords(scale, tmp_path):
+    """One hop from rule to stage: the JSON a rule's command hands its stage (named inputs, named outputs,
+    params, threads) names exactly the stage function's parameters, for every job of the plan."""
+    import inspect
+
+    from rredcot.pipeline.stages import STAGES
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "-d", str(tmp_path)]
+        + ["-n", "-p", "--cores", "1", "--configfile", str(ROOT / "experiments" / f"{scale}.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    called = set()
+    for line in proc.stdout.splitlines():
+        if "rredcot.pipeline.stages " in line:
+            words = shlex.split(line)
+            stage = words[words.index("rredcot.pipeline.stages") + 1]
+            kwargs = json.loads(words[words.index("rredcot.pipeline.stages") + 2])
+            assert kwargs.pop("threads") >= 1
+            assert set(kwargs) == set(inspect.signature(STAGES[stage]).parameters), stage
+            called.add(stage)
+    expected = set(STAGES) - ({"sft"} if load(scale)["base_model"]["kind"] != "sft" else set())
+    assert called == expected
+
+
 def test_analysis_backend_reaches_every_analysis_that_rolls_out_mc(tmp_path, monkeypatch):
-    """analysis.backend goes from the config through the rules' JSON and the CLI to the credit analysis, the
+    """analysis.backend goes from the config through the rules' commands to the credit analysis, the
     segmentation ablation and value sanity."""
     import rredcot.io
     import rredcot.pipeline.analysis as analysis
     import rredcot.pipeline.data.synthetic as synthetic
     import rredcot.pipeline.value_sanity as value_sanity
-    from rredcot.pipeline.cli import main
+    from rredcot.pipeline.stages import main
 
     config = load("smoke")
     config["analysis"]["backend"] = "vllm"
@@ -211,9 +240,9 @@ def test_analysis_backend_reaches_every_analysis_that_rolls_out_mc(tmp_path, mon
     assert proc.returncode == 0, proc.stderr[-3000:]
     called = {}
     for name, module, function, result in [
-        ("analyze-credit", analysis, "analyze_credit", []),
-        ("analyze-segmentation", analysis, "analyze_segmentations", {}),
-        ("value-sanity", value_sanity, "analyze_value_sanity", {"estimators": {}}),
+        ("analyze_credit", analysis, "analyze_credit", []),
+        ("analyze_segmentation", analysis, "analyze_segmentations", {}),
+        ("value_sanity", value_sanity, "analyze_value_sanity", {"estimators": {}}),
     ]:
 
         def record(*args, name=name, result=result, **kwargs):
@@ -225,13 +254,13 @@ def test_analysis_backend_reaches_every_analysis_that_rolls_out_mc(tmp_path, mon
     monkeypatch.setattr(rredcot.io, "read_jsonl", lambda path: [])
     monkeypatch.setattr("torch.set_num_threads", lambda threads: None)
     for line in proc.stdout.splitlines():
-        if re.search(r"rredcot\.pipeline\.cli (analyze-credit|analyze-segmentation|value-sanity) ", line):
+        if re.search(r"rredcot\.pipeline\.stages (analyze_credit|analyze_segmentation|value_sanity) ", line):
             words = shlex.split(line)
-            main(words[words.index("rredcot.pipeline.cli") + 1 : words.index(">")])
-    assert sorted(called) == ["analyze-credit", "analyze-segmentation", "value-sanity"]
-    assert called["analyze-credit"]["sampling"].backend == "vllm"
-    assert called["analyze-segmentation"]["sampling"].backend == "vllm"
-    assert called["value-sanity"]["backend"] == "vllm"
+            main(words[words.index("rredcot.pipeline.stages") + 1 : words.index(">")])
+    assert sorted(called) == ["analyze_credit", "analyze_segmentation", "value_sanity"]
+    assert called["analyze_credit"]["sampling"].backend == "vllm"
+    assert called["analyze_segmentation"]["sampling"].backend == "vllm"
+    assert called["value_sanity"]["backend"] == "vllm"
 
 
 @pytest.mark.parametrize(
@@ -280,7 +309,7 @@ ENUM_SOURCES = {
 }
 # ... or why no such list exists.
 ENUMS_WITHOUT_A_SOURCE = {
-    "data/kind": "rredcot.pipeline.cli branches on it",
+    "data/kind": "rredcot.pipeline.stages branches on it",
     "base_model/kind": "base_model.smk branches on it",
     "train/trl/scale_rewards": "TRL's option, named only in GRPOConfig's help text",
     "train/tracking/report_to": "TRL's integrations",

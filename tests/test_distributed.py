@@ -27,7 +27,8 @@ from test_training import workspace  # noqa: F401  (fixture)
 from rredcot.io import read_jsonl
 
 SMOKE = yaml.safe_load((Path(__file__).resolve().parents[1] / "experiments" / "smoke.yaml").read_text())
-# The driver every rank runs: the CLI, with a reward that depends on the rank, and a report of the backend.
+# The driver every rank runs: the stages' entry, with a reward that depends on the rank, and a report of the
+# backend.
 DRIVER = """
 import json, os, sys
 import torch.distributed as dist
@@ -39,7 +40,7 @@ def accuracy_reward(completions, answer, **kwargs):
     return [float(len(c[0]["content"]) % 3 == 0) for c in completions]
 
 rredcot.pipeline.train.accuracy_reward = accuracy_reward
-from rredcot.pipeline.cli import main
+from rredcot.pipeline.stages import main
 main(sys.argv[1:])
 print("RANK " + json.dumps({"rank": dist.get_rank(), "world": dist.get_world_size(),
                             "backend": dist.get_backend()}), flush=True)
@@ -63,10 +64,11 @@ def launch(root: Path, out: Path, driver: Path, max_steps: int) -> str:
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
         "--main_process_port", str(free_port()), str(driver),
-        "train", "--settings-json", json.dumps(settings), "--seed", "0", "--model", str(root / "base"),
-        "--random-init", "False", "--train", str(root / "train.jsonl"),
-        "--run-dir", str(out / "checkpoints"), "--model-out", str(out / "model"),
-        "--metrics-out", str(out / "metrics.jsonl"), "--threads", "1",
+        "train", json.dumps({
+            "settings": settings, "seed": 0, "base": str(root / "base"), "random_init": False,
+            "train": str(root / "train.jsonl"), "run_dir": str(out / "checkpoints"),
+            "model": str(out / "model"), "metrics": str(out / "metrics.jsonl"), "threads": 1,
+        }),
     ]  # fmt: skip
     # No GPU even where there is one: --multi_gpu then starts CPU processes, which accelerate joins by gloo.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}

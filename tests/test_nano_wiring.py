@@ -151,7 +151,7 @@ def test_training_launches_one_process_per_gpu_or_the_processes_of_a_cpu_run(
         text=True,
         check=True,
     ).stdout
-    shells = [line for line in plan.splitlines() if "rredcot.pipeline.cli train " in line]
+    shells = [line for line in plan.splitlines() if "rredcot.pipeline.stages train " in line]
     assert len(shells) == runs
     for shell in shells:
         # the launcher of the Python that runs Snakemake (and every other stage), hub offline
@@ -160,7 +160,7 @@ def test_training_launches_one_process_per_gpu_or_the_processes_of_a_cpu_run(
             f"HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 {sys.executable} -m accelerate.commands.launch"
             f" --config_file {REPO / 'experiments' / 'accelerate' / accelerate_config}.yaml"
             f" --num_processes {processes}"
-            " -m rredcot.pipeline.cli train "
+            " -m rredcot.pipeline.stages train "
         )
         assert expected in shell
 

@@ -127,10 +127,12 @@ def test_hub_scales_prefetch_on_the_login_node_and_run_every_compute_job_offline
         )._workflow
         assert workflow.is_local(workflow.get_rule("prefetch"))  # where Snakemake runs: the login node
     shells = [
-        line.removeprefix("Shell command: ") for line in plan.splitlines() if "rredcot.pipeline.cli" in line
+        line.removeprefix("Shell command: ")
+        for line in plan.splitlines()
+        if "rredcot.pipeline.stages" in line
     ]
     assert shells and all(
         line.lstrip().startswith("HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 ") for line in shells
     )
     model = config["base_model"]["name_or_path"]
-    assert f"--model {model} " not in plan and f"--model {config['hub_mirror']}/model/" in plan
+    assert f'"model": "{model}"' not in plan and f'"model": "{config["hub_mirror"]}/model/' in plan

@@ -34,7 +34,7 @@ from test_training import RREDCOT_ARGS, TRL_ARGS, workspace  # noqa: F401  (fixt
 
 import rredcot.pipeline.train as train_module
 from rredcot.io import read_jsonl
-from rredcot.pipeline.cli import main
+from rredcot.pipeline.stages import main
 from rredcot.pipeline.train import latest_checkpoint
 from rredcot.rewards import MAX_ANSWER_CHARS, accuracy_reward, grade
 
@@ -44,11 +44,12 @@ SMOKE = yaml.safe_load((TESTS.parent / "experiments" / "smoke.yaml").read_text()
 MAX_STEPS = 6
 KILL_AFTER = 2
 TIMEOUT_S = 180  # any single wait on a subprocess; a hang fails the test instead of blocking the suite
-# What a subprocess runs: the CLI with the reward below, as train.smk runs ``python -m rredcot.pipeline.cli``.
+# What a subprocess runs: the stages' entry with the reward below, as train.smk runs
+# ``python -m rredcot.pipeline.stages``.
 DRIVER = (
     f"import sys; sys.path.insert(0, {str(TESTS)!r}); import rredcot.pipeline.train, test_reliability; "
     "rredcot.pipeline.train.accuracy_reward = test_reliability.varied_accuracy_reward; "
-    "from rredcot.pipeline.cli import main; main(sys.argv[1:])"
+    "from rredcot.pipeline.stages import main; main(sys.argv[1:])"
 )
 
 
@@ -85,14 +86,16 @@ def assert_same_weights(first: Path, second: Path) -> None:
 
 
 def train_argv(root: Path, out: Path, max_steps: int = MAX_STEPS, train: Path | None = None) -> list[str]:
-    """``rredcot train`` (rredcot) on the SIGTERM test's workspace ``root``, laid out as train.smk does it."""
+    """The train stage (rredcot) on the SIGTERM test's workspace ``root``, laid out as train.smk does it."""
     settings = {"method": "rredcot", "trl": {**TRL_ARGS, "max_steps": max_steps}, "rredcot": RREDCOT_ARGS}
-    return [
-        "train", "--settings-json", json.dumps(settings), "--seed", "0", "--model", str(root / "base"),
-        "--random-init", "False", "--train", str(train or root / "train.jsonl"),
-        "--run-dir", str(out / "checkpoints"),
-        "--model-out", str(out / "model"), "--metrics-out", str(out / "metrics.jsonl"), "--threads", "1",
-    ]  # fmt: skip
+    return stage("train", settings=settings, seed=0, base=str(root / "base"), random_init=False,
+                 train=str(train or root / "train.jsonl"), run_dir=str(out / "checkpoints"),
+                 model=str(out / "model"), metrics=str(out / "metrics.jsonl"))  # fmt: skip
+
+
+def stage(name: str, **kwargs) -> list[str]:
+    """The arguments of ``python -m rredcot.pipeline.stages`` for one stage, on one thread."""
+    return [name, json.dumps({**kwargs, "threads": 1})]
 
 
 @contextlib.contextmanager
@@ -204,15 +207,15 @@ def test_killed_training_reruns_to_the_uninterrupted_result(
 
 
 def test_prepare_data_writes_identical_bytes_whatever_the_hash_seed(tmp_path):
-    """The prepare-data command of data.smk, twice, in processes with different string-hash seeds."""
+    """The prepare_data stage of data.smk, twice, in processes with different string-hash seeds."""
     outputs = []
     for hash_seed in ("1", "2"):
         out = tmp_path / f"hash{hash_seed}"
-        cmd = [
-            sys.executable, "-m", "rredcot.pipeline.cli", "prepare-data",
-            "--data-json", json.dumps(SMOKE["data"]),
-            "--out-dir", str(out), "--benchmarks", *SMOKE["eval"]["benchmarks"],
-        ]  # fmt: skip
+        benchmarks = [str(out / "eval" / f"{name}.jsonl") for name in SMOKE["eval"]["benchmarks"]]
+        cmd = [sys.executable, "-m", "rredcot.pipeline.stages", *stage(
+            "prepare_data", data=SMOKE["data"], train=str(out / "train.jsonl"),
+            validation=str(out / "validation.jsonl"), benchmarks=benchmarks,
+        )]  # fmt: skip
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "OMP_NUM_THREADS": "1"}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -276,23 +279,18 @@ def stage_argv(command: str, split: Path, out: Path) -> list[str]:
     if command == "train":
         return train_argv(Path(model), out, train=split)
     if command == "sft":
-        base = json.dumps(SMOKE["base_model"])
-        return ["sft", "--base-json", base, "--train", str(split), "--seed", "0", "--out", str(out / "base")]
+        return stage("sft", base=SMOKE["base_model"], train=str(split), seed=0, model=str(out / "base"))
     if command == "evaluate":
-        settings = json.dumps({**SMOKE["eval"], "benchmark": SMOKE["eval"]["benchmarks"]["in_dist"]})
-        return [
-            "evaluate", "--model", model, "--benchmark", str(split), "--eval-json", settings,
-            "--partial", str(out / "partial.jsonl"), "--seed", "0",
-            "--summary-out", str(out / "summary.json"), "--records-out", str(out / "records.jsonl"),
-        ]  # fmt: skip
-    return [
-        "analyze-credit", "--model", model, "--benchmark", str(split), "--analysis-json",
-        json.dumps(SMOKE["analysis"]), "--seed", "0", "--partial", str(out / "partial.jsonl"),
-        "--out", str(out / "credit.jsonl"), "--draws-out", str(out / "draws.jsonl"),
-    ]  # fmt: skip
+        settings = {**SMOKE["eval"], "benchmark": SMOKE["eval"]["benchmarks"]["in_dist"]}
+        return stage("evaluate", settings=settings, model=model, random_init=False, benchmark=str(split),
+                     partial=str(out / "partial.jsonl"), seed=0, summary=str(out / "summary.json"),
+                     records=str(out / "records.jsonl"))  # fmt: skip
+    return stage("analyze_credit", analysis=SMOKE["analysis"], model=model, random_init=False,
+                 benchmark=str(split), partial=str(out / "partial.jsonl"), seed=0,
+                 credit=str(out / "credit.jsonl"), draws=str(out / "draws.jsonl"))  # fmt: skip
 
 
-@pytest.mark.parametrize("command", ["train", "sft", "evaluate", "analyze-credit"])
+@pytest.mark.parametrize("command", ["train", "sft", "evaluate", "analyze_credit"])
 @pytest.mark.parametrize("bad", list(BAD_SPLITS))
 def test_a_bad_split_stops_every_stage_before_it_starts(tmp_path, command, bad):
     """A bad split stops a stage at once, naming file, line and field, not hours in at the first grading."""

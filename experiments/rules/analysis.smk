@@ -14,18 +14,20 @@ rule credit_analysis:
     job resumes.
     """
     input:
-        **base_model_inputs(),
+        base_model_inputs(),
         benchmark=f"{RESULTS}/data/eval/{ANALYSIS_BENCHMARK}.jsonl",
     output:
         credit=f"{RESULTS}/analysis/credit.jsonl",
         draws=f"{RESULTS}/analysis/credit_draws.jsonl",
     params:
-        python=PYTHON,
-        analysis=lambda wc: analysis_settings(),  # a function: the JSON holds "{answer}" braces
-        model=base_model_param,
-        random_init=config["base_model"].get("random_init", False),
-        partial=f"{RESULTS}/analysis/partial/credit.jsonl",
-        seed=config["seed"],
+        **stage_params(
+            "analyze_credit",
+            analysis=analysis_settings(),
+            model=base_model_ref(),
+            random_init=config["base_model"].get("random_init", False),
+            partial=f"{RESULTS}/analysis/partial/credit.jsonl",
+            seed=config["seed"],
+        ),
     log:
         f"{RESULTS}/logs/analysis/credit.log",
     threads: stage_resources("analysis").get("cpus_per_task", 1)
@@ -34,10 +36,7 @@ rule credit_analysis:
     conda:
         conda_env("analysis")
     shell:
-        "{params.python} -m rredcot.pipeline.cli analyze-credit --model {params.model} --random-init {params.random_init}"
-        " --benchmark {input.benchmark} --analysis-json {params.analysis:q} --partial {params.partial}"
-        " --seed {params.seed} --out {output.credit} --draws-out {output.draws} --threads {threads}"
-        " > {log} 2>&1"
+        "{params.command} > {log} 2>&1"
 
 
 rule segmentation_analysis:
@@ -45,19 +44,20 @@ rule segmentation_analysis:
     variant of analysis.segmentation_variants, with MC outcomes and the default estimator's values at each
     variant's boundaries. One job for all variants, so every trace is sampled once."""
     input:
-        **base_model_inputs(),
+        base_model_inputs(),
         benchmark=f"{RESULTS}/data/eval/{ANALYSIS_BENCHMARK}.jsonl",
         draws=f"{RESULTS}/analysis/credit_draws.jsonl",
     output:
-        expand(f"{RESULTS}/analysis/segmentation/{{variant}}.jsonl", variant=SEGMENTATION_VARIANTS),
+        variants=expand(f"{RESULTS}/analysis/segmentation/{{variant}}.jsonl", variant=SEGMENTATION_VARIANTS),
     params:
-        python=PYTHON,
-        analysis=lambda wc: analysis_settings(),  # a function: the JSON holds "{answer}" braces
-        model=base_model_param,
-        random_init=config["base_model"].get("random_init", False),
-        partial_dir=f"{RESULTS}/analysis/partial/segmentation",
-        out_dir=lambda wc, output: os.path.dirname(output[0]),
-        seed=config["seed"],
+        **stage_params(
+            "analyze_segmentation",
+            analysis=analysis_settings(),
+            model=base_model_ref(),
+            random_init=config["base_model"].get("random_init", False),
+            partial_dir=f"{RESULTS}/analysis/partial/segmentation",
+            seed=config["seed"],
+        ),
     log:
         f"{RESULTS}/logs/analysis/segmentation.log",
     threads: stage_resources("analysis").get("cpus_per_task", 1)
@@ -66,10 +66,7 @@ rule segmentation_analysis:
     conda:
         conda_env("analysis")
     shell:
-        "{params.python} -m rredcot.pipeline.cli analyze-segmentation --model {params.model}"
-        " --random-init {params.random_init} --benchmark {input.benchmark} --analysis-json {params.analysis:q}"
-        " --partial-dir {params.partial_dir} --draws {input.draws} --seed {params.seed}"
-        " --out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
+        "{params.command} > {log} 2>&1"
 
 
 rule value_sanity:
@@ -77,20 +74,22 @@ rule value_sanity:
     values at every line end of the thinking, and a corrupted twin of the state after the first step. On the
     analysis benchmark, or with the suffix _validation on the validation split, where choices are made."""
     input:
-        **base_model_inputs(),
+        base_model_inputs(),
         benchmark=lambda wc: (
             f"{RESULTS}/data/validation.jsonl" if wc.split else f"{RESULTS}/data/eval/{ANALYSIS_BENCHMARK}.jsonl"
         ),
     output:
-        f"{RESULTS}/analysis/value_sanity{{split}}.json",
+        sanity=f"{RESULTS}/analysis/value_sanity{{split}}.json",
     wildcard_constraints:
         split="(_validation)?",
     params:
-        python=PYTHON,
-        settings=lambda wc: value_sanity_settings(),  # a function: the JSON holds "{answer}" braces
-        model=base_model_param,
-        random_init=config["base_model"].get("random_init", False),
-        seed=config["seed"],
+        **stage_params(
+            "value_sanity",
+            settings=value_sanity_settings(),
+            model=base_model_ref(),
+            random_init=config["base_model"].get("random_init", False),
+            seed=config["seed"],
+        ),
     log:
         f"{RESULTS}/logs/analysis/value_sanity{{split}}.log",
     threads: stage_resources("analysis").get("cpus_per_task", 1)
@@ -99,6 +98,4 @@ rule value_sanity:
     conda:
         conda_env("analysis")
     shell:
-        "{params.python} -m rredcot.pipeline.cli value-sanity --model {params.model} --random-init {params.random_init}"
-        " --benchmark {input.benchmark} --settings-json {params.settings:q} --seed {params.seed}"
-        " --out {output} --threads {threads} > {log} 2>&1"
+        "{params.command} > {log} 2>&1"

@@ -5,11 +5,9 @@ if config["base_model"]["kind"] == "sft":
         input:
             train=f"{RESULTS}/data/train.jsonl",
         output:
-            directory(f"{RESULTS}/base_model"),
+            model=directory(f"{RESULTS}/base_model"),
         params:
-            python=PYTHON,
-            base=as_json(config["base_model"]),
-            seed=config["seed"],
+            **stage_params("sft", base=config["base_model"], seed=config["seed"]),
         log:
             f"{RESULTS}/logs/sft_base_model.log",
         threads: stage_resources("sft").get("cpus_per_task", 1)
@@ -18,7 +16,7 @@ if config["base_model"]["kind"] == "sft":
         conda:
             conda_env("sft")
         shell:
-            SFT_SHELL
+            "{params.command} > {log} 2>&1"
 
     rule sft_base_model_spread:
         """The same base model from another SFT seed (base_model.spread_seeds): evaluated as policy
@@ -27,13 +25,11 @@ if config["base_model"]["kind"] == "sft":
         input:
             train=f"{RESULTS}/data/train.jsonl",
         output:
-            directory(f"{RESULTS}/base_model_seed{{seed}}"),
+            model=directory(f"{RESULTS}/base_model_seed{{seed}}"),
         wildcard_constraints:
             seed=r"\d+",
         params:
-            python=PYTHON,
-            base=as_json(config["base_model"]),
-            seed=lambda wc: wc.seed,
+            **stage_params("sft", base=config["base_model"], seed=lambda wc: int(wc.seed)),
         log:
             f"{RESULTS}/logs/sft_base_model_seed{{seed}}.log",
         threads: stage_resources("sft").get("cpus_per_task", 1)
@@ -42,4 +38,4 @@ if config["base_model"]["kind"] == "sft":
         conda:
             conda_env("sft")
         shell:
-            SFT_SHELL
+            "{params.command} > {log} 2>&1"

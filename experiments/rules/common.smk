@@ -44,9 +44,6 @@ VARIANTS = config["train"]["variants"]
 EVAL_SPLITS = list(config["eval"]["benchmarks"])
 
 
-def as_json(section):
-    """A config section as one shell-quotable JSON argument (rules pass only what they use)."""
-    return json.dumps(section, sort_keys=True)
 
 
 def stage_resources(stage):
@@ -59,31 +56,60 @@ def conda_env(stage):
     return GPU_CONDA_ENV if stage_resources(stage).get("gpu", 0) else CONDA_ENV
 
 
-def launcher(stage):
-    """`accelerate launch` with one process per GPU for multi-GPU stages, plain Python otherwise. Without GPUs,
-    resources.<stage>.processes > 1 launches that many CPU processes the same way (joined by gloo), so the
-    multi-process path runs on CPU (experiments/overlays/nano_wiring.yaml)."""
-    res = stage_resources(stage)
+def launcher():
+    """`accelerate launch` with one process per GPU where training has several GPUs, plain Python otherwise.
+    Without GPUs, resources.train.processes > 1 launches that many CPU processes the same way (joined by
+    gloo), so the multi-process path runs on CPU (experiments/overlays/nano_wiring.yaml)."""
+    res = stage_resources("train")
     gpus = res.get("gpu", 0)
     processes = res.get("processes", gpus)
     if gpus and processes != gpus:
-        raise ValueError(f"resources.{stage}: processes {processes} must equal gpu {gpus} (one per GPU)")
+        raise ValueError(f"resources.train: processes {processes} must equal gpu {gpus} (one per GPU)")
     if processes > 1:
         # relative to the repository, as the data catalog is: a run in another --directory finds it
         accelerate_config = os.path.join(workflow.basedir, config["train"]["accelerate_config"])
         # accelerate's launcher from the Python that runs every other stage, not whichever `accelerate` is on PATH
         accelerate = f"{PYTHON} -m accelerate.commands.launch --config_file {accelerate_config}"
-        accelerate += f" --num_processes {processes}"
-        return f"{accelerate} -m rredcot.pipeline.cli"
-    return f"{PYTHON} -m rredcot.pipeline.cli"
+        return f"{accelerate} --num_processes {processes}"
+    return PYTHON
+
+
+def stage_params(stage, **params):
+    """A pipeline rule's params, for `params: **stage_params(...)` and `shell: "{params.command} > {log} 2>&1"`.
+
+    `command` calls rredcot.pipeline.stages.STAGES[stage] with the job's named inputs, its named outputs, these
+    params (each a value or a function of the wildcards) and its threads, by name, as one JSON argument;
+    training goes through `accelerate launch` where launcher() says so. Each param is also a param of its own,
+    as JSON with sorted keys: Snakemake does not compare a param computed from inputs, outputs or threads (the
+    command) with the one a file was made with, so only these make a changed setting rerun the job, and a
+    config file that lists the same settings in another order does not."""
+
+    def value(param, wildcards):
+        return param(wildcards) if callable(param) else param
+
+    def command(wildcards, input, output, threads):
+        kwargs = {}
+        for source in (dict(input.items()), dict(output.items()), params, {"threads": threads}):
+            for name, param in source.items():
+                if name in kwargs:
+                    raise ValueError(f"stage {stage}: {name!r} is both an input, output or param of its rule")
+                found = value(param, wildcards)
+                kwargs[name] = found if isinstance(found, (str, int, float, bool, dict, type(None))) else list(found)
+        launch = launcher() if stage == "train" else PYTHON
+        return f"{launch} -m rredcot.pipeline.stages {stage} {shlex.quote(json.dumps(kwargs, sort_keys=True))}"
+
+    # functions of the wildcards, so that Snakemake does not read braces in the JSON as wildcards
+    tracked = {name: lambda wc, p=param: json.dumps(value(p, wc), sort_keys=True) for name, param in params.items()}
+    return {**tracked, "command": command}
 
 
 PREFETCH_MANIFEST = f"{HUB_MIRROR}/manifest_{SCALE}.json" if HUB_MIRROR else None
 
 
 def prefetch_inputs():
-    """The prefetch manifest as a named input where the pipeline mirrors the hub, for `**` in an input."""
-    return {"mirror": PREFETCH_MANIFEST} if HUB_MIRROR else {}
+    """The prefetch manifest where the pipeline mirrors the hub: an unnamed input, a dependency only (a stage
+    gets its named inputs)."""
+    return [PREFETCH_MANIFEST] if HUB_MIRROR else []
 
 
 def base_model_ref():
@@ -97,24 +123,14 @@ def base_model_ref():
 
 
 def base_model_inputs():
-    """The base model as a named input where this pipeline builds it (kind: sft) or mirrors it (the prefetch
-    manifest), for `**` in an input."""
-    return {"base_model": f"{RESULTS}/base_model"} if config["base_model"]["kind"] == "sft" else prefetch_inputs()
+    """The base model where this pipeline builds it (kind: sft) or mirrors it (the prefetch manifest): an
+    unnamed input, a dependency only (stages get the model's path as the param `model` or `base`)."""
+    return [f"{RESULTS}/base_model"] if config["base_model"]["kind"] == "sft" else prefetch_inputs()
 
 
 SPREAD_SEEDS = config["base_model"].get("spread_seeds", [])
 if config["seed"] in SPREAD_SEEDS:
     raise ValueError(f"base_model.spread_seeds {SPREAD_SEEDS} repeats the top-level seed {config['seed']}")
-# SFT of the tiny base model, shared by the main base and the spread bases.
-SFT_SHELL = (
-    "{params.python} -m rredcot.pipeline.cli sft --base-json {params.base:q} --train {input.train}"
-    " --seed {params.seed} --out {output} --threads {threads} > {log} 2>&1"
-)
-
-
-def base_model_param(wildcards, input):
-    """--model of the base policy: the job's base_model input, or the configured hub id / local path."""
-    return input.base_model if config["base_model"]["kind"] == "sft" else base_model_ref()
 
 
 CONTROL_RUNS = [run for runs in config["artifacts"]["controls"].values() for run in runs]
@@ -177,7 +193,7 @@ def evaluation_settings(split):
 
 def policy_inputs(wildcards):
     if wildcards.policy == "base":
-        return list(base_model_inputs().values())
+        return base_model_inputs()
     return [policy_model(wildcards.policy)]  # a spread base or a trained policy
 
 
@@ -204,7 +220,7 @@ def value_options():
 
 
 def analysis_settings():
-    return as_json({**ANALYSIS, "value_options": value_options()})
+    return {**ANALYSIS, "value_options": value_options()}
 
 
 def analysis_targets():
@@ -216,14 +232,12 @@ def analysis_targets():
 
 def value_sanity_settings():
     sanity = ANALYSIS["value_sanity"]
-    return as_json(
-        {
-            **sanity,
-            "options": value_options(),
-            "bootstrap_resamples": config["artifacts"]["bootstrap_resamples"],
-            "ci_level": config["artifacts"]["ci_level"],
-            "backend": ANALYSIS["backend"],
-            "dtype": ANALYSIS["dtype"],
-            "device": ANALYSIS["device"],
-        }
-    )
+    return {
+        **sanity,
+        "options": value_options(),
+        "bootstrap_resamples": config["artifacts"]["bootstrap_resamples"],
+        "ci_level": config["artifacts"]["ci_level"],
+        "backend": ANALYSIS["backend"],
+        "dtype": ANALYSIS["dtype"],
+        "device": ANALYSIS["device"],
+    }

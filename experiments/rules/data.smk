@@ -23,16 +23,13 @@ if HUB_MIRROR:
 rule prepare_data:
     """Training set and every evaluation benchmark, normalised to {id, problem, solution, answer, source}."""
     input:
-        **prefetch_inputs(),
+        prefetch_inputs(),
     output:
         train=f"{RESULTS}/data/train.jsonl",
         validation=f"{RESULTS}/data/validation.jsonl" if config["data"]["kind"] == "synthetic" else [],
         benchmarks=expand(f"{RESULTS}/data/eval/{{split}}.jsonl", split=EVAL_SPLITS),
     params:
-        python=PYTHON,
-        data=as_json(data_section()),
-        out_dir=lambda wc, output: os.path.dirname(output.train),
-        benchmarks=EVAL_SPLITS,
+        **stage_params("prepare_data", data=data_section()),
     log:
         f"{RESULTS}/logs/prepare_data.log",
     resources:
@@ -40,5 +37,4 @@ rule prepare_data:
     conda:
         conda_env("prepare_data")
     shell:
-        "{params.python} -m rredcot.pipeline.cli prepare-data --data-json {params.data:q} --out-dir {params.out_dir}"
-        " --benchmarks {params.benchmarks} > {log} 2>&1"
+        "{params.command} > {log} 2>&1"

@@ -14,13 +14,15 @@ rule evaluate_policy:
         policy=r"base|[A-Za-z0-9_.-]+/seed\d+",
         split="|".join(EVAL_SPLITS),
     params:
-        python=PYTHON,
-        eval=lambda wc: as_json(evaluation_settings(wc.split)),
-        model=lambda wc: policy_model(wc.policy),
-        # a trained policy is its saved weights; only the base is built with random weights when asked
-        random_init=lambda wc: wc.policy == "base" and config["base_model"].get("random_init", False),
-        partial=lambda wc: f"{RESULTS}/eval/partial/{wc.policy}/{wc.split}.records.jsonl",
-        seed=config["seed"],
+        **stage_params(
+            "evaluate",
+            settings=lambda wc: evaluation_settings(wc.split),
+            model=lambda wc: policy_model(wc.policy),
+            # a trained policy is its saved weights; only the base is built with random weights when asked
+            random_init=lambda wc: wc.policy == "base" and config["base_model"].get("random_init", False),
+            partial=lambda wc: f"{RESULTS}/eval/partial/{wc.policy}/{wc.split}.records.jsonl",
+            seed=config["seed"],
+        ),
     log:
         f"{RESULTS}/logs/eval/{{policy}}/{{split}}.log",
     threads: stage_resources("evaluate").get("cpus_per_task", 1)
@@ -29,7 +31,4 @@ rule evaluate_policy:
     conda:
         conda_env("evaluate")
     shell:
-        "{params.python} -m rredcot.pipeline.cli evaluate --model {params.model} --random-init {params.random_init}"
-        " --benchmark {input.benchmark} --eval-json {params.eval:q} --partial {params.partial}"
-        " --seed {params.seed} --summary-out {output.summary} --records-out {output.records}"
-        " --threads {threads} > {log} 2>&1"
+        "{params.command} > {log} 2>&1"

@@ -6,7 +6,7 @@ rule train_policy:
     an interrupted job (SLURM time limit, preemption) resumes from the latest checkpoint.
     """
     input:
-        **base_model_inputs(),
+        base_model_inputs(),
         train=f"{RESULTS}/data/train.jsonl",
     output:
         model=directory(f"{RESULTS}/train/{{method}}/seed{{seed}}/model"),
@@ -15,11 +15,14 @@ rule train_policy:
         method="|".join(METHODS + list(VARIANTS)),
         seed=r"\d+",
     params:
-        settings=lambda wc: as_json(run_settings(config["train"], wc.method, int(wc.seed), SCALE)),
-        base=base_model_param,
-        run_dir=lambda wc: f"{RESULTS}/train/{wc.method}/seed{wc.seed}/checkpoints",
-        random_init=config["base_model"].get("random_init", False),
-        launch=launcher("train"),
+        **stage_params(
+            "train",
+            settings=lambda wc: run_settings(config["train"], wc.method, int(wc.seed), SCALE),
+            seed=lambda wc: int(wc.seed),
+            base=base_model_ref(),
+            random_init=config["base_model"].get("random_init", False),
+            run_dir=lambda wc: f"{RESULTS}/train/{wc.method}/seed{wc.seed}/checkpoints",
+        ),
     log:
         f"{RESULTS}/logs/train/{{method}}/seed{{seed}}.log",
     threads: stage_resources("train").get("cpus_per_task", 1)
@@ -28,7 +31,4 @@ rule train_policy:
     conda:
         conda_env("train")
     shell:
-        "{params.launch} train --settings-json {params.settings:q} --seed {wildcards.seed}"
-        " --model {params.base} --random-init {params.random_init} --train {input.train}"
-        " --run-dir {params.run_dir} --model-out {output.model} --metrics-out {output.metrics}"
-        " --threads {threads} > {log} 2>&1"
+        "{params.command} > {log} 2>&1"

@@ -1,6 +1,6 @@
 """The settings one run trains with, composed once from the config's ``train`` section.
 
-The train rule, ``rredcot train``, the step-time benchmark and the tests all call :func:`run_settings`, so a
+The train rule, the recipe pilot, the step-time benchmark and the tests all call :func:`run_settings`, so a
 run cannot train with one order of precedence and be checked against another. Standard library only: the
 Snakefile imports it in whatever environment runs Snakemake (which has PyYAML).
 """
