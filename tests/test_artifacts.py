@@ -605,26 +605,26 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
     assert f"[{report.PAPER}]" in text  # the account of the paper its claims and tags come from
 
 
-def test_the_assumptions_table_describes_a_field_with_the_schema_s_description_where_it_has_one():
-    """In every scale's config, a field the config's schema describes is described by it and has no note of
-    its own; every other field of the table has a note, and every note serves a field."""
+def test_the_assumptions_table_describes_every_field_with_the_schema_s_description():
+    """In every scale's config, each field of the table is described by the config's schema, its help text,
+    and nowhere else."""
     configs = [yaml.safe_load(path.read_text()) for path in (REPO / "experiments").glob("*.yaml")]
-    noted = set()
     for config in [c for c in configs if c and "train" in c]:
         table = report.assumptions_table(config, SCHEMA)
-        fields = [
-            (dotted, name) for dotted, _ in report.ASSUMPTIONS for name, _ in report._lookup(config, dotted)
-        ]
-        fields += [(f"analysis.{key}", f"analysis.{key}") for key in config["analysis"]]
-        for pattern, name in fields:
+        fields = [name for dotted, _ in report.ASSUMPTIONS for name, _ in report._lookup(config, dotted)]
+        fields += [f"analysis.{key}" for key in config["analysis"]]
+        for name in fields:
             described = report.schema_description(SCHEMA, name)
-            if described:
-                assert pattern not in report.NOTES, pattern
-                assert f"| `{name}` |" in table and " | {} | ".format(described.replace("|", "\\|")) in table
-            else:
-                noted.add(pattern)
-    assert {pattern for pattern in noted if not pattern.startswith("analysis.")} <= set(report.NOTES)
-    assert set(report.NOTES) <= noted
+            assert described, name
+            assert f"| `{name}` |" in table and " | {} | ".format(described.replace("|", "\\|")) in table
+
+
+def test_a_field_without_a_description_stops_the_report_naming_it():
+    schema = copy.deepcopy(SCHEMA)
+    del schema["properties"]["eval"]["properties"]["top_p"]["description"]
+    config = yaml.safe_load((REPO / "experiments" / "smoke.yaml").read_text())
+    with pytest.raises(ValueError, match=r"no description of eval\.top_p"):
+        report.assumptions_table(config, schema)
 
 
 def build_artifacts(logs, root: Path, config: dict, evals=None) -> Path:

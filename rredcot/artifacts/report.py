@@ -254,7 +254,7 @@ def robustness_section(logs: Logs) -> list[str]:
 # --------------------------------------------------------------------------------------------- assumptions
 # Every choice the paper leaves open ([ours] in docs/paper.md), and the analysis choices of this report: the
 # config field and where docs/paper.md speaks of it. The table describes a field with its description in the
-# config's schema (experiments/schema.yaml, the config's help text), else with its note in NOTES.
+# config's schema (experiments/schema.yaml, the config's help text), which must give one.
 ASSUMPTIONS: list[tuple[str, str]] = [
     ("train.rredcot.segmentation.strategy", "§2 [likely]"),
     ("train.rredcot.segmentation.keywords", "§2 [ours]"),
@@ -300,70 +300,28 @@ ASSUMPTIONS: list[tuple[str, str]] = [
     ("artifacts.value_cost_tolerance", "report [ours]"),
 ]
 
-# What a field means where the config's schema does not say: fields of ASSUMPTIONS (as written there) and of
-# the credit analysis (config section ``analysis``, docs/paper.md §5 "Analyses").
-NOTES = {
-    "train.rredcot.segmentation.strategy": "segmentation strategy (hybrid keyword–entropy)",
-    "train.rredcot.segmentation.keywords": "keywords of the first split",
-    "train.rredcot.segmentation.max_segments": "target number of segments K",
-    "train.rredcot.segmentation.chunk_size": "chunk size of fixed-length segmentation",
-    "train.rredcot.value_space": "log or linear values",
-    "train.rredcot.end_of_thinking": "end-of-thinking marker forced before u",
-    "train.rredcot.exit_string": "exit string of the answer-only estimator",
-    "train.rredcot.answer_template": "how the answer y is written after u",
-    "train.rredcot.sigma_mix": "mix λ of redistributed and uniform weights",
-    "train.rredcot.sigma_temperature": "softmax temperature τ",
-    "train.trl.beta": "KL coefficient",
-    "train.trl.epsilon": "clip ε",
-    "train.trl.temperature": "sampling temperature in training",
-    "train.trl.top_p": "nucleus sampling in training",
-    "train.trl.per_device_train_batch_size": "completions per device and step (prompts per step)",
-    "train.trl.gradient_accumulation_steps": "accumulation (prompts per step)",
-    "train.trl.loss_type": "GRPO loss normaliser (TRL name)",
-    "train.trl.scale_rewards": "advantage normalisation (TRL name)",
-    "train.trl.warmup_steps": "learning-rate warm-up (steps)",
-    "train.seeds": "training seeds",
-    "data.hub.train_limit": "rows of the training set used",
-    "eval.temperature": "evaluation temperature",
-    "eval.top_p": "evaluation nucleus sampling",
-    "eval.max_new_tokens": "evaluation token budget",
-    "eval.benchmarks.*.n_samples": "samples per problem (avg@n)",
-    "artifacts.metric": "accuracy metric of Tables 1–2",
-    "artifacts.credit_effects.*": (
-        "credit claims: effect of interest δ of each interval statistic (the paper gives none)"
-    ),
-    "artifacts.smooth_window": "trailing mean over steps of training curves",
-    "artifacts.final_window": "steps averaged for a run's final accuracy",
-    "artifacts.correlation": "correlation used by the verdicts (the paper's type is unknown)",
-    "artifacts.position_bins": "relative-position bins of Fig. 4 and Fig. 7",
-    "artifacts.late_position": "relative position from which a segment counts as late",
-    "artifacts.bootstrap_resamples": "bootstrap resamples (intervals, MC SD)",
-    "artifacts.mc_sd_max_samples": "largest samples per boundary in Fig. 7",
-    "artifacts.verdict_z": "improvement rule: Δ must reach z × SE",
-    "artifacts.min_seeds": "seeds per side for an improvement verdict",
-    "artifacts.min_traces": "traces for a credit-agreement verdict",
-    "artifacts.value_cost_tolerance": "value cost claim holds up to this × the paper's 1/10",
-    "analysis.n_mc_samples": "MC continuations per boundary (paper: 20 rollouts)",
-    "analysis.n_mc_samples_ablation": "MC continuations per boundary in the segmentation ablation",
-    "analysis.temperature": "sampling temperature of traces and MC continuations",
-    "analysis.segmentation": "segmentation of the analysed traces (paper: up to 40 segments)",
-    "analysis.estimators": "value-estimator variants compared with MC",
-    "analysis.attribution_estimator": "continuation explained by the gradient and LOO attributions",
-    "analysis.ablation_estimator": "value variant of the segmentation ablation",
-}
-
-
 def schema_description(schema: Mapping, field: str) -> str | None:
     """The description the config's JSON schema gives a dotted config field (its own, not one of a type it
-    refers to with ``$ref``), on one line; None where it gives none."""
+    refers to with ``$ref``; a ``$ref`` is followed only to reach the fields beneath it), on one line; None
+    where it gives none."""
     node = schema
     for part in field.split("."):
+        if "properties" not in node and node.get("$ref", "").startswith("#/$defs/"):
+            node = schema["$defs"][node["$ref"].removeprefix("#/$defs/")]
         extra = node.get("additionalProperties")
         node = node.get("properties", {}).get(part, extra if isinstance(extra, dict) else None)
         if node is None:
             return None
     text = node.get("description")
     return " ".join(text.split()) if text else None
+
+
+def _described(schema: Mapping, field: str) -> str:
+    """The schema's description of ``field``: the config's help text, the one place a field is described."""
+    text = schema_description(schema, field)
+    if text is None:
+        raise ValueError(f"experiments/schema.yaml gives no description of {field}: add one there")
+    return text
 
 
 def _lookup(config: dict, dotted: str) -> list[tuple[str, object]]:
@@ -405,11 +363,11 @@ def assumptions_table(config: dict, schema: Mapping) -> str:
     lines = [f"| config field | value here | what the paper leaves open | {PAPER} |", "|---|---|---|---|"]
     for dotted, where in ASSUMPTIONS:
         for name, value in _lookup(config, dotted):
-            what = schema_description(schema, name) or NOTES[dotted]
+            what = _described(schema, name)
             lines.append(f"| `{name}` | {_show(value)} | {_cell(what)} | {where} |")
     for key, value in config.get("analysis", {}).items():
         name = f"analysis.{key}"
-        what = schema_description(schema, name) or NOTES.get(name, "credit-analysis setting")
+        what = _described(schema, name)
         lines.append(f"| `{name}` | {_show(value)} | {_cell(what)} | §5 [ours] |")
     overrides = config.get("train", {}).get("method_overrides", {})
     for method, fields in overrides.items():
