@@ -59,11 +59,12 @@ def run_point(name: str, point: dict | None, config: dict, pilot: dict, out_root
 
     results = ROOT / config.get("results_root", "results") / config["scale"]
     start, metrics, model = time.perf_counter(), [], results / "base_model"
+    trained = point is not None
     point = dict(point or {})
     run = point.pop("run", "grpo")
     settings = run_settings(config["train"], run, pilot["seed"], config["scale"])
     trl = {**settings["trl"], **pilot["base"], **point}
-    if name != "base":
+    if trained:
         summary = train_policy(
             method=settings["method"],
             model_path=model,
@@ -79,7 +80,6 @@ def run_point(name: str, point: dict | None, config: dict, pilot: dict, out_root
     train_s = time.perf_counter() - start
     result = _evaluate(model, out_root / name, results, config["eval"], pilot)
     rewards = [m["reward"] for m in metrics if "reward" in m]
-    trained = name != "base"
     return {
         "point": name,
         "run": run if trained else "—",
