@@ -1,8 +1,10 @@
 """RREDCoT replication pipeline.
 
-Default: the tiny CPU configuration (experiments/tiny.yaml). At scale:
+Default: the credit testbed on CPU (experiments/testbed.yaml): the positive control at its main horizon, the
+comparison it guards, value sanity and the credit analysis. Other scales by config file, e.g. the tiny task
+(--configfile experiments/tiny.yaml) or, on a cluster:
     snakemake --workflow-profile profiles/slurm --configfile experiments/paper.yaml
-A --configfile replaces the default configuration entirely (no key of tiny.yaml leaks into another scale).
+A --configfile replaces the default configuration entirely (no key of testbed.yaml leaks into another scale).
 """
 
 from snakemake.utils import min_version, validate
@@ -11,7 +13,7 @@ min_version("9.0")
 
 if not workflow.overwrite_configfiles:
 
-    configfile: "experiments/tiny.yaml"
+    configfile: "experiments/testbed.yaml"
 
 
 validate(config, "experiments/schema.yaml")

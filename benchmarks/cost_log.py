@@ -2,7 +2,12 @@
 
 One row per measured quantity, so benchmarks with different settings share one file and a reader can pivot
 it: ``benchmark`` (which script), ``setting`` (e.g. ``K=16`` or ``method=rredcot``), ``quantity`` (e.g.
-``one_pass_wall_s``), its ``min`` and ``median`` over ``repeats``, and the machine and versions it ran on.
+``one_pass_wall_s``), its ``min`` and ``median`` over ``repeats``, the machine and versions it ran on, and
+``load_1min``: the machine's 1-minute load average as the benchmark started, before it did any work. The
+report's cost verdicts read only rows measured on a quiet machine (``load_1min`` below
+``rredcot.artifacts.claims.QUIET_LOAD``): a timing taken beside other work says more about that work than
+about the method. Work that starts during a run is not caught; each script alternates the methods it compares,
+so such work slows both sides of a ratio alike.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import transformers
 
 FIELDS = (
     "benchmark", "setting", "quantity", "min", "median", "repeats", "model", "params", "machine", "versions",
-    "recorded_at",
+    "recorded_at", "load_1min",
 )  # fmt: skip
 
 
@@ -51,12 +56,25 @@ def model_label(model: str) -> str:
         return path.name
 
 
-def append_rows(path: Path, benchmark: str, rows, *, model: str, params: int, threads: int) -> None:
-    """Append ``rows`` of (setting, quantity, min, median, repeats), writing the header to a new file."""
+def load_at_start() -> float:
+    """The 1-minute load average now: call it before the benchmark does any work."""
+    return os.getloadavg()[0]
+
+
+def append_rows(
+    path: Path, benchmark: str, rows, *, model: str, params: int, threads: int, load: float
+) -> None:
+    """Append ``rows`` of (setting, quantity, min, median, repeats), writing the header to a new file.
+    ``load``: :func:`load_at_start`, taken before the benchmark ran."""
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists() or path.stat().st_size == 0
+    if not new:
+        with path.open(newline="") as f:
+            header = tuple(next(csv.reader(f)))
+        if header != FIELDS:
+            raise ValueError(f"{path}: its header {header} is not this script's {FIELDS}; start a new file")
     stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    context = [model_label(model), params, machine(threads), versions(), stamp]
+    context = [model_label(model), params, machine(threads), versions(), stamp, f"{load:.2f}"]
     with path.open("a", newline="") as f:
         writer = csv.writer(f)
         if new:

@@ -39,7 +39,7 @@ from statistics import median
 import torch
 import transformers
 import yaml
-from cost_log import append_rows
+from cost_log import append_rows, load_at_start
 
 import rredcot.scoring
 import rredcot.trainer
@@ -177,6 +177,7 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", action="store_true", help="torch.profiler table of one RREDCoT step")
     parser.add_argument("--csv", type=Path, help="append the results to this compute_cost.csv")
     args = parser.parse_args(argv)
+    load = load_at_start()
 
     config = yaml.safe_load(args.config.read_text())
     train_path = args.train or Path(f"results/{config['scale']}/data/train.jsonl")
@@ -212,7 +213,8 @@ def main(argv=None) -> int:
     n_params = sum(p.numel() for p in model.parameters())
     table = report(results)
     print(
-        f"\n{args.model} ({n_params / 1e6:.2f}M params), {args.threads} thread(s), {args.repeats} repeats\n"
+        f"\n{args.model} ({n_params / 1e6:.2f}M params), {args.threads} thread(s), {args.repeats} repeats, "
+        f"load average at start {load:.2f}\n"
     )
     print(table)
     if args.csv:
@@ -223,7 +225,15 @@ def main(argv=None) -> int:
         ]
         ratio = step_time_ratios(results)
         rows.append(("rredcot/grpo", "step_time_ratio", min(ratio), median(ratio), args.repeats))
-        append_rows(args.csv, "step_time", rows, model=str(args.model), params=n_params, threads=args.threads)
+        append_rows(
+            args.csv,
+            "step_time",
+            rows,
+            model=str(args.model),
+            params=n_params,
+            threads=args.threads,
+            load=load,
+        )
     return 0
 
 

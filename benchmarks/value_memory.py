@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from cost_log import append_rows, machine, versions
+from cost_log import append_rows, load_at_start, machine, versions
 from step_time import read_peak_memory, reset_peak_memory
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
@@ -149,6 +149,7 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--csv", type=Path, help="append the results to this CSV file")
     args = parser.parse_args(argv)
+    load = load_at_start()
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -239,7 +240,7 @@ def main(argv=None) -> int:
     if args.csv:
         append_rows(
             args.csv, "value_memory", rows, model="random-qwen3-v151936-h64-l1", params=n_params,
-            threads=args.threads,
+            threads=args.threads, load=load,
         )  # fmt: skip
     return 0
 

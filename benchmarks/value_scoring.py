@@ -15,7 +15,6 @@ length a rollout that finishes the trace would have.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from statistics import median as med
 
 import numpy as np
 import torch
-from cost_log import append_rows, machine, versions
+from cost_log import append_rows, load_at_start, machine, versions
 from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
 from rredcot.continuation import Continuation
@@ -149,6 +148,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--csv", type=Path, help="append the results to this CSV file")
     args = parser.parse_args(argv)
+    load = load_at_start()
 
     torch.set_num_threads(args.threads)
     if args.model:
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
         f"model: {args.model or 'tiny random Qwen3'} ({n_params / 1e6:.2f}M params); "
         f"{machine(args.threads)}; {versions()}"
     )
-    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    print(f"load average at start: {load:.2f}")
     print(
         f"trace: prompt {len(prompt)} + completion {len(completion)} tokens; "
         f"{len(continuations)} reference continuation(s) of {[len(c) for c in continuations]} tokens"
@@ -229,7 +229,9 @@ def main(argv=None) -> int:
         for name, (timing, _) in out.items():
             print(f"{'  RREDCoT ' + name:<36} {timing.cells()}              {mc.ratios(timing)}")
             setting = f"boundaries={len(bounds)}, mc_samples={n_samples}"
-            rows += cost_rows(setting, "mc", mc, name.split()[0], timing)
+            measured = {row[:2] for row in rows}  # MC's own timings once per setting, not per estimator
+            new = cost_rows(setting, "mc", mc, name.split()[0], timing)
+            rows += [row for row in new if row[:2] not in measured]
 
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
@@ -244,7 +246,15 @@ def main(argv=None) -> int:
 
     if args.csv:
         model_name = args.model or "tiny-random"
-        append_rows(args.csv, "value_scoring", rows, model=model_name, params=n_params, threads=args.threads)
+        append_rows(
+            args.csv,
+            "value_scoring",
+            rows,
+            model=model_name,
+            params=n_params,
+            threads=args.threads,
+            load=load,
+        )
     return 0
 
 

@@ -44,6 +44,7 @@ from rredcot.artifacts.claims import CLAIMS, Logs, evaluate_claims
 from rredcot.artifacts.logs import (
     MC,
     correlation,
+    load_benchmark_cost,
     load_credit,
     load_eval,
     load_metrics,
@@ -444,10 +445,38 @@ SANITY = {
 }
 
 
-def test_claims_from_synthetic_logs(logs):
+# compute_cost.csv as benchmarks/cost_log.py writes it (smoke: n_mc_samples 4, estimator reference)
+BENCHMARK_HEADER = (
+    "benchmark,setting,quantity,min,median,repeats,model,params,machine,versions,recorded_at,load_1min"
+)
+
+
+def benchmark_cost(tmp_path: Path, rows: list[str]) -> pd.DataFrame:
+    path = tmp_path / "compute_cost.csv"
+    path.write_text("\n".join([BENCHMARK_HEADER, *rows]) + "\n")
+    return load_benchmark_cost(path)
+
+
+def step_row(median: float, repeats: int, load: str, when: str) -> str:
+    context = f"base,1000,x86 2 cores,py,{when},{load}"
+    return f"step_time,rredcot/grpo,step_time_ratio,{median * 0.9},{median},{repeats},{context}"
+
+
+def value_row(samples: int, median: float, load: str = "0.1") -> str:
+    setting = f'"boundaries=16, mc_samples={samples}"'
+    return (
+        f"value_scoring,{setting},mc_over_reference,40,{median},5,base,1000,x86,py,2026-12-04T10:00:00,{load}"
+    )
+
+
+QUIET_COST = [step_row(1.1, 6, "0.1", "2026-12-04T10:00:00"), value_row(4, 50.0)]
+
+
+def test_claims_from_synthetic_logs(logs, tmp_path):
     config = config_for({**ARTIFACTS, "headroom": PASSING_CONTROLS})
     gated = paper_logs(logs, config)
     gated.value_sanity = SANITY
+    gated.benchmark_cost = benchmark_cost(tmp_path, QUIET_COST)
     claims = {c.key: c for c in evaluate_claims(gated)}
     verdict = {k: c.verdict.verdict for k, c in claims.items()}
     assert verdict["table1"] == verdicts.REPRODUCED  # RREDCoT seeds beat GRPO's by 0.225 ± 0.05
@@ -455,11 +484,58 @@ def test_claims_from_synthetic_logs(logs):
     assert verdict["table2"] == verdicts.NOT_TESTABLE  # no benchmark mapped to Table 2 at this scale
     assert verdict["tracks_mc"] == verdicts.REPRODUCED  # by construction of the synthetic credits
     assert verdict["attributions_agree"] == verdicts.REPRODUCED
-    assert verdict["value_cost"] == verdicts.REPRODUCED  # 0.01 s vs 2 s per boundary
+    assert verdict["value_cost"] == verdicts.REPRODUCED  # MC takes 50× the values' time: 0.02 ≤ 0.2
     assert verdict["train_cost"] == verdicts.REPRODUCED  # 1.1×: the paper's 1.5–2× is an upper bound
     assert verdict["sample_efficiency"] == verdicts.REPRODUCED
     assert all(v in verdicts.VERDICTS for v in verdict.values())
     assert "+0.023" in claims["table1"].paper  # the paper's mean gain over its five benchmarks
+
+
+def test_cost_verdicts_read_the_latest_quiet_benchmark_row_and_never_the_pipeline_s_step_times(
+    logs, tmp_path
+):
+    """Among the rows of one quantity, only those measured on a quiet machine with ≥ 3 repeats count, the
+    latest first; the pipeline's step times (1.1× in the synthetic metrics) are not read at all."""
+    gated = paper_logs(logs)
+    gated.benchmark_cost = benchmark_cost(
+        tmp_path,
+        [
+            step_row(1.2, 6, "0.1", "2026-12-01T10:00:00"),
+            step_row(2.6, 6, "0.2", "2026-12-03T10:00:00"),  # the latest quiet row: read
+            step_row(1.3, 6, "1.8", "2026-12-04T10:00:00"),  # busy machine: skipped
+            step_row(1.4, 2, "0.1", "2026-12-04T11:00:00"),  # too few repeats: skipped
+            value_row(4, 4.0),  # 1/4 = 0.25 > 0.1 × 2: fails
+            value_row(20, 50.0),  # another MC sample count than the credit analysis's 4: not read
+        ],
+    )
+    claims = {c.key: c for c in evaluate_claims(gated)}
+    train, value = claims["train_cost"], claims["value_cost"]
+    assert train.verdict.verdict == verdicts.NOT_REPRODUCED and train.ours.startswith("2.6×")
+    assert "load average 0.2" in train.run and "2026-12-03T10:00:00" in train.run
+    assert value.verdict.verdict == verdicts.NOT_REPRODUCED and value.ours.startswith("0.25 ")
+    assert "mc_samples=4" in value.run
+
+
+def test_cost_verdicts_without_a_quiet_benchmark_row_are_not_testable_and_say_why(logs, tmp_path):
+    gated = paper_logs(logs)  # no compute_cost.csv at all
+    claims = {c.key: c for c in evaluate_claims(gated)}
+    for key, script in (("train_cost", "step_time"), ("value_cost", "value_scoring")):
+        assert claims[key].verdict.verdict == verdicts.NOT_TESTABLE
+        assert f"no benchmarks/{script}.py row" in claims[key].verdict.reason
+    gated.benchmark_cost = benchmark_cost(
+        tmp_path, [step_row(1.1, 6, "1.8", "2026-12-04T10:00:00"), value_row(4, 50.0, load="")]
+    )
+    claims = {c.key: c for c in evaluate_claims(gated)}
+    assert claims["train_cost"].verdict.verdict == verdicts.NOT_TESTABLE
+    assert "latest: load 1.8, 6 repeats" in claims["train_cost"].verdict.reason
+    assert "load not recorded" in claims["value_cost"].verdict.reason  # rows from before load_1min
+
+
+def test_benchmark_rows_of_another_layout_are_refused_naming_the_file(tmp_path):
+    path = tmp_path / "compute_cost.csv"
+    path.write_text("benchmark,setting,quantity,min,median,repeats\nstep_time,a,b,1,1,3\n")
+    with pytest.raises(ValueError, match=r"compute_cost\.csv: no column \['model'"):
+        load_benchmark_cost(path)
 
 
 def test_claims_that_need_a_failed_control_are_not_testable_and_name_it(logs):
@@ -492,12 +568,18 @@ def test_an_effect_of_interest_in_the_config_replaces_the_paper_s_gain(logs):
     assert "+0.05 (artifacts.improvement_effect [ours])" in claims["rl_vs_base"].rule
 
 
-def test_the_registry_says_what_each_claim_reads_and_which_rule_judges_it(logs):
+def test_the_registry_says_what_each_claim_reads_and_which_rule_judges_it(logs, tmp_path):
     """Each claim is testable on the synthetic logs, not testable once the logged data its entry reads is
     gone, and judged by the rule its entry names, one of the report's verdict rules."""
     config = config_for({**ARTIFACTS, "paper_rows": {"table1": {}, "table2": {"in_dist": "AMC23"}}})
     full = paper_logs(logs, config)
-    empty = {"evals": load_eval([]), "metrics": load_metrics([]), "traces": None}
+    full.benchmark_cost = benchmark_cost(tmp_path, QUIET_COST)
+    empty = {
+        "evals": load_eval([]),
+        "metrics": load_metrics([]),
+        "traces": None,
+        "benchmark_cost": load_benchmark_cost(None),
+    }
     for entry in CLAIMS:
         reading = entry.read(full)
         assert reading.verdict.verdict != verdicts.NOT_TESTABLE, (entry.key, reading.verdict.reason)
@@ -688,7 +770,9 @@ def test_the_config_s_benchmark_order_is_the_report_s(logs, tmp_path, monkeypatc
         {
             **ARTIFACTS,
             "controls": {"lr0": ["grpo_lr0/seed0"], "oracle": []},
-            "training_ablations": {"plain": {"GRPO": ["grpo/seed0", "grpo/seed1"]}},
+            "training_ablations": {
+                "plain": {"GRPO": ["grpo/seed0", "grpo/seed1"], "lr 0": ["grpo_lr0/seed0"]}
+            },
             "training_ablations_in_default_target": False,
         }
     )
@@ -879,9 +963,15 @@ def test_the_report_rule_passes_every_artifact_the_report_names(tmp_path):
     config["artifacts"]["headroom"] = PASSING_CONTROLS
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     inputs = report_rule_items(
-        work, tables_md="input.tables_md", figures_png="input.figures_png", headroom="input.headroom"
+        work,
+        tables_md="input.tables_md",
+        figures_png="input.figures_png",
+        headroom="input.headroom",
+        benchmark_cost="params.benchmark_cost",  # benchmarks/' rows, which no rule writes
     )
-    linked = {Path(path).name for path in inputs["tables_md"] + inputs["figures_png"]}
+    linked = {
+        Path(path).name for path in [*inputs["tables_md"], *inputs["figures_png"], inputs["benchmark_cost"]]
+    }
     assert {name for entry in CLAIMS for name in entry.artifacts} <= linked
     assert inputs["headroom"] == ["paper_tables/test/headroom.md", "figures/test/headroom.png"]
 

@@ -17,7 +17,7 @@ from rredcot.artifacts.logs import CORRELATIONS
 from rredcot.artifacts.tables import read_paper_table
 from rredcot.pipeline.analysis import ATTRIBUTION_ESTIMATORS, VARIANTS
 from rredcot.pipeline.evaluate import BACKENDS
-from rredcot.pipeline.settings import run_settings
+from rredcot.pipeline.settings import layered_config, run_settings
 from rredcot.pipeline.train import METHODS, _config
 from rredcot.redistribution import MODES
 from rredcot.segmentation import FIELDS as SEGMENTATION_FIELDS
@@ -413,3 +413,19 @@ def test_schema_cites_sections_that_docs_paper_md_has():
     assert cited and {source for source, _, _ in cited} == {"docs/paper.md"}
     for _, first, last in cited:
         assert {str(n) for n in range(int(first), int(last or first) + 1)} <= sections
+
+
+def test_only_the_default_scale_publishes_the_top_level_report():
+    """REPLICATION.md is the default scale's report: every other config, and every overlay layered on the
+    default's config file, leaves it alone (an overlay that inherited the flag would overwrite it)."""
+    experiments = ROOT / "experiments"
+    default = re.search(r'configfile: "(.+)"', (ROOT / "Snakefile").read_text()).group(1)
+    publishing = [
+        path.relative_to(ROOT).as_posix()
+        for path in sorted(experiments.glob("*.yaml"))
+        if (yaml.safe_load(path.read_text()) or {}).get("artifacts", {}).get("publish_report")
+    ]
+    assert publishing == [default] == ["experiments/testbed.yaml"]
+    for overlay in sorted((experiments / "overlays").glob("testbed_*.yaml")):
+        layered = layered_config([ROOT / default, overlay])
+        assert layered["artifacts"]["publish_report"] is False, overlay.name

@@ -154,7 +154,15 @@ def test_ablation_lines_mean_sd_and_single_runs():
             "mix 1": ["rredcot_mix1/seed0"],
         }
     }
-    text = "\n".join(ablation_test_lines(ablations, EVALS, BENCHMARKS))
+    text = "\n".join(ablation_test_lines(ablations, EVALS, BENCHMARKS, ["grpo", "rredcot"]))
     assert "| GRPO | 2 | 0.550 ± 0.071 | 0.700 ± 0.141 | 0.400 ± 0.000 |" in text
     assert "| mix 0 | 1 | 0.400 | 0.600 | 0.200 |" in text  # one run: no SD
     assert "mix 1" not in text  # not evaluated: left out
+
+
+def test_an_ablation_with_one_evaluated_label_gets_no_table():
+    """Only the main runs evaluated, not the variant: a table would repeat them under the ablation's name."""
+    ablations = {
+        "sigma_mode": {"GRPO": ["grpo/seed0"], "RREDCoT": ["rredcot/seed0"], "clip": ["rredcot_clip/seed0"]}
+    }
+    assert ablation_test_lines(ablations, EVALS, BENCHMARKS, ["grpo", "rredcot"]) == []

@@ -6,6 +6,8 @@ import shlex
 ARTIFACTS = config["artifacts"]
 FIGURES = f"figures/{SCALE}"
 PAPER_TABLES = f"paper_tables/{SCALE}"
+# benchmarks/' timings of this scale, appended by those scripts and read by the report's cost verdicts
+BENCHMARK_COST = f"{PAPER_TABLES}/compute_cost.csv"
 PAPER_NUMBERS = os.path.join(workflow.basedir, "paper_tables", "paper")  # the paper's numbers: docs/paper.md
 # The config's JSON schema, its help text: the report describes config fields with its descriptions.
 CONFIG_SCHEMA = os.path.join(os.path.dirname(workflow.current_basedir), "schema.yaml")
@@ -103,7 +105,7 @@ def machine_dirs():
 
 
 def report_outputs():
-    """The scale's report and, where artifacts.publish_report (the tiny default), the top-level copy."""
+    """The scale's report and, where artifacts.publish_report (the default scale, the testbed), the top-level copy."""
     return [REPORT_FILE] + ([PUBLISHED_REPORT] if ARTIFACTS["publish_report"] else [])
 
 

@@ -1,7 +1,7 @@
 if config["base_model"]["kind"] == "sft":
 
     rule sft_base_model:
-        """The tiny CPU default's 'base reasoning model': a small Qwen3 trained with SFT on reference traces."""
+        """The CPU scales' 'base reasoning model': a small Qwen3 trained with SFT on reference traces."""
         input:
             train=f"{RESULTS}/data/train.jsonl",
         output:

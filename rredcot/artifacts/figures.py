@@ -686,10 +686,10 @@ def fig4_estimator_correlation(
                 )
         else:
             _no_data(ax, "no MC credits logged")
-        fig.text(
-            0.01,
-            0.01,
+        fig.supxlabel(  # a figure label: the constrained layout keeps it clear of the tick labels
             f"{credits['trace'].nunique()} traces, {len(credits)} segments pooled. {NA_NOTE}.",
+            x=0.01,
+            ha="left",
             fontsize=7,
             color="0.3",
         )
@@ -991,12 +991,12 @@ def value_sanity(sanity: dict, *, pdf: str | Path, png: str | Path, scale: str =
         )
         ax.set_xlabel(f"MC value ({summary['n_mc_samples']} rollouts)")
         ax.set_ylabel("log v̂")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="best")
     if with_parts:
         ax = axes[-1]
         width = max(len(r["boundaries"]) for r in records if "value_parts" in r)
         # greys: the parts of one estimator's value are not estimators, whose colours these would borrow
-        for part, color, marker in (("marker", "0.0", "o"), ("body", "0.4", "s"), ("answer", "0.7", "^")):
+        for part, color, marker in (("marker", "0.25", "d"), ("body", "0.5", "s"), ("answer", "0.7", "^")):
             rows = [
                 r["value_parts"][part] + [np.nan] * (width - len(r["boundaries"]))
                 for r in records
@@ -1160,6 +1160,6 @@ def error_localization(
             "(mean 1/K); hatched: linear value space; error bars: 95% bootstrap interval over traces",
             fontsize=8,
         )
-    where = f" ({scale} scale)" if scale else ""
-    fig.suptitle(f"First-error localization{where} (our addition, not a paper figure)")
+    where = f", {scale} scale" if scale else ""
+    fig.suptitle(f"First-error localization (our addition, not a paper figure{where})")
     save(fig, pdf, png)

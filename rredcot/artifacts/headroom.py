@@ -147,7 +147,8 @@ def headroom_control(
         )
     elif not threshold - start >= min_baseline_gain:  # a baseline that does not learn is reached at once
         verdict = (
-            f"not testable: {baseline} does not learn here ({start:.3f} over its first {final_window} steps, "
+            f"not testable: {policy_label(baseline)} does not learn here ({start:.3f} over its first "
+            f"{final_window} steps, "
             f"{threshold:.3f} over its last; {min_baseline_gain:+.3f} needed)"
         )
     else:
@@ -229,6 +230,10 @@ def write_headroom(
             )
             + ("." if passed else f", read only where the headroom is shown (here: {verdict}).")
         )
+    evaluated = [arm for arm in arms if np.isfinite(means.get(arm, math.nan))]
+    seed_means = ", ".join(f"{arm} {means[arm]:.3f}" for arm in evaluated)
+    if seed_means:
+        notes.append(f"- Mean over seeds on {benchmark}: {seed_means}.")
     base_eval = evals[(evals["policy"] == "base") & (evals["benchmark"] == benchmark)]["value"]
     if len(base_eval):
         notes.append(f"- Base model on {benchmark}: {base_eval.mean():.3f}.")

@@ -224,6 +224,26 @@ def step_cost(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+BENCHMARK_COST_COLUMNS = (
+    "benchmark", "setting", "quantity", "min", "median", "repeats", "model", "params", "machine", "versions",
+    "recorded_at", "load_1min",
+)  # fmt: skip
+
+
+def load_benchmark_cost(path: str | Path | None) -> pd.DataFrame:
+    """The rows ``benchmarks/`` appended to ``compute_cost.csv`` (see ``benchmarks/cost_log.py``); an empty
+    table where there is no such file. ``load_1min`` is NaN for rows measured before it was recorded."""
+    if not path or not Path(path).exists():
+        return pd.DataFrame(columns=BENCHMARK_COST_COLUMNS)
+    table = pd.read_csv(path, dtype={"setting": str, "quantity": str, "benchmark": str})
+    missing = [c for c in BENCHMARK_COST_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: no column {missing}; rerun the benchmarks/ scripts into a new file")
+    for column in ("min", "median", "repeats", "load_1min"):
+        table[column] = pd.to_numeric(table[column], errors="coerce")
+    return table
+
+
 # ---------------------------------------------------------------------------------------------- evaluation
 SPREAD_BASE = "base_spread"
 

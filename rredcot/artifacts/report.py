@@ -21,6 +21,7 @@ from rredcot.artifacts import verdicts
 from rredcot.artifacts.claims import Logs, evaluate_claims, headroom_reading, mc_samples
 from rredcot.artifacts.logs import (
     default_variant,
+    load_benchmark_cost,
     load_eval,
     policy_mean,
     rredcot_name,
@@ -300,6 +301,7 @@ ASSUMPTIONS: list[tuple[str, str]] = [
     ("artifacts.value_cost_tolerance", "report [ours]"),
 ]
 
+
 def schema_description(schema: Mapping, field: str) -> str | None:
     """The description the config's JSON schema gives a dotted config field (its own, not one of a type it
     refers to with ``$ref``; a ``$ref`` is followed only to reach the fields beneath it), on one line; None
@@ -486,7 +488,8 @@ def render(
         "## Claims in detail",
         "",
     ]
-    linked = {Path(p).name: p for p in [*tables_md, *figures_png]}  # a claim names its artifacts by file
+    cost_rows = [benchmark_cost] if benchmark_cost and Path(benchmark_cost).exists() else []
+    linked = {Path(p).name: p for p in [*tables_md, *figures_png, *cost_rows]}  # claims name files
     for c in claims:
         links = ", ".join(f"[{name}]({_rel(linked[name], out)})" for name in c.artifacts if name in linked)
         lines += [
@@ -504,9 +507,10 @@ def render(
         lines += ["## Tables", ""]
         for path in tables_md:
             lines += [Path(path).read_text().rstrip(), "", f"([{Path(path).name}]({_rel(path, out)}))", ""]
-    if benchmark_cost and Path(benchmark_cost).exists():
+    if cost_rows:
         lines += [
-            f"Side-by-side timings of the benchmark scripts (`benchmarks/`, same batch, one process): "
+            "The cost verdicts read the benchmark scripts' timings (`benchmarks/`: the methods side by side "
+            "in one process, on a quiet machine), not the pipeline's: "
             f"[{Path(benchmark_cost).name}]({_rel(benchmark_cost, out)}).",
             "",
         ]
@@ -524,7 +528,12 @@ def render(
             f"`{snakemake_command.replace('{target}', 'training_ablations')}` and shown here when they "
             "existed as this report was written.",
             "",
-            *ablation_test_lines(logs.artifacts.get("training_ablations", {}), logs.evals, logs.benchmarks),
+            *ablation_test_lines(
+                logs.artifacts.get("training_ablations", {}),
+                logs.evals,
+                logs.benchmarks,
+                logs.config["train"]["methods"],
+            ),
         ]
         lines += [line for path in built for line in _figure(path, captions[str(path)], out)]
         missing = [Path(path).stem for path in named_only_figures if path not in built]
@@ -553,7 +562,8 @@ def _figure(path: str | Path, caption: str, out: str | Path) -> list[str]:
 
 def regenerate_section(targets: Mapping[str, str], *, out: str | Path, snakemake_command: str) -> list[str]:
     """*How to regenerate each artifact*: one row per artifact (its PDF and PNG, or its CSV, LaTeX and
-    Markdown) with the function that makes it and the command that rebuilds it; links relative to ``out``."""
+    Markdown) with the function that makes it and the command that rebuilds it; links relative to ``out``,
+    to the files that exist."""
     lines = [
         "## How to regenerate each artifact",
         "",
@@ -568,7 +578,8 @@ def regenerate_section(targets: Mapping[str, str], *, out: str | Path, snakemake
     for target in targets:
         groups.setdefault(str(Path(target).with_suffix("")), []).append(target)
     for files in groups.values():
-        links = ", ".join(f"[{Path(f).suffix[1:]}]({_rel(f, out)})" for f in files)
+        built = [f for f in files if Path(f).exists()]  # a named target not built yet gets no dead link
+        links = ", ".join(f"[{Path(f).suffix[1:]}]({_rel(f, out)})" for f in built) or "not built"
         command = (
             snakemake_command.replace("{target}", files[0])
             if "{target}" in snakemake_command
@@ -623,6 +634,7 @@ def write_report(
             d: read_json(Path(d) / "machine.json") for d in machines if (Path(d) / "machine.json").exists()
         },
         draws=draws,
+        benchmark_cost=load_benchmark_cost(benchmark_cost),
     )
     for path in [out, *([published] if published else [])]:
         text = render(

@@ -154,17 +154,26 @@ def delimiter_drift_lines(metrics: pd.DataFrame, *, final_window: int, verdict_z
 
 
 def ablation_test_lines(
-    ablations: Mapping[str, Mapping[str, Sequence[str]]], evals: pd.DataFrame, benchmarks: Sequence[str]
+    ablations: Mapping[str, Mapping[str, Sequence[str]]],
+    evals: pd.DataFrame,
+    benchmarks: Sequence[str],
+    main_methods: Sequence[str],
 ) -> list[str]:
     """Each training ablation's labels on the test splits: mean ± SD over runs of the mean over splits, per
-    split, and the number of runs evaluated (labels with no evaluated run are left out)."""
+    split, and the number of runs evaluated. Labels with no evaluated run are left out, and so is an ablation
+    none of whose variant runs (runs of a policy outside ``main_methods``) was evaluated: its table would only
+    repeat the main runs under the ablation's name."""
     lines = []
     for name, groups in ablations.items():
-        rows = []
+        rows, variant_evaluated = [], False
         for label, runs in groups.items():
             per_run = [v for v in (policy_mean(evals, run, benchmarks) for run in runs) if math.isfinite(v)]
             if not per_run:
                 continue
+            variant_evaluated |= any(
+                run.split("/")[0] not in main_methods and math.isfinite(policy_mean(evals, run, benchmarks))
+                for run in runs
+            )
             m, sd, n = mean_sd(per_run)
             splits = []
             for b in benchmarks:
@@ -178,7 +187,7 @@ def ablation_test_lines(
                 + " | ".join(splits)
                 + " |"
             )
-        if rows:
+        if variant_evaluated:
             lines += [
                 f"*{name}*",
                 "",
