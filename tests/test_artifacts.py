@@ -622,6 +622,7 @@ def make_report(logs, root: Path, config: dict, inputs=None, params=None) -> Pat
             "tables_md": [],
             "figures_png": [],
             "headroom": [],
+            "benchmark_cost": [],
             **(inputs or {}),
         },
         outputs={"out": str(out), "published": str(root / "REPLICATION.md")},
@@ -634,7 +635,6 @@ def make_report(logs, root: Path, config: dict, inputs=None, params=None) -> Pat
             "captions": {},
             "targets": {},
             "snakemake_command": "snakemake --cores 2 {target}",
-            "benchmark_cost": None,
             **(params or {}),
         },
     )
@@ -648,11 +648,13 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
     table_md.parent.mkdir(parents=True)
     table_md.write_text("**Table 1**\n\n| a |\n|---|\n| 1 |\n")
     figure = str(tmp_path / "figures/test/fig4_estimator_correlation.png")
+    rows = table_md.parent / "compute_cost.csv"
+    rows.write_text("\n".join([BENCHMARK_HEADER, *QUIET_COST]) + "\n")
     out_scale = make_report(
         logs,
         tmp_path,
         config,
-        inputs={"tables_md": [str(table_md)], "figures_png": [figure]},
+        inputs={"tables_md": [str(table_md)], "figures_png": [figure], "benchmark_cost": [str(rows)]},
         params={
             "captions": {figure: "Paper Fig. 4."},
             "targets": {"figures/test/fig4_estimator_correlation.pdf": "fig4_estimator_correlation"},
@@ -685,6 +687,8 @@ def test_report_lists_claims_assumptions_and_commands(logs, tmp_path):
     assert "| `rredcot.artifacts.figures.fig4_estimator_correlation` |" in text  # made by
     assert "(figures/test/fig4_estimator_correlation.png)" in out_top.read_text()
     assert f"[{report.PAPER}]" in text  # the account of the paper its claims and tags come from
+    assert "| 1.5–2× | 1.1× (median of 6 paired steps, min 0.99×) | **reproduced** |" in text  # quiet rows
+    assert "[compute_cost.csv](compute_cost.csv)" in text
 
 
 def test_the_assumptions_table_describes_every_field_with_the_schema_s_description():
@@ -962,15 +966,21 @@ def test_the_report_rule_passes_every_artifact_the_report_names(tmp_path):
     config = yaml.safe_load((work / "config.yaml").read_text())
     config["artifacts"]["headroom"] = PASSING_CONTROLS
     (work / "config.yaml").write_text(yaml.safe_dump(config))
+    rows = (
+        work / "paper_tables" / config["scale"] / "compute_cost.csv"
+    )  # benchmarks/' rows: no rule writes them
+    rows.parent.mkdir(parents=True, exist_ok=True)
+    rows.write_text(BENCHMARK_HEADER + "\n")
     inputs = report_rule_items(
         work,
         tables_md="input.tables_md",
         figures_png="input.figures_png",
         headroom="input.headroom",
-        benchmark_cost="params.benchmark_cost",  # benchmarks/' rows, which no rule writes
+        benchmark_cost="input.benchmark_cost",
     )
+    assert inputs["benchmark_cost"] == [f"paper_tables/{config['scale']}/compute_cost.csv"]
     linked = {
-        Path(path).name for path in [*inputs["tables_md"], *inputs["figures_png"], inputs["benchmark_cost"]]
+        Path(path).name for path in [*inputs["tables_md"], *inputs["figures_png"], *inputs["benchmark_cost"]]
     }
     assert {name for entry in CLAIMS for name in entry.artifacts} <= linked
     assert inputs["headroom"] == ["paper_tables/test/headroom.md", "figures/test/headroom.png"]

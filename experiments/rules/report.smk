@@ -38,7 +38,6 @@ rule replication_report:
             [t for t in artifact_targets() if t not in report_outputs()] + figure_files(NAMED_ONLY_FIGURES)
         ),
         snakemake_command=lambda wc: regenerate_command(),
-        benchmark_cost=BENCHMARK_COST,
     log:
         f"{RESULTS}/logs/report/replication_report.log",
     localrule: True

@@ -42,6 +42,7 @@ LOADERS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
     "tables_md": lambda paths, params: paths,
     "figures_png": lambda paths, params: paths,
     "headroom": lambda paths, params: paths,
+    "benchmark_cost": lambda paths, params: paths[0] if paths else None,  # the path: the report links it
     "schema": lambda path, params: yaml.safe_load(Path(path).read_text()),
 }
 

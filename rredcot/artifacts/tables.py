@@ -443,7 +443,9 @@ def write_cost_table(
         md=md,
         title=f"Compute cost ({scale} scale), from the training metrics and the credit-analysis log",
         notes=[
-            "Medians over steps (all seeds) and over traces; `paper`: the paper's number where it gives one."
+            "Medians over steps (all seeds) and over traces; `paper`: the paper's number where it gives one. "
+            "What the pipeline's jobs took, beside whatever else ran on the machine: the cost verdicts read "
+            "the benchmark scripts' quiet rows (`compute_cost.csv`) instead."
         ],
         label=f"tab:cost-{scale}",
     )

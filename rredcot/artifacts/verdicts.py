@@ -35,7 +35,8 @@ config's ``artifacts`` section, so the report states them beside the numbers:
   sample count and would only pull the mean down) below the SD threshold (not testable when no boundary
   has both outcomes); a value/MC time ratio at most ``value_cost_tolerance`` × the paper's 1/10 (cheaper
   supports the claim); a step-time ratio at most the paper's 2× (its cost is an upper bound: cheaper is
-  consistent with it).
+  consistent with it). Both times come from the benchmark scripts' rows measured on a quiet machine
+  (``benchmarks/README.md``), never from the pipeline's own step times, which move with the machine's load.
 * Claims that combine sub-verdicts (RL vs base: GRPO and RREDCoT) are reproduced only if every part is;
   otherwise, in this order, not testable, not reproduced or inconclusive if any part is.
 * **Gated by the controls**: a claim about training with RREDCoT (Tables 1–2, sample efficiency) is judged
