@@ -118,6 +118,9 @@ def check_legends(fig) -> None:
         _, labels = ax.get_legend_handles_labels()
         assert len(labels) == len(set(labels)), labels
         assert [t.get_text() for t in legend.get_texts()] == labels
+    for legend in fig.legends:  # a legend beside the panels: still one entry per series
+        texts = [t.get_text() for t in legend.get_texts()]
+        assert len(texts) == len(set(texts)), texts
 
 
 def check_nothing_hidden(ax) -> None:
@@ -314,3 +317,5 @@ def test_headroom_uses_the_shared_looks(tmp_path, drawn):
     means = {line.get_label().split(" (")[0]: line.get_color() for line in curves.get_lines()}
     assert means["GRPO"] == POLICIES["grpo"].color and means["oracle"] == POLICIES["oracle"].color
     assert [t.get_text() for t in points.get_xticklabels()] == ["GRPO", "oracle", "RREDCoT"]
+    (legend,) = fig.legends  # the curves' legend sits below the panels, over no line
+    assert curves.get_legend() is None and "GRPO final 0.600" in [t.get_text() for t in legend.get_texts()]

@@ -272,7 +272,8 @@ def write_headroom(
         xlabel="step", ylabel=f"training accuracy (smoothed, {smooth_window} steps)", ylim=ACCURACY_LIMITS
     )
     left.set_title(f"Headroom: {verdict}\n{spread_note(ci_level)}", fontsize=8)
-    left.legend(loc="best", fontsize=7)
+    handles, labels = left.get_legend_handles_labels()  # below the panels: over them it hid a line
+    fig.legend(handles, labels, loc="outside lower left", ncols=min(len(labels), 4), fontsize=7)
     for k, arm in enumerate(arms):
         values = per_seed.loc[per_seed["arm"] == arm, "eval"].to_numpy()
         style = styles[arm]

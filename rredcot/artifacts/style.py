@@ -5,8 +5,10 @@ training-ablation label is drawn as the run it names. Estimators are MC, RREDCoT
 (``<estimator>/<space>``: the estimator gives the colour, the space the marker, line and hatch) and the two
 attributions. GRPO is blue, RREDCoT vermillion, the base model and MC black, exact values green, in every
 figure. Two entries share a colour only where no configured figure shows them together (the tests check the
-configs); their markers still differ. Categories that are neither (trace strata, correlation kinds, parts of a
-value) are drawn in greys. Colours: Okabe–Ito and its grey, readable with colour-vision deficiencies.
+configs), or where one is the other's hollow twin (dashed line, open markers: ``oracle_mix1`` beside
+``oracle``, an estimator's linear space beside its log space); their markers always differ. Categories that
+are neither (trace strata, correlation kinds, parts of a value) are drawn in greys. Colours: Okabe–Ito and
+its grey, readable with colour-vision deficiencies.
 """
 
 from __future__ import annotations
