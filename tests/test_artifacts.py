@@ -1024,3 +1024,29 @@ def test_controls_section_checks_the_lr0_control_and_the_oracle(tmp_path):
     moved = {**values, "grpo_lr0/seed0": {"in_dist": 0.31, "more_steps": 0.10}}
     logs.evals = load_eval(write_evals(tmp_path / "moved", moved))
     assert "does **not** reproduce" in "\n".join(report.controls_section(logs))
+
+
+def test_the_controls_show_the_headroom_table_figure_and_the_other_designs_verdicts(logs, tmp_path):
+    """The positive control's own table and captioned figure sit in the controls section; each committed
+    reading of the control under another design is one linked line with its verdict and crossing."""
+    gated = paper_logs(logs, config_for({**ARTIFACTS, "headroom": PASSING_CONTROLS}))
+    table, figure = tmp_path / "headroom.md", tmp_path / "headroom.png"
+    table.write_text("**Headroom of exact credit (test)**\n\n| arm |\n|---|\n| grpo |\n")
+    other = tmp_path / "test_h4" / "headroom.md"
+    other.parent.mkdir()
+    other.write_text(
+        "**Headroom of exact credit (test_h4)**\n\n- Positive control (pre-registered): ... by step 46 of 60 "
+        "(77%; needed ≤ 50%): headroom **not shown**.\n"
+    )
+    dose = tmp_path / "dose_response.md"
+    dose.write_text("**Dose-response of the positive control**\n\n- dose-response **not decided**: H = 16\n")
+    lines = report.controls_section(
+        gated, [str(table), str(figure)], [other, dose], tmp_path / "REPLICATION.md", {str(figure): "Cap."}
+    )
+    text = "\n".join(lines)
+    assert "| grpo |" in text and "![headroom](headroom.png)" in text and "\nCap.\n" in text
+    line = "- [Headroom of exact credit (test_h4)](test_h4/headroom.md): headroom **not shown**"
+    assert f"{line} (step 46 of 60, 77%)" in text
+    assert (
+        "- [Dose-response of the positive control](dose_response.md): dose-response **not decided**" in text
+    )

@@ -1,7 +1,8 @@
 # The replication report (names from artifacts_common.smk): paper_tables/<scale>/REPLICATION.md at every
-# scale and, where artifacts.publish_report is true (the default scale, the testbed), the same report with its links
-# relative to the repository root as the top-level REPLICATION.md that readers open first. Its function:
+# scale and, where artifacts.publish_report is true (the default scale, the testbed), the same report with its
+# links relative to the repository root as the top-level REPLICATION.md that readers open first. Its function:
 # rredcot.artifacts.report.write_report (rredcot/artifacts/make.py).
+import glob
 
 
 rule replication_report:
@@ -33,7 +34,12 @@ rule replication_report:
         named_only_figures=[f"{FIGURES}/{name}.png" for name in NAMED_ONLY_FIGURES],
         captions=lambda wc: report_captions(
             [f"{FIGURES}/{name}.png" for name in DEFAULT_FIGURES + NAMED_ONLY_FIGURES]
+            + ([f"{FIGURES}/headroom.png"] if "headroom" in ARTIFACTS else [])
         ),
+        # the positive control's committed tables under other designs: overlays' scales named <scale>_*, and
+        # the dose-response tables scripts/testbed_dose_response.py writes beside this scale's
+        readings=sorted(glob.glob(f"paper_tables/{SCALE}_*/headroom.md"))
+        + sorted(glob.glob(f"{PAPER_TABLES}/dose_response*.md")),
         targets=lambda wc: artifact_rules(
             [t for t in artifact_targets() if t not in report_outputs()] + figure_files(NAMED_ONLY_FIGURES)
         ),

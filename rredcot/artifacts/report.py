@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -107,10 +108,17 @@ def _left_out(loc) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ controls
-def controls_section(logs: Logs, headroom: Sequence[str] = ()) -> list[str]:
+def controls_section(
+    logs: Logs,
+    headroom: Sequence[str] = (),
+    readings: Sequence[str | Path] = (),
+    out: str | Path = ".",
+    captions: Mapping[str, str] | None = None,
+) -> list[str]:
     """Checks of the mechanism that come before any verdict (our additions, not paper claims): value sanity,
-    the positive control (``headroom``: its table and figure), the learning-rate-0 control and the MC oracle,
-    each against its stated target."""
+    the positive control (``headroom``: its table and figure, shown with the figure's caption from
+    ``captions``; ``readings``: the committed tables of its other designs, linked relative to ``out``), the
+    learning-rate-0 control and the MC oracle, each against its stated target."""
     lines = [
         "## Controls (our additions, not paper claims)",
         "",
@@ -143,8 +151,36 @@ def controls_section(logs: Logs, headroom: Sequence[str] = ()) -> list[str]:
                 f"{'yes' if e['meets_targets'] else 'no'} |"
             )
         lines += ["", f"MC values themselves drop at the twin in {pct(s['mc_drop_share'])} of problems.", ""]
-    lines += _headroom_lines(logs, headroom) + _control_runs(logs)
+    shown = []
+    for path in headroom:  # the control's own table and figure, where the scale has one
+        if path.endswith(".md"):
+            shown += [Path(path).read_text().rstrip(), ""]
+        elif (captions or {}).get(str(path)):
+            shown += _figure(path, captions[str(path)], out)
+    lines += _headroom_lines(logs, headroom) + shown + _other_designs(readings, out) + _control_runs(logs)
     return lines
+
+
+def _other_designs(readings: Sequence[str | Path], out: str | Path) -> list[str]:
+    """One line per committed reading of the control under other designs (another scale's ``headroom.md``, a
+    dose-response table): its title and verdict, linked, so the reader sees whether the result is this
+    design's alone."""
+    if not readings:
+        return []
+    lines = [
+        "**The same control under other designs** (each its own runs; the README gives their commands):",
+        "",
+    ]
+    for path in readings:
+        text = Path(path).read_text()
+        title = text.splitlines()[0].strip().strip("*")
+        verdict = re.search(r"(headroom|dose-response) \*\*([^*]+)\*\*", text)
+        crossing = re.search(r"by step (\S+) of (\S+) \((\d+%)", text)
+        reading = f"{verdict.group(1)} **{verdict.group(2)}**" if verdict else "no verdict in the table"
+        if crossing and verdict and not verdict.group(2).startswith("not testable"):  # else meaningless
+            reading += f" (step {crossing.group(1)} of {crossing.group(2)}, {crossing.group(3)})"
+        lines.append(f"- [{title}]({_rel(path, out)}): {reading}")
+    return [*lines, ""]
 
 
 def _headroom_lines(logs: Logs, headroom: Sequence[str]) -> list[str]:
@@ -391,7 +427,7 @@ def _describe_run(logs: Logs) -> list[str]:
     if base["kind"] == "sft":
         arch = base.get("architecture", {})
         model = (
-            f"tiny Qwen3 built and SFT-trained by the pipeline ({arch.get('num_hidden_layers')} layers, "
+            f"small Qwen3 built and SFT-trained by the pipeline ({arch.get('num_hidden_layers')} layers, "
             f"hidden size {arch.get('hidden_size')})"
         )
     else:
@@ -404,11 +440,13 @@ def _describe_run(logs: Logs) -> list[str]:
     )
     trl = cfg["train"]["trl"]
     benches = ", ".join(f"{b} (avg@{s['n_samples']})" for b, s in cfg["eval"]["benchmarks"].items())
+    controls = [run for runs in cfg["artifacts"].get("controls", {}).values() for run in runs]
     lines = [
         f"- **Scale** `{cfg['scale']}`: base model {model}; training data {train_data}.",
         f"- **Training**: {', '.join(cfg['train']['methods'])} × seeds {cfg['train']['seeds']}, "
         f"{trl['max_steps']} steps, group size {trl['num_generations']}, completions ≤ "
-        f"{trl['max_completion_length']} tokens.",
+        f"{trl['max_completion_length']} tokens"
+        + (f"; controls {', '.join(f'`{run}`' for run in controls)}." if controls else "."),
         f"- **Evaluation**: {benches}.",
     ]
     if logs.traces is not None:
@@ -439,6 +477,7 @@ def render(
     figures_png: Sequence[str | Path] = (),
     named_only_figures: Sequence[str | Path] = (),
     headroom: Sequence[str] = (),
+    readings: Sequence[str] = (),
     captions: Mapping[str, str] | None = None,
     targets: Mapping[str, str] | None = None,
     snakemake_command: str = "snakemake --cores 2 {target}",
@@ -446,7 +485,8 @@ def render(
 ) -> str:
     """The Markdown text of the report; links are relative to ``out``'s folder. ``schema``: the config's JSON
     schema, whose descriptions the assumptions table prints. ``tables_md`` and ``figures_png``, shown in
-    full, are also the files each claim links; ``headroom``: the positive control's table and figure.
+    full, are also the files each claim links; ``headroom``: the positive control's table and figure;
+    ``readings``: that control's committed tables under other designs.
     ``captions``: each figure's caption (reStructuredText, as ``snakemake --report`` shows it), printed under
     the figure; every figure needs one. ``targets``: each artifact file listed under *How to regenerate*, and
     the rule that makes it (:data:`rredcot.artifacts.makers.MAKERS` names its function).
@@ -482,7 +522,7 @@ def render(
         "",
         "Summary: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".",
         "",
-        *controls_section(logs, headroom),
+        *controls_section(logs, headroom, readings, out, captions),
         *robustness_section(logs),
         *credit_section(logs),
         "## Claims in detail",
@@ -611,6 +651,7 @@ def write_report(
     snakemake_command: str,
     benchmark_cost: str | None,
     out: str,
+    readings: Sequence[str] = (),
     published: str | None = None,
     sanity: dict | None = None,
     draws: list[dict] | None = None,
@@ -645,6 +686,7 @@ def write_report(
             figures_png=figures_png,
             named_only_figures=named_only_figures,
             headroom=headroom,
+            readings=readings,
             captions=captions,
             targets=targets,
             snakemake_command=snakemake_command,

@@ -93,8 +93,9 @@ def machine_lines(machines: Mapping[str, dict]) -> list[str]:
         "- **Bit-reproducible**: every number here, rerun on the same machine type (CPU model and torch "
         "kernels) with the same thread counts and library versions: draws are seeded per purpose and CPU "
         "algorithms are deterministic. **Not bit-reproducible** across machines: other kernels or thread "
-        "counts change floating-point sums, hence the SFT base model and everything downstream; the "
-        "base-model spread above measures how large such a change can be.",
+        "counts change floating-point sums, hence the SFT base model and everything downstream; a "
+        "base-model spread (`base_model.spread_seeds`, shown above where configured) measures how large "
+        "such a change can be.",
         "",
     ]
     return lines
