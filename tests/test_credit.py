@@ -182,6 +182,28 @@ def test_degenerate_share_counts_boundaries_and_segments():
     np.testing.assert_array_equal(credit.degenerate(trace), [True, False, True, True])
 
 
+def test_first_segment_share_by_hand():
+    """Median over traces of |r_0| / Σ|r|; a trace whose credits are all 0 is left out of that estimator."""
+    a = record(
+        0,
+        correct=1,
+        bounds=[0, 2, 5, 9],
+        outcomes=[[0, 0], [0, 1], [0, 1], [1, 1]],
+        values=[-70.0, 0.0, -1.0, 0.0],
+    )  # MC credits 0.5, 0, 0.5; log credits 70, −1, 1
+    b = record(
+        1,
+        correct=0,
+        bounds=[0, 2, 5, 9],
+        outcomes=[[0, 1], [0, 1], [0, 0], [1, 1]],
+        values=[-10.0, -10.0, -5.0, 0.0],
+    )  # MC credits 0, −0.5, 1; log credits 0, 5, 5
+    c = record(2, correct=1, bounds=[0, 2, 5, 9], outcomes=[[1, 1]] * 4)  # MC credits all 0: left out
+    shares = credit.first_segment_share([a, b, c])
+    assert shares[MC] == pytest.approx(0.25)  # median of 0.5 and 0
+    assert shares["RREDCoT reference/log"] == pytest.approx(35 / 72)  # median of 70/72 and 0
+
+
 def test_agreement_of_an_estimator_equal_to_mc():
     """Values equal to the MC means agree perfectly on every cell; non-degenerate cells drop the boundaries
     whose rollouts all agree."""

@@ -125,6 +125,22 @@ def degenerate_share(traces: Sequence[dict]) -> DegenerateShare:
     return DegenerateShare(counts["b"], counts["d"], counts["z"], counts["o"], counts["s"], counts["sd"])
 
 
+def first_segment_share(traces: Sequence[dict]) -> dict[str, float]:
+    """Per estimator, the median over traces of the first segment's share of the trace's total |credit|.
+
+    The first segment is what a trace writes before its first boundary after the prompt (``<think>\\n`` on
+    the CPU tasks), the same tokens in every trace. An estimator that gives it far more of the credit than MC
+    does makes a redistribution spend that much of its update there, whatever the outcome. Traces whose
+    credits are all 0 or not finite are left out."""
+    shares: dict[str, list[float]] = {}
+    for trace in traces:
+        for name, credits in segment_credits(trace).items():
+            magnitude = np.abs(credits)
+            if magnitude.size and np.isfinite(magnitude).all() and magnitude.sum() > 0:
+                shares.setdefault(name, []).append(float(magnitude[0] / magnitude.sum()))
+    return {name: float(np.median(values)) for name, values in shares.items()}
+
+
 # ------------------------------------------------------------------------------------------------ agreement
 def _trace_pairs(
     trace: dict, rank: bool = True

@@ -47,7 +47,7 @@ PAPER = "docs/paper.md"
 # ------------------------------------------------------------------------------------- credit (our additions)
 def credit_section(logs: Logs) -> list[str]:
     """Degenerate boundaries, where the agreement tables are, and first-error localization (our additions)."""
-    from rredcot.artifacts.credit import RANDOM, degenerate_share, error_localization
+    from rredcot.artifacts.credit import RANDOM, degenerate_share, error_localization, first_segment_share
 
     lines = ["## Credit agreement and error localization (our additions, not paper claims)", ""]
     if not logs.traces:
@@ -62,6 +62,20 @@ def credit_section(logs: Logs) -> list[str]:
         "*credit_agreement* (Tables) and the figure *credit_agreement*.",
         "",
     ]
+    shares = first_segment_share(logs.traces)
+    if shares:
+        configured = rredcot_name(default_variant(logs.config["train"]["rredcot"]))
+        listed = ", ".join(
+            f"{name.removeprefix('RREDCoT ')}{' (configured)' if name == configured else ''} {fmt(share, 2)}"
+            for name, share in shares.items()
+        )
+        lines += [
+            "**Credit on the first segment** (the tokens before the first boundary after the prompt, the "
+            "same in every trace; median over traces of its share of the trace's |credit|): "
+            f"{listed}. A σ that follows credit spends about this share of its redistributed mass there, "
+            "whatever the outcome.",
+            "",
+        ]
     loc = error_localization(logs.traces, n_resamples=logs.artifacts["bootstrap_resamples"])
     head = (
         "**First-error localization** (incorrect traces whose first wrong line is known: does the "
