@@ -262,7 +262,8 @@ def _control_runs(logs: Logs) -> list[str]:
             f"- Oracle (`{method}`) − GRPO on the mean: {signed(gain)}; "
             f"RREDCoT − GRPO: {signed(red - grpo)}"
             + (
-                f"; RREDCoT recovers {fmt(share, 2)} of the oracle's gain"
+                f"; RREDCoT recovers {fmt(share, 2)} of the oracle's gain on the mean over splits, a point "
+                "estimate (the positive control's table gives it on its own split, with an interval)"
                 if math.isfinite(share)
                 else "; the oracle shows no gain over GRPO, so there is nothing for RREDCoT to recover"
             )
