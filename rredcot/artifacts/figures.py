@@ -420,10 +420,9 @@ def fig3_mc_cost(
                 f"\npaper: {claims['mc_gpu_hours']:g} GPU-hours of MC for {claims['mc_questions']:g} "
                 f"questions, ≤ {claims['mc_max_segments']:g} segments"
             )
-        right.text(0.02, 0.98, note, transform=right.transAxes, va="top", fontsize=8)
         right.set_xlabel("questions (traces, in logged order)")
         right.set_ylabel("cumulative wall-clock seconds")
-        right.set_title("cost vs number of questions")
+        right.set_title(f"cost vs number of questions\n{note}", fontsize=9)  # above the curves, over none
         right.legend(loc="lower right")
     else:
         _no_data(right)
@@ -553,7 +552,7 @@ def fig7_mc_sd(
     right.set_title(
         f"{n_varied} of {n_all} boundaries have both outcomes; {n_resamples} bootstrap resamples", fontsize=9
     )
-    right.legend(fontsize=7)
+    right.legend(fontsize=7, loc="upper right")  # the SD falls with the samples: the upper right stays empty
     fig.suptitle(title)
     save(fig, pdf, png)
 
@@ -564,7 +563,10 @@ def _heatmap(ax, matrix: pd.DataFrame, title: str) -> None:
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.85")
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=-1, vmax=1)
     labels = [c.replace("RREDCoT ", "RREDCoT\n") for c in matrix.columns]
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
+    # one line per column label: two-line labels, rotated, run into their neighbours'
+    ax.set_xticks(
+        range(len(labels)), matrix.columns, rotation=45, ha="right", rotation_mode="anchor", fontsize=7
+    )
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.grid(False)
     for i in range(values.shape[0]):
@@ -624,8 +626,9 @@ def fig4_estimator_correlation(
     estimators that agree would lie on top of each other)."""
     credits = pooled_credits(traces)
     columns = estimator_columns(credits)
-    fig = plt.figure(figsize=(15, 5.5), layout="constrained")
+    fig = plt.figure(figsize=(15, 6.5), layout="constrained")  # room for the long rotated tick labels
     axes = [fig.add_subplot(1, 3, i) for i in (1, 2, 3)]
+    note = ""
     if len(columns) < 2 or credits.empty:
         for ax in axes:
             _no_data(ax, "no segment credits logged")
@@ -686,15 +689,9 @@ def fig4_estimator_correlation(
                 )
         else:
             _no_data(ax, "no MC credits logged")
-        fig.supxlabel(  # a figure label: the constrained layout keeps it clear of the tick labels
-            f"{credits['trace'].nunique()} traces, {len(credits)} segments pooled. {NA_NOTE}.",
-            x=0.01,
-            ha="left",
-            fontsize=7,
-            color="0.3",
-        )
-    fig.suptitle(
-        f"Fig. 4{f' ({scale} scale)' if scale else ''}: agreement of segment credits between estimators"
+        note = f"\n{credits['trace'].nunique()} traces, {len(credits)} segments pooled. {NA_NOTE}."
+    fig.suptitle(  # the pooling note under the title: at the bottom it ran into the rotated tick labels
+        f"Fig. 4{f' ({scale} scale)' if scale else ''}: agreement of segment credits between estimators{note}"
     )
     save(fig, pdf, png)
 
@@ -978,7 +975,10 @@ def value_sanity(sanity: dict, *, pdf: str | Path, png: str | Path, scale: str =
         clean = [(v, m) for r in records for v, m in zip(r["values"][name], r["mc"], strict=True)]
         twins = [(r["twin"]["values"][name], r["twin"]["mc"]) for r in records if r["twin"]]
         color = styles[rredcot_name(f"{name}/log")].color
-        for points, label, marker in ((clean, "line-end states", "o"), (twins, "corrupted first step", "x")):
+        for points, label, marker in (
+            (clean, "prompt and line ends", "o"),
+            (twins, "corrupted first step", "x"),
+        ):
             if points:
                 v, m = np.asarray(points).T
                 ax.scatter(m, v, s=14, alpha=0.6, color=color, marker=marker, label=label)

@@ -278,7 +278,9 @@ def write_headroom(
         values = per_seed.loc[per_seed["arm"] == arm, "eval"].to_numpy()
         style = styles[arm]
         face = "white" if style.hollow else style.color
-        x = np.full(values.size, k)
+        x = k + (
+            np.linspace(-0.15, 0.15, values.size) if values.size > 1 else np.zeros(values.size)
+        )  # side by side
         right.scatter(x, values, edgecolors=style.color, c=face, marker=style.marker, s=18, zorder=3)
         if values.size:
             right.hlines(np.nanmean(values), k - 0.25, k + 0.25, color=style.color, lw=2)
