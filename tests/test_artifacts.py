@@ -39,7 +39,7 @@ from synthetic_logs import (
     write_segmentation,
 )
 
-from rredcot.artifacts import figures, report, tables, verdicts
+from rredcot.artifacts import assumptions, figures, report, tables, verdicts
 from rredcot.artifacts.claims import CLAIMS, Logs, evaluate_claims
 from rredcot.artifacts.logs import (
     MC,
@@ -696,11 +696,12 @@ def test_the_assumptions_table_describes_every_field_with_the_schema_s_descripti
     and nowhere else."""
     configs = [yaml.safe_load(path.read_text()) for path in (REPO / "experiments").glob("*.yaml")]
     for config in [c for c in configs if c and "train" in c]:
-        table = report.assumptions_table(config, SCHEMA)
-        fields = [name for dotted, _ in report.ASSUMPTIONS for name, _ in report._lookup(config, dotted)]
+        table = assumptions.assumptions_table(config, SCHEMA)
+        open_fields = assumptions.ASSUMPTIONS
+        fields = [name for dotted, _ in open_fields for name, _ in assumptions._lookup(config, dotted)]
         fields += [f"analysis.{key}" for key in config["analysis"]]
         for name in fields:
-            described = report.schema_description(SCHEMA, name)
+            described = assumptions.schema_description(SCHEMA, name)
             assert described, name
             assert f"| `{name}` |" in table and " | {} | ".format(described.replace("|", "\\|")) in table
 
@@ -710,7 +711,7 @@ def test_a_field_without_a_description_stops_the_report_naming_it():
     del schema["properties"]["eval"]["properties"]["top_p"]["description"]
     config = yaml.safe_load((REPO / "experiments" / "smoke.yaml").read_text())
     with pytest.raises(ValueError, match=r"no description of eval\.top_p"):
-        report.assumptions_table(config, schema)
+        assumptions.assumptions_table(config, schema)
 
 
 def build_artifacts(logs, root: Path, config: dict, evals=None) -> Path:
