@@ -22,10 +22,9 @@ from pathlib import Path
 import torch
 import transformers
 
-FIELDS = (
-    "benchmark", "setting", "quantity", "min", "median", "repeats", "model", "params", "machine", "versions",
-    "recorded_at", "load_1min",
-)  # fmt: skip
+from rredcot.artifacts.logs import BENCHMARK_COST_COLUMNS
+
+FIELDS = BENCHMARK_COST_COLUMNS  # the columns the report reads them by
 
 
 def machine(threads: int) -> str:

@@ -105,7 +105,8 @@ def machine_dirs():
 
 
 def report_outputs():
-    """The scale's report and, where artifacts.publish_report (the default scale, the testbed), the top-level copy."""
+    """The scale's report and, where artifacts.publish_report (the default scale, the testbed), the top-level
+    copy."""
     return [REPORT_FILE] + ([PUBLISHED_REPORT] if ARTIFACTS["publish_report"] else [])
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from rredcot.artifacts.logs import SPREAD_BASE, difference_se, mean_sd, policy_mean, seed_means
+from rredcot.artifacts.style import run_policy
 from rredcot.artifacts.tables import fmt
 from rredcot.pipeline.metric_names import NEWLINES_METRIC, THINKING_LINES_METRIC
 
@@ -168,14 +169,11 @@ def ablation_test_lines(
     for name, groups in ablations.items():
         rows, variant_evaluated = [], False
         for label, runs in groups.items():
-            per_run = [v for v in (policy_mean(evals, run, benchmarks) for run in runs) if math.isfinite(v)]
-            if not per_run:
+            evaluated = {run: v for run in runs if math.isfinite(v := policy_mean(evals, run, benchmarks))}
+            if not evaluated:
                 continue
-            variant_evaluated |= any(
-                run.split("/")[0] not in main_methods and math.isfinite(policy_mean(evals, run, benchmarks))
-                for run in runs
-            )
-            m, sd, n = mean_sd(per_run)
+            variant_evaluated |= any(run_policy(run) not in main_methods for run in evaluated)
+            m, sd, n = mean_sd(evaluated.values())
             splits = []
             for b in benchmarks:
                 v = [policy_mean(evals, run, [b]) for run in runs]
