@@ -39,7 +39,7 @@ from synthetic_logs import (
     write_segmentation,
 )
 
-from rredcot.artifacts import assumptions, figures, report, tables, verdicts
+from rredcot.artifacts import assumptions, figures, report, sections, tables, verdicts
 from rredcot.artifacts.claims import CLAIMS, Logs, evaluate_claims
 from rredcot.artifacts.logs import (
     MC,
@@ -1017,14 +1017,14 @@ def test_controls_section_checks_the_lr0_control_and_the_oracle(tmp_path):
         paper_tables={},
         paper_claims={},
     )
-    text = "\n".join(report.controls_section(logs))
+    text = "\n".join(sections.controls_section(logs))
     assert "| mean | 0.200 | 0.425 ± 0.075 | 0.625 ± 0.025 | 0.200 | 0.750 |" in text
     assert "Learning rate 0 (`grpo_lr0`) reproduces the base model's evaluation" in text
     # oracle − GRPO = 0.750 − 0.425 = 0.325; RREDCoT − GRPO = 0.200: RREDCoT recovers 0.62 of it.
     assert "RREDCoT recovers 0.62 of the oracle's gain" in text
     moved = {**values, "grpo_lr0/seed0": {"in_dist": 0.31, "more_steps": 0.10}}
     logs.evals = load_eval(write_evals(tmp_path / "moved", moved))
-    assert "does **not** reproduce" in "\n".join(report.controls_section(logs))
+    assert "does **not** reproduce" in "\n".join(sections.controls_section(logs))
 
 
 def test_the_controls_show_the_headroom_table_figure_and_the_other_designs_verdicts(logs, tmp_path):
@@ -1041,7 +1041,7 @@ def test_the_controls_show_the_headroom_table_figure_and_the_other_designs_verdi
     )
     dose = tmp_path / "dose_response.md"
     dose.write_text("**Dose-response of the positive control**\n\n- dose-response **not decided**: H = 16\n")
-    lines = report.controls_section(
+    lines = sections.controls_section(
         gated, [str(table), str(figure)], [other, dose], tmp_path / "REPLICATION.md", {str(figure): "Cap."}
     )
     text = "\n".join(lines)
