@@ -22,6 +22,8 @@ in the memory left beside the training state (``--free-gib``).
 
     .venv/bin/python benchmarks/value_memory.py --threads 1 --csv paper_tables/tiny/compute_cost.csv
 
+``--projections-only`` writes the projections alone (arithmetic on the two configs; no measurement).
+
 About 8 minutes on one thread of the 2-core reference machine (naive scoring at 2k and 16k tokens only, one
 500-token reference per trace by default; ``--ref-lengths 300 500`` doubles the time).
 """
@@ -132,6 +134,37 @@ def fitting_budget(config: dict, free_bytes: float, dtype_bytes: int) -> int:
     return budget
 
 
+def projection_rows(value_batch_tokens: int, free_gib: float, dtype_bytes: int) -> list[tuple]:
+    """The projected new-path peaks (:func:`projected_peak`), printed and as rows: this model's at
+    ``value_batch_tokens``, Qwen3-4B's per token slot and at four budgets, and the largest budget that fits
+    in ``free_gib``. Arithmetic on the two configs, the same on every machine."""
+    qwen = "Qwen3-4B bf16"
+    this_model = projected_peak(MODEL, value_batch_tokens, dtype_bytes) / 2**20
+    per_slot = projected_peak(QWEN3_4B, 1, 2, 0) / 2**10
+    fits = fitting_budget(QWEN3_4B, free_gib * 2**30, 2)
+    print(
+        f"\nprojected new-path peak, this model at value_batch_tokens={value_batch_tokens}: "
+        f"{this_model:.0f} MiB"
+    )
+    print(f"{qwen}, per token slot of value_batch_tokens: {per_slot:.0f} KiB")
+    rows = [
+        (
+            f"this model, value_batch_tokens={value_batch_tokens}",
+            "projected_peak_mib",
+            this_model,
+            this_model,
+            1,
+        ),
+        (qwen, "projected_kib_per_token_slot", per_slot, per_slot, 1),
+    ]
+    for tokens in (8192, 32768, 65536, 131072):
+        peak = projected_peak(QWEN3_4B, tokens, 2) / 2**30
+        print(f"  value_batch_tokens={tokens:>6}: {peak:6.1f} GiB")
+        rows.append((f"{qwen}, value_batch_tokens={tokens}", "projected_peak_gib", peak, peak, 1))
+    print(f"  largest power of two within {free_gib:g} GiB: value_batch_tokens={fits}")
+    return [*rows, (f"{qwen}, free={free_gib:g} GiB", "projected_value_batch_tokens", fits, fits, 1)]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -148,6 +181,11 @@ def main(argv=None) -> int:
     parser.add_argument("--free-gib", type=float, default=30.0, help="GPU memory left for value scoring")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--csv", type=Path, help="append the results to this CSV file")
+    parser.add_argument(
+        "--projections-only",
+        action="store_true",
+        help="only the projected peaks (arithmetic, no measurement)",
+    )
     args = parser.parse_args(argv)
     load = load_at_start()
 
@@ -169,11 +207,13 @@ def main(argv=None) -> int:
     budget = {"value_batch_tokens": args.value_batch_tokens}
 
     rows = []
-    print(
-        f"\n{'tokens':>6} {'old MiB':>8} {'new MiB':>8} {'old s':>7} {'new s':>7} {'max |Δ|':>8}"
-        f" {'naive s':>8} {'speed-up':>8} {'tokens':>6} {'FLOPs':>6} {'of FLOPs':>6}"
-    )
-    for length in args.lengths:
+    lengths = () if args.projections_only else args.lengths
+    if lengths:
+        print(
+            f"\n{'tokens':>6} {'old MiB':>8} {'new MiB':>8} {'old s':>7} {'new s':>7} {'max |Δ|':>8}"
+            f" {'naive s':>8} {'speed-up':>8} {'tokens':>6} {'FLOPs':>6} {'of FLOPs':>6}"
+        )
+    for length in lengths:
         prefix = draw(length)
         bounds = sorted(
             {int(round(x)) for x in np.linspace(length / args.boundaries, length, args.boundaries)}
@@ -223,19 +263,7 @@ def main(argv=None) -> int:
             print(f"ERROR: the paths disagree by {diff:.2e} at {length} tokens")
             return 1
 
-    dtype_bytes = torch.finfo(model.dtype).bits // 8
-    print(
-        f"\nprojected new-path peak, this model at value_batch_tokens={args.value_batch_tokens}: "
-        f"{projected_peak(MODEL, args.value_batch_tokens, dtype_bytes) / 2**20:.0f} MiB"
-    )
-    free = args.free_gib * 2**30
-    fits = fitting_budget(QWEN3_4B, free, 2)
-    per_slot = projected_peak(QWEN3_4B, 1, 2, 0) / 2**10
-    print(f"Qwen3-4B (bf16), per token slot of value_batch_tokens: {per_slot:.0f} KiB")
-    for tokens in (8192, 32768, 65536, 131072):
-        print(f"  value_batch_tokens={tokens:>6}: {projected_peak(QWEN3_4B, tokens, 2) / 2**30:6.1f} GiB")
-    print(f"  largest power of two within {args.free_gib:g} GiB: value_batch_tokens={fits}")
-    rows.append((f"Qwen3-4B bf16, free={args.free_gib:g} GiB", "projected_value_batch_tokens", fits, fits, 1))
+    rows += projection_rows(args.value_batch_tokens, args.free_gib, torch.finfo(model.dtype).bits // 8)
 
     if args.csv:
         append_rows(
