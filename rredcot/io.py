@@ -135,3 +135,17 @@ def resume_records(
                 f"{where}: {difference}; delete the partial log to start over with the new settings"
             )
     return {record["id"]: record for record in records}
+
+
+def remove_resume_state(*paths: str | os.PathLike) -> None:
+    """Remove a finished job's resume state (partial logs, checkpoint folders); missing paths are skipped.
+
+    That state serves an interrupted job only. Left behind by a finished one, a rerun (new settings in the
+    config, new code, ``--forcerun``) would resume from it and return the old result: a finished training run
+    resumes at its last step and trains nothing. So each stage calls this once its outputs are written."""
+    for path in map(Path, paths):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+

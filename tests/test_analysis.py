@@ -148,20 +148,23 @@ def test_records_resume_and_determinism(model_dir, rows, tmp_path):
     again = analyze_credit(model_dir, rows, **paths(tmp_path, "again"), **SETTINGS)
     assert [untimed(r) for r in again] == [untimed(r) for r in records]
 
-    # Resume: a run interrupted after the first problem (torn last line included) reuses that record as
-    # logged and computes the second one exactly as an uninterrupted run does.
+    # A finished run leaves no resume state: a rerun starts over.
     resume = paths(tmp_path, "resume")
     partial = resume["partial_path"]
     first = analyze_credit(model_dir, rows, **resume, **{**SETTINGS, "n_traces": 1})
-    with partial.open("a") as f:
-        f.write('{"id": "torn')
+    assert not partial.exists() and not partial.with_name(f"{partial.stem}_draws.jsonl").exists()
+
+    # Resume: a run interrupted after the first problem (torn last line included) reuses that record as
+    # logged and computes the second one exactly as an uninterrupted run does.
+    partial.write_text(json.dumps(first[0]) + '\n{"id": "torn')
     resumed = analyze_credit(model_dir, rows, **resume, **SETTINGS)
     assert resumed[0] == first[0]  # timings included: not recomputed
     assert [untimed(r) for r in resumed] == [untimed(r) for r in records]
-    assert len(read_jsonl(partial)) == 2
+    assert not partial.exists()
     assert read_jsonl(resume["draws_path"]) == read_jsonl(run["draws_path"])
 
-    # Other settings against the same partial log: refuse to mix.
+    # Other settings against a partial log: refuse to mix.
+    partial.write_text(json.dumps(first[0]) + "\n")
     with pytest.raises(ValueError, match="delete the partial log"):
         analyze_credit(model_dir, rows, **resume, **{**SETTINGS, "n_mc_samples": 2})
 
@@ -475,10 +478,17 @@ def test_stratified_analysis_resumes_as_an_uninterrupted_run(model_dir, tmp_path
     assert (calls["records"], calls["samples"]) == (2, 3)
     assert read_jsonl(interrupted["draws_path"]) == draws
     assert [untimed(r) for r in resumed] == [untimed(r) for r in records]
-    # Finished: nothing is sampled, no model is loaded.
+    # Died after its last trace, before writing the outputs: nothing is sampled, no model is loaded. Once
+    # the outputs are written, the partial logs are gone: a rerun would start over.
+    partial = interrupted["partial_path"]
+    assert not partial.exists()
+    partial.write_text("".join(json.dumps(r) + "\n" for r in resumed))
+    grades = [{"id": d["id"], "correct": d["correct"]} for d in draws]
+    partial.with_name(f"{partial.stem}_draws.jsonl").write_text("".join(json.dumps(g) + "\n" for g in grades))
     calls.update(records=0, samples=0)
     monkeypatch.setattr(analysis, "load_model_and_tokenizer", None)
     assert analyze_credit(model_dir, PLAIN, **interrupted, **LIGHT) == resumed and calls["samples"] == 0
+    assert not partial.exists()
 
 
 def test_shortfall_writes_what_was_accepted(model_dir, tmp_path, monkeypatch, caplog):

@@ -3,7 +3,8 @@
 The two ranks score different numbers of completions (rank 1's rewards are all equal, so none of its
 completions is redistributed), with the ``self`` estimator, whose gathering of the groups is a collective.
 The run must finish (a rank waiting on a collective the other never joins would hang until the timeout),
-log finite metrics, and resume from its checkpoint in a second launch. FSDP and ZeRO-3 cannot run here
+log finite metrics, and, preempted during its first step, resume from that step's checkpoint in a second
+launch. FSDP and ZeRO-3 cannot run here
 (accelerate turns an FSDP config into DDP when there is no GPU; DeepSpeed needs one): the README's
 "Running at scale" says what is and is not tested.
 """
@@ -30,11 +31,14 @@ SMOKE = yaml.safe_load((Path(__file__).resolve().parents[1] / "experiments" / "s
 # The driver every rank runs: the stages' entry, with a reward that depends on the rank, and a report of the
 # backend.
 DRIVER = """
-import json, os, sys
+import json, os, signal, sys
 import torch.distributed as dist
 import rredcot.pipeline.train
 
 def accuracy_reward(completions, answer, **kwargs):
+    if os.environ.get("STOP_IN_FIRST_STEP") and int(os.environ["RANK"]) == 0:
+        os.environ.pop("STOP_IN_FIRST_STEP")
+        os.kill(os.getpid(), signal.SIGTERM)  # preemption notice to one rank, during step 1
     if int(os.environ["RANK"]) == 1:
         return [1.0 for _ in completions]  # equal rewards: advantage 0, nothing to score on this rank
     return [float(len(c[0]["content"]) % 3 == 0) for c in completions]
@@ -53,8 +57,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(root: Path, out: Path, driver: Path, max_steps: int) -> str:
-    """``accelerate launch`` with two processes of the smoke config's RREDCoT run; returns the output."""
+def launch(root: Path, out: Path, driver: Path, max_steps: int, stop: bool = False) -> str:
+    """``accelerate launch`` with two processes of the smoke config's RREDCoT run; returns the output.
+    ``stop``: rank 0 gets SIGTERM during step 1, and the launch must fail after checkpointing."""
     settings = {
         "method": "rredcot",
         "trl": {**SMOKE["train"]["trl"], "max_steps": max_steps},
@@ -72,9 +77,11 @@ def launch(root: Path, out: Path, driver: Path, max_steps: int) -> str:
     ]  # fmt: skip
     # No GPU even where there is one: --multi_gpu then starts CPU processes, which accelerate joins by gloo.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    if stop:
+        env["STOP_IN_FIRST_STEP"] = "1"
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    return proc.stdout
+    assert (proc.returncode != 0) == stop, (proc.stdout + proc.stderr)[-4000:]
+    return proc.stdout + proc.stderr if stop else proc.stdout
 
 
 def test_two_cpu_processes_train_and_resume_with_uneven_scoring(workspace, tmp_path):  # noqa: F811
@@ -82,8 +89,11 @@ def test_two_cpu_processes_train_and_resume_with_uneven_scoring(workspace, tmp_p
     driver.write_text(DRIVER)
     out = tmp_path / "run"
 
-    launch(workspace, out, driver, max_steps=1)
-    assert [r["step"] for r in read_jsonl(out / "metrics.jsonl")] == [1]
+    # Preempted during step 1 (the signal reaches rank 0 only): both ranks stop after it, with its checkpoint.
+    output = launch(workspace, out, driver, max_steps=2, stop=True)
+    assert "rerun to resume" in output, output[-4000:]
+    assert (out / "checkpoints" / "checkpoint-1" / "trainer_state.json").exists()
+    assert not (out / "model").exists()
     stdout = launch(workspace, out, driver, max_steps=2)
 
     # Both processes print to one pipe: their lines can interleave without a newline between them.
@@ -103,7 +113,8 @@ def test_two_cpu_processes_train_and_resume_with_uneven_scoring(workspace, tmp_p
         # Mean over the ranks of each rank's active share: rank 1 has none, so at most 1/2, and rank 0 some.
         assert 0 < row["rredcot/active_frac"] <= 0.5
     assert (out / "model" / "config.json").exists()
-    assert (out / "checkpoints" / "checkpoint-2" / "trainer_state.json").exists()
+    assert json.loads((out / "model" / "machine.json").read_text())["processes"] == 2
+    assert not (out / "checkpoints").exists()  # a finished run leaves no resume state
 
 
 @pytest.mark.parametrize("version", [1, 2])

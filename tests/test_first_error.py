@@ -81,8 +81,24 @@ def test_a_corrected_mistake_then_a_real_error():
     assert "wrong result" in error.reason
 
 
+def test_early_close_is_the_first_error():
+    # The thinking stops after restating the problem (or after one step) and the steps follow in the write-up:
+    # the close is the first error, at the marker.
+    for lines, done in ((["7 +5 *3 -12"], 0), (["7+5=12"], 1)):
+        text = think(*lines, end="</think>\n7+5=12\n12*3=36\n36-12=20\n\\boxed{20}")
+        error = find_first_error(ROW, text)
+        assert (error.line, error.offset) == ("</think>", text.index("</think>"))
+        assert error.index == len(lines) + 1  # the empty line after <think>, the lines, then the marker's
+        assert error.reason == f"the thinking closes after {done} of 3 steps, without a result"
+    # a result line reaches the answer; an unclosed thinking (cut by the budget) has not closed early
+    assert error_line(think("7+5=12", "Result: 24")) is None
+    assert error_line("<think>\n7+5=12\n") is None
+    # a wrong line before the close is the first error
+    assert error_line(think("7+5=13")) == "7+5=13"
+
+
 def test_only_the_thinking_is_judged():
-    # a wrong write-up after </think> is not a thinking error
+    # a wrong write-up after a complete thinking is not a thinking error
     assert error_line(think("7+5=12", "12*3=36", "36-12=24", end="</think>\n\\boxed{7}")) is None
     # no </think>: a last line without a newline may be cut by the token budget, and is not judged
     assert error_line("<think>\n7+5=12\n12*3=3") is None

@@ -218,14 +218,13 @@ def test_nano_wiring_runs_under_slurm_from_prefetch_to_report(slurm_cluster, tmp
     summary = json.loads((results / "eval" / "base" / "math500.json").read_text())
     assert summary["settings"]["model"] == manifest["model"]["path"] and summary["settings"]["random_init"]
 
-    # Training went through `accelerate launch` with two processes: each saved its RNG state in a checkpoint.
+    # Training went through `accelerate launch` with two processes, and the finished runs left no checkpoints.
     for method in config["train"]["methods"]:
         run = results / "train" / method / "seed0"
         steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
         assert steps == [1, 2]
-        states = sorted(p.name for p in (run / "checkpoints" / "checkpoint-2").glob("rng_state_*.pth"))
-        assert states == ["rng_state_0.pth", "rng_state_1.pth"]
-        assert (run / "model" / "config.json").exists()
+        assert json.loads((run / "model" / "machine.json").read_text())["processes"] == 2
+        assert (run / "model" / "config.json").exists() and not (run / "checkpoints").exists()
 
     # The report says what was run: nano's model and data, both methods, nano's three benchmarks.
     report = (work / "paper_tables" / scale / "REPLICATION.md").read_text()

@@ -200,6 +200,7 @@ def test_killed_training_reruns_to_the_uninterrupted_result(
     assert [r["step"] for r in rows] == list(range(1, MAX_STEPS + 1))
     assert untimed(rows) == untimed(read_jsonl(reference / "metrics.jsonl"))
     assert_same_weights(tmp_path / "model", reference / "model")
+    assert not (tmp_path / "checkpoints").exists()  # finished: a rerun trains from the start
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ rule credit_analysis:
     credit_draws.jsonl lists every draw, kept or not.
 
     Finished traces and draw grades are appended to partial logs outside the declared outputs, so a preempted
-    job resumes.
+    job resumes; a finished one removes them, so a rerun starts over.
     """
     input:
         base_model_inputs(),

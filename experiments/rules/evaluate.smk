@@ -2,7 +2,7 @@ rule evaluate_policy:
     """avg@k and pass@k of one policy on one benchmark; per-problem records kept beside the summary.
 
     Finished problems are appended to a partial log outside the declared outputs, so a preempted evaluation
-    resumes where it stopped.
+    resumes where it stopped; a finished one removes it, so a rerun starts over.
     """
     input:
         policy_inputs,

@@ -3,7 +3,8 @@ rule train_policy:
     an ablation variant of train.variants, whose settings rredcot.pipeline.settings.run_settings composes.
 
     Checkpoints live in checkpoints/, which is not a declared output: Snakemake never deletes it, so a rerun of
-    an interrupted job (SLURM time limit, preemption) resumes from the latest checkpoint.
+    an interrupted job (SLURM time limit, preemption) resumes from the latest checkpoint. A finished job
+    removes it, so a rerun of a finished one (new settings, new code) trains from the start.
     """
     input:
         base_model_inputs(),

@@ -88,7 +88,7 @@ from tqdm.auto import tqdm
 
 from rredcot.continuation import DEFAULT_CONTINUATION, ESTIMATORS, SELF_ESTIMATORS, TEXT_FIELDS, Continuation
 from rredcot.end_of_sequence import cut_at_end, end_token_ids
-from rredcot.io import append_jsonl, resume_jsonl, resume_records, write_jsonl
+from rredcot.io import append_jsonl, remove_resume_state, resume_jsonl, resume_records, write_jsonl
 from rredcot.mc import mc_values
 from rredcot.pipeline.attribution import gradient_attribution, leave_one_out_attribution
 from rredcot.pipeline.base_model import load_model_and_tokenizer
@@ -194,7 +194,7 @@ def analyze_credit(
     was accepted is written and a warning logged. Each finished trace is appended to ``partial_path`` and
     each draw's grade to ``<partial_path stem>_draws.jsonl`` beside it; a rerun replays the logged grades and
     skips the finished traces, so it equals an uninterrupted run. The records, in draw order, are written
-    atomically to ``out_path`` and returned.
+    atomically to ``out_path`` and returned; then both partial logs are removed (a rerun starts over).
     """
     strata = check_strata(n_traces, min_incorrect_share, min_correct_share)
     estimators = _check_variants(estimators)
@@ -251,6 +251,7 @@ def analyze_credit(
     _warn_shortfall(draws, strata, len(rows))
     write_jsonl(draws_path, draws)
     write_jsonl(out_path, records)
+    remove_resume_state(partial_path, grades_path)
     return records
 
 
@@ -363,7 +364,7 @@ def analyze_segmentations(
     MC at its boundaries alone would cost. Summed over variants they over-count the shared boundaries.
     Records have the credit analysis's format with only ``estimator``'s values and empty ``attribution``
     dicts; one JSONL per variant goes to ``out_paths[name]``, finished problems to
-    ``partial_dir/<name>.jsonl``.
+    ``partial_dir/<name>.jsonl`` (removed once every output is written).
     """
     if set(out_paths) != set(variants):
         raise ValueError(f"out_paths {sorted(out_paths)} must name exactly the variants {sorted(variants)}")
@@ -417,6 +418,7 @@ def analyze_segmentations(
     for name in specs:
         results[name] = [finished[name][row["id"]] for row in rows]
         write_jsonl(out_paths[name], results[name])
+    remove_resume_state(*partials.values())
     return results
 
 

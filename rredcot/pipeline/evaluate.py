@@ -2,8 +2,9 @@
 
 Each finished problem is appended to a partial JSONL log at once, and a rerun skips the problems already
 there: cluster jobs get preempted, and an AIME-sized evaluation at 25k tokens is hours of GPU time. The final
-records and the summary are written atomically. HF ``generate`` is the default backend; ``backend="vllm"``
-imports vLLM (the optional ``gpu`` extra) only when asked for.
+records and the summary are written atomically, and then the partial log is removed, so that a rerun of a
+finished evaluation (say of a retrained policy) starts over. HF ``generate`` is the default backend;
+``backend="vllm"`` imports vLLM (the optional ``gpu`` extra) only when asked for.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
 from rredcot.end_of_sequence import cut_at_end, end_token_ids
-from rredcot.io import append_jsonl, resume_records, write_json, write_jsonl
+from rredcot.io import append_jsonl, remove_resume_state, resume_records, write_json, write_jsonl
 from rredcot.pipeline.base_model import load_model_and_tokenizer
 from rredcot.pipeline.data import prompt_messages
 from rredcot.rewards import grade, grading_stats
@@ -231,4 +232,5 @@ def evaluate(
     }
     write_jsonl(records_path, records)
     write_json(summary_path, summary)
+    remove_resume_state(partial_path)
     return summary

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rredcot.io import atomic_dir, atomic_path
+from rredcot.io import atomic_dir, atomic_path, remove_resume_state
 
 
 def prepare_data(
@@ -89,7 +89,8 @@ def train(
     metrics: str,
 ) -> None:
     """One RL run of the base policy with the settings :func:`rredcot.pipeline.settings.run_settings`
-    composed, unchanged; checkpoints stay in ``run_dir``, the finished model and log go to the outputs.
+    composed, unchanged; checkpoints stay in ``run_dir`` while the run is unfinished, the finished model and
+    log go to the outputs, and then ``run_dir`` is removed (:func:`rredcot.io.remove_resume_state`).
 
     Under ``accelerate launch`` every process runs this; the main one copies, the others wait for it.
     """
@@ -117,6 +118,8 @@ def train(
             shutil.copyfile(Path(run_dir) / "metrics.jsonl", tmp)
         print(json.dumps({k: str(v) for k, v in summary.items()}))
     state.wait_for_everyone()
+    if state.is_main_process:
+        remove_resume_state(run_dir)
 
 
 def evaluate(

@@ -32,8 +32,13 @@ Walking the lines in order with ``done`` = how many steps of the chain the think
 - **result** ``Result: <v>``: ``v`` equals the true answer (whether or not every step was written);
 - **aside** ``Aside: <letters or digits>``: always (the credit testbed's free choices; it computes nothing).
 
-Every other line, e.g. garbage or a malformed step, is wrong. The first wrong line is the first error; none
-means the thinking never went wrong (as far as these rules see).
+Every other line, e.g. garbage or a malformed step, is wrong. The first wrong line is the first error.
+
+**Closing early.** When no line is wrong but the thinking closes (an end-of-thinking marker follows) before it
+has computed every step of the chain or stated the result, the close itself is the first error, at the
+marker: whatever answer follows was not worked out in the thinking. (A model that learns to stop thinking
+after restating the problem writes its steps in the unjudged write-up.) No error means the thinking never
+went wrong and, if closed, reached the answer (as far as these rules see).
 """
 
 from __future__ import annotations
@@ -78,7 +83,8 @@ ASIDE_LINE = _pattern(ASIDE, characters=r"[0-9A-Za-z]+")
 class FirstError:
     """Where the thinking first goes wrong: ``offset`` is the character offset in the text of the line's first
     character, ``index`` the line's index among the thinking's lines (blank ones included), ``line`` its text
-    (without the newline) and ``reason`` why it is wrong."""
+    (without the newline) and ``reason`` why it is wrong. An early close is the end-of-thinking marker: its
+    offset, the index of the line it ends, the marker as ``line``."""
 
     offset: int
     index: int
@@ -118,18 +124,23 @@ def true_chain(row: Mapping) -> list[tuple[int, str, int, int]]:
 
 def thinking_lines(text: str, end_of_thinking: str = Continuation.end_of_thinking) -> list[tuple[int, str]]:
     """``(offset, line)`` of every judged thinking line (blank ones included), offsets into ``text``."""
-    start = text.find(THINK_START)
-    start = start + len(THINK_START) if start >= 0 and not text[:start].strip() else 0
-    end = text.find(end_of_thinking, start)
-    closed = end >= 0
-    thinking = text[start : end if closed else len(text)]
+    start, end = thinking_span(text, end_of_thinking)
+    thinking = text[start : len(text) if end is None else end]
     lines, offset = [], start
     for line in thinking.split("\n"):
         lines.append((offset, line))
         offset += len(line) + 1
-    if not closed and not thinking.endswith("\n"):
+    if end is None and not thinking.endswith("\n"):
         lines.pop()  # possibly cut by the token budget
     return lines
+
+
+def thinking_span(text: str, end_of_thinking: str = Continuation.end_of_thinking) -> tuple[int, int | None]:
+    """Where the thinking starts in ``text``, and where its end-of-thinking marker is (``None``: open)."""
+    start = text.find(THINK_START)
+    start = start + len(THINK_START) if start >= 0 and not text[:start].strip() else 0
+    end = text.find(end_of_thinking, start)
+    return start, (end if end >= 0 else None)
 
 
 @dataclass(frozen=True)
@@ -208,12 +219,20 @@ def judge_thinking(
 def find_first_error(
     row: Mapping, text: str, *, end_of_thinking: str = Continuation.end_of_thinking
 ) -> FirstError | None:
-    """The first wrong line of ``text``'s thinking on synthetic ``row`` (module docstring), or ``None``."""
-    last = judge_thinking(row, text, end_of_thinking=end_of_thinking)[-1:]
-    if not last or last[0].error is None:
+    """The first wrong line of ``text``'s thinking on synthetic ``row``, or its early close (module
+    docstring), or ``None``."""
+    judged = judge_thinking(row, text, end_of_thinking=end_of_thinking)
+    if judged and judged[-1].error is not None:
+        line = judged[-1]
+        return FirstError(offset=line.offset, index=line.index, line=line.line, reason=line.error)
+    _, end = thinking_span(text, end_of_thinking)
+    steps, done = len(true_chain(row)), judged[-1].done if judged else 0
+    answered = any(RESULT_LINE.match(line.line.strip()) for line in judged)
+    if end is None or done == steps or answered:
         return None
-    line = last[0]
-    return FirstError(offset=line.offset, index=line.index, line=line.line, reason=line.error)
+    index = len(thinking_lines(text, end_of_thinking)) - 1  # the line the marker ends
+    reason = f"the thinking closes after {done} of {steps} steps, without a result"
+    return FirstError(offset=end, index=index, line=end_of_thinking, reason=reason)
 
 
 __all__ = [
@@ -223,5 +242,6 @@ __all__ = [
     "is_synthetic",
     "judge_thinking",
     "thinking_lines",
+    "thinking_span",
     "true_chain",
 ]
