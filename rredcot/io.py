@@ -148,4 +148,3 @@ def remove_resume_state(*paths: str | os.PathLike) -> None:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
-
