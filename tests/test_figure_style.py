@@ -287,6 +287,23 @@ def test_fig7_averages_over_the_boundaries_its_verdict_reads(tmp_path, drawn):
     assert "1 of 3 boundaries have both outcomes" in right.get_title()
 
 
+def test_fig3_draws_each_mc_sample_count_apart(tmp_path, drawn):
+    rng = np.random.default_rng(0)
+    main = [make_trace(rng, i, n_seg=3, n_mc=16) for i in range(3)]
+    fewer = [make_trace(rng, i, n_seg=3, n_mc=4) for i in range(3)]  # the segmentation ablation's
+    figures.fig3_mc_cost(main, **OUT, variant="reference/log", extra_traces=fewer)
+    left = drawn[0].axes[0]
+    check_legends(drawn[0])
+    labels = [text.get_text() for text in left.get_legend().get_texts()]
+    assert labels[:2] == [
+        "Monte Carlo values, 16 samples per boundary",
+        "Monte Carlo values, 4 samples per boundary",
+    ]
+    filled, hollow = left.collections[:2]
+    assert tuple(hollow.get_facecolor()[0]) == (1.0, 1.0, 1.0, 0.5)  # white, at the points' alpha
+    assert tuple(filled.get_facecolor()[0]) != tuple(hollow.get_facecolor()[0])
+
+
 def test_error_localization_and_fig4_give_each_estimator_its_look_and_an_interval(tmp_path, drawn):
     traces = load_credit(write_credit(tmp_path))
     for trace in traces:

@@ -367,20 +367,31 @@ def fig3_mc_cost(
     for column, label, name in series:
         style = styles[name]
         points = every[np.isfinite(every[column]) & (every[column] > 0)]
-        if points.empty:
-            continue
-        drawn = True
-        left.scatter(
-            points["segments"],
-            points[column],
-            s=14,
-            alpha=0.5,
-            color=style.color,
-            marker=style.marker,
-            label=label,
+        # MC's cost grows with its samples per boundary: one band per count, the largest drawn filled.
+        groups = (
+            sorted(points.groupby("mc_samples"), key=lambda group: -group[0])
+            if column == "mc_seconds" and points["mc_samples"].nunique() > 1
+            else [(None, points)]
         )
-        median = points.groupby("segments")[column].median()
-        left.plot(median.index, median.values, color=style.color, ls=style.linestyle, lw=1.5)
+        for rank, (samples, group) in enumerate(groups):
+            if group.empty:
+                continue
+            drawn = True
+            hollow = rank > 0
+            left.scatter(
+                group["segments"],
+                group[column],
+                s=14,
+                alpha=0.5,
+                edgecolors=style.color,
+                facecolors="white" if hollow else style.color,
+                marker=style.marker,
+                label=label if samples is None else f"{label}, {samples:g} samples per boundary",
+            )
+            median = group.groupby("segments")[column].median()
+            left.plot(
+                median.index, median.values, color=style.color, ls="--" if hollow else style.linestyle, lw=1.5
+            )
     if drawn:
         left.set_yscale("log")
         left.set_xlabel("reasoning segments per trace (K)")
