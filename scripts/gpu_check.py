@@ -1,4 +1,5 @@
-"""The nano architecture on one GPU, with random weights: GRPO and RREDCoT steps, memory, one-pass values.
+"""The nano architecture on a GPU machine, with random weights: GRPO and RREDCoT steps, memory, one-pass
+values, MC rollouts through vLLM, and ZeRO-3 with 2 processes where there are 2 GPUs.
 
 ``scripts/gpu_check.sh`` runs this after installing the wheels; it needs no network. The model is
 DeepSeek-R1-Distill-Qwen-1.5B's architecture (its ``config.json`` in ``tests/fixtures/models``) with random
@@ -9,16 +10,20 @@ answers correctly, so all advantages would be 0), and fixed-length segments, 40 
 policy writes no paragraph breaks). Written to ``--out``, one JSON object: per method the step times
 (``step_time`` of TRL's logs, after one untimed warm-up step; the first timed step is left out of the
 median too), their medians and ratio, RREDCoT's own seconds per step and share of the step, peak GPU
-memory; and one-pass vs naive scoring of one 1,024-token completion at 40 boundaries (values, max |Δ|,
-seconds). ``--shrink`` builds a small two-layer version with 16-token completions for a CPU run
-(``tests/test_gpu_check.py``).
+memory; one-pass vs naive scoring of one 1,024-token completion at 40 boundaries (values, max |Δ|,
+seconds); MC rollouts through vLLM on the trained weights (:func:`vllm_rollouts`); and, on a machine with 2
+GPUs, two RREDCoT steps of the train stage under ZeRO-3 with 2 processes (:func:`zero3_steps`). A check
+that cannot run says why in its entry. ``--shrink`` builds a small two-layer version with 16-token
+completions for a CPU run (``tests/test_gpu_check.py``, which also runs the two-process launch with DDP).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from transformers import AutoTokenizer
 
 import rredcot.pipeline.train as train_module
 from rredcot.io import read_jsonl, write_jsonl
@@ -179,6 +185,99 @@ def one_pass_vs_naive(model_path: Path, completion_tokens: int, device: torch.de
     }
 
 
+def vllm_rollouts(model_path: Path, completion_tokens: int, device: torch.device) -> dict:
+    """MC rollouts through vLLM, as the credit analysis, value sanity and the MC oracle sample where the
+    backend is vLLM (:func:`rredcot.mc.mc_values_batch` on a :class:`~rredcot.vllm_engine.VLLMPolicy`): one
+    random completion, 10 boundaries, 4 samples each, on the trained check model's weights. Skipped, with the
+    reason, without a GPU or without vLLM."""
+    if device.type != "cuda":
+        return {"skipped": "no GPU"}
+    if importlib.util.find_spec("vllm") is None:
+        return {"skipped": "vllm is not installed"}
+    from rredcot.end_of_sequence import end_token_ids
+    from rredcot.mc import MCRequest, mc_values_batch
+    from rredcot.vllm_engine import load_vllm
+
+    policy = load_vllm(model_path, dtype="bfloat16", seed=0, random_init=False, gpu_memory_utilization=0.3)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    generator = torch.Generator().manual_seed(1)
+    prompt = tokenizer("Start with 3. Add 4.", add_special_tokens=False)["input_ids"]
+    completion = torch.randint(0, len(tokenizer), (completion_tokens,), generator=generator).tolist()
+    bounds = sorted({int(b) for b in np.linspace(0, completion_tokens, 10)})
+    request = MCRequest(prompt, completion, bounds, reference_answer="7")
+    start = time.perf_counter()
+    (result,) = mc_values_batch(
+        policy, tokenizer, [request], n_samples=4, max_new_tokens=completion_tokens, seed=0
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "boundaries": len(bounds),
+        "samples_per_boundary": 4,
+        "end_ids": sorted(end_token_ids(tokenizer, policy.generation_config)),
+        "outcomes_shape": list(result.outcomes.shape),
+        "generated_tokens": int(result.generated_tokens),
+        "seconds": seconds,
+        "tokens_per_s": result.generated_tokens / seconds,
+    }
+
+
+# What each rank runs: the train stage, with the check's varied reward.
+TWO_PROCESS_DRIVER = """
+import sys
+sys.path.insert(0, sys.argv.pop(1))  # scripts/, for gpu_check's reward
+import gpu_check
+import rredcot.pipeline.train
+rredcot.pipeline.train.accuracy_reward = gpu_check.varied_reward
+from rredcot.pipeline.stages import main
+main(sys.argv[1:])
+"""
+
+
+def zero3_steps(root: Path, model: Path, train: Path, trl: dict, rredcot: dict) -> dict:
+    """Two RREDCoT steps with 2 processes under ``experiments/accelerate/zero3.yaml`` (its free port
+    included; :func:`two_process_steps`). Skipped, with the reason, below 2 GPUs or without DeepSpeed."""
+    gpus = torch.cuda.device_count()
+    if gpus < 2:
+        return {"skipped": f"{gpus} GPU(s); the ZeRO-3 step needs 2"}
+    if importlib.util.find_spec("deepspeed") is None:
+        return {"skipped": "deepspeed is not installed"}
+    config = REPO / "experiments" / "accelerate" / "zero3.yaml"
+    return two_process_steps(root / "zero3", config, model, train, trl, rredcot)
+
+
+def two_process_steps(out: Path, config: Path, model: Path, train: Path, trl: dict, rredcot: dict) -> dict:
+    """Two RREDCoT steps under ``accelerate launch --config_file config`` with 2 processes, through the train
+    stage as ``train.smk`` runs it: the ranks score different numbers of completions, so a collective that
+    one rank skips hangs here, not on the cluster. The launch's return code, wall time and, if it finished,
+    the steps' times and the processes its ``machine.json`` records."""
+    out.mkdir(parents=True)
+    driver = out / "driver.py"
+    driver.write_text(TWO_PROCESS_DRIVER)
+    stage = {
+        "settings": {"method": "rredcot", "trl": {**trl, "max_steps": 2}, "rredcot": rredcot},
+        "seed": 0, "base": str(model), "random_init": True, "train": str(train),
+        "run_dir": str(out / "checkpoints"), "model": str(out / "model"),
+        "metrics": str(out / "metrics.jsonl"), "threads": 1,
+    }  # fmt: skip
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
+        "--num_processes", "2", str(driver), str(Path(__file__).parent), "train", json.dumps(stage),
+    ]  # fmt: skip
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    result = {"returncode": proc.returncode, "wall_s": time.perf_counter() - start}
+    if proc.returncode != 0:
+        return {**result, "output_tail": (proc.stdout + proc.stderr)[-3000:]}
+    rows = read_jsonl(out / "metrics.jsonl")
+    return {
+        **result,
+        "steps": [row["step"] for row in rows],
+        "step_time_s": [row["step_time"] for row in rows],
+        "rredcot_active_frac": [row["rredcot/active_frac"] for row in rows],
+        "processes": json.loads((out / "model" / "machine.json").read_text())["processes"],
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -219,9 +318,14 @@ def main(argv=None) -> int:
             report["rredcot"]["step_time_median_s"] / report["grpo"]["step_time_median_s"]
         )
         dtype = trl["model_init_kwargs"]["dtype"]
-        report["values"] = one_pass_vs_naive(
-            root / "rredcot" / train_module.FINAL_DIR, args.completion_tokens, device, dtype
-        )
+        trained = root / "rredcot" / train_module.FINAL_DIR
+        report["values"] = one_pass_vs_naive(trained, args.completion_tokens, device, dtype)
+        for name, check in (
+            ("vllm_rollouts", lambda: vllm_rollouts(trained, args.completion_tokens, device)),
+            ("zero3", lambda: zero3_steps(root, model, train, trl, rredcot)),
+        ):
+            report[name] = check()
+            print(json.dumps({name: report[name]}), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v for k, v in report["values"].items() if not k.endswith("_logp")}))

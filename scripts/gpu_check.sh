@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU check: the nano architecture with random weights on one GPU, a few GRPO and RREDCoT steps at 1,024
-# completion tokens, one-pass vs naive values; one JSON file (see scripts/gpu_check.py). At most 8 minutes.
+# The GPU check: the nano architecture with random weights, a few GRPO and RREDCoT steps at 1,024 completion
+# tokens, one-pass vs naive values, MC rollouts through vLLM (where installed) and, with 2 GPUs, two ZeRO-3
+# steps with 2 processes; one JSON file (see scripts/gpu_check.py). At most 9 minutes.
 #
 # Here, with network, fill wheels/gpu_check/ for the GPU machine's Python (default 3.12):
 #     scripts/gpu_check.sh --download [PYTHON_VERSION]
@@ -34,4 +35,4 @@ fi
 "$VENV/bin/python" -m pip install -q --no-index --no-deps --no-compile --ignore-installed "$WHEELS"/*.whl
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-timeout 420 "$VENV/bin/python" scripts/gpu_check.py --out "${1:-results/gpu_check.json}" "${@:2}"
+timeout 540 "$VENV/bin/python" scripts/gpu_check.py --out "${1:-results/gpu_check.json}" "${@:2}"
