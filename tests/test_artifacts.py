@@ -609,9 +609,12 @@ def make_report(logs, root: Path, config: dict, inputs=None, params=None) -> Pat
     """The report of ``logs`` as the rule makes it, under ``root`` (which stands for the repository);
     ``inputs`` and ``params`` replace the rule's here. Returns the scale's report (its copy is root's)."""
     out = root / "paper_tables" / "test" / "REPLICATION.md"
+    machines = root / "machines.json"
+    machines.write_text("[]\n")  # no model directory had a machine.json
     make(
         "replication_report",
         inputs={
+            "machines": str(machines),
             "evals": [str(p) for p in logs["evals"]],
             "metrics": [str(p) for p in logs["metrics"]],
             "traces": str(logs["credit"]),
@@ -630,7 +633,6 @@ def make_report(logs, root: Path, config: dict, inputs=None, params=None) -> Pat
             "config": config,
             "metric": "avg_at_n",
             "optional_evals": [],
-            "machines": [],
             "named_only_figures": [],
             "captions": {},
             "targets": {},
@@ -763,7 +765,8 @@ def test_the_same_logs_give_the_same_report_tables_and_figures_byte_for_byte(log
         built.append(
             {path.relative_to(root): path.read_bytes() for path in root.rglob("*") if path.is_file()}
         )
-    assert len(built[0]) == 7  # the report and its published copy, table1.{csv,tex,md}, the figure's pdf, png
+    # the report and its published copy, table1.{csv,tex,md}, the figure's pdf and png, the machines log read
+    assert len(built[0]) == 8
     assert built[0] == built[1]
 
 
@@ -853,6 +856,7 @@ def finished_workflow(tmp_path: Path) -> Path:
         "evaluate",
         "analysis",
         "artifacts_common",
+        "machines",
         "figures",
         "tables",
         "report",
@@ -875,6 +879,7 @@ def finished_workflow(tmp_path: Path) -> Path:
     write_jsonl(results / "analysis" / "credit_draws.jsonl", [{"id": "p0", "correct": 0, "accepted": True}])
     write_segmentation(results, names=tuple(config["analysis"]["segmentation_variants"]))
     write_json(results / "analysis" / "value_sanity.json", {"summary": {}, "records": []})
+    write_json(results / "logs" / "machines.json", [])
     return work
 
 
@@ -920,6 +925,7 @@ def test_snakemake_replots_without_retraining(tmp_path):
         "value_sanity",
         "sft_base_model",
         "prepare_data",
+        "machine_records",
     }, run.stdout
     assert {"table1", "table2", "compute_cost_logged", "training_curves", "replication_report"} <= planned
     assert "ablation_training" in planned  # configured training ablations are targets of `ablations`

@@ -43,6 +43,7 @@ def test_two_process_steps_run_the_train_stage_under_accelerate(tmp_path, monkey
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     import gpu_check
+
     from rredcot.io import write_jsonl
     from rredcot.pipeline.data.synthetic import SplitSpec, generate_split
 

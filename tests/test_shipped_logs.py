@@ -8,7 +8,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACT_RULE_FILES = ["figures.smk", "tables.smk", "report.smk"]
-PIPELINE_RULE_FILES = ["data.smk", "base_model.smk", "train.smk", "evaluate.smk", "analysis.smk"]
+PIPELINE_RULE_FILES = [
+    "data.smk", "base_model.smk", "train.smk", "evaluate.smk", "analysis.smk", "machines.smk"
+]  # fmt: skip
 
 
 def rules_in(files: list[str]) -> set[str]:

@@ -12,6 +12,7 @@ PAPER_NUMBERS = os.path.join(workflow.basedir, "paper_tables", "paper")  # the p
 # The config's JSON schema, its help text: the report describes config fields with its descriptions.
 CONFIG_SCHEMA = os.path.join(os.path.dirname(workflow.current_basedir), "schema.yaml")
 CREDIT_LOG = f"{RESULTS}/analysis/credit.jsonl"
+MACHINE_LOG = f"{RESULTS}/logs/machines.json"  # rule machine_records (machines.smk)
 MAKE_ARTIFACT = "../scripts/make_artifact.py"  # every artifact rule's script: (relative to experiments/rules/)
 # The configured training estimator, as the credit log names its values (e.g. "reference/log").
 DEFAULT_VARIANT = "{value_estimator}/{value_space}".format(**config["train"]["rredcot"])
@@ -96,12 +97,17 @@ def ablation_only_evals():
 
 
 def machine_dirs():
-    """Every model directory whose machine.json the report lists (the SFT bases and every RL run)."""
+    """The model directories whose machine.json the report lists (the SFT bases and every RL run), as two
+    lists: those of the default target, and the training-ablation runs outside it (listed where they exist)."""
     bases = [f"{RESULTS}/base_model"] + [f"{RESULTS}/base_model_seed{s}" for s in SPREAD_SEEDS]
     runs = [f"{m}/seed{s}" for m in METHODS for s in SEEDS] + CONTROL_RUNS
-    runs += [run for name in TRAINING_ABLATIONS for runs_ in TRAINING_ABLATIONS[name].values() for run in runs_]
-    sft = bases if config["base_model"]["kind"] == "sft" else []
-    return sft + [policy_model(run) for run in dict.fromkeys(runs)]
+    ablations = [run for name in TRAINING_ABLATIONS for runs_ in TRAINING_ABLATIONS[name].values() for run in runs_]
+    if ARTIFACTS["training_ablations_in_default_target"]:
+        runs, ablations = runs + ablations, []
+    default = (bases if config["base_model"]["kind"] == "sft" else []) + [
+        policy_model(run) for run in dict.fromkeys(runs)
+    ]
+    return default, [policy_model(run) for run in dict.fromkeys(ablations) if policy_model(run) not in default]
 
 
 def report_outputs():

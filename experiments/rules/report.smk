@@ -15,6 +15,7 @@ rule replication_report:
         traces=CREDIT_LOG,
         sanity=f"{RESULTS}/analysis/value_sanity.json",
         draws=credit_draws_input(),
+        machines=MACHINE_LOG,
         paper_tables=expand(f"{PAPER_NUMBERS}/{{name}}.csv", name=["table1", "table2"]),
         claims=f"{PAPER_NUMBERS}/claims.csv",
         schema=CONFIG_SCHEMA,
@@ -30,7 +31,6 @@ rule replication_report:
         config=config,
         metric=ARTIFACTS["metric"],
         optional_evals=ablation_only_evals(),
-        machines=machine_dirs(),
         named_only_figures=[f"{FIGURES}/{name}.png" for name in NAMED_ONLY_FIGURES],
         captions=lambda wc: report_captions(
             [f"{FIGURES}/{name}.png" for name in DEFAULT_FIGURES + NAMED_ONLY_FIGURES]

@@ -35,6 +35,7 @@ LOADERS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
     "extra_traces": lambda paths, params: [trace for path in paths for trace in load_credit(path)],
     "variants": lambda paths, params: {Path(path).stem: load_credit(path) for path in paths},
     "sanity": lambda path, params: read_json(path),
+    "machines": lambda path, params: {entry["model"]: entry["machine"] for entry in read_json(path)},
     "draws": lambda paths, params: read_jsonl(paths[0]) if paths else None,
     "claims": lambda path, params: read_paper_claims(path),
     "paper": lambda path, params: read_paper_table(path),

@@ -25,7 +25,7 @@ from rredcot.artifacts.markdown import figure, link
 from rredcot.artifacts.robustness import ablation_test_lines
 from rredcot.artifacts.sections import controls_section, credit_section, robustness_section
 from rredcot.artifacts.tables import pct
-from rredcot.io import read_json, write_text
+from rredcot.io import write_text
 
 
 def _describe_run(logs: Logs) -> list[str]:
@@ -243,7 +243,7 @@ def write_report(
     schema: dict,
     metric: str,
     optional_evals: Sequence[str],
-    machines: Sequence[str],
+    machines: Mapping[str, dict],
     named_only_figures: Sequence[str],
     headroom: Sequence[str],
     captions: Mapping[str, str],
@@ -258,8 +258,8 @@ def write_report(
 ) -> None:
     """REPLICATION.md of one scale and, if ``published``, its copy with links relative to that file.
 
-    ``optional_evals`` (training-ablation runs outside the default target) and the ``machine.json`` of the
-    ``machines`` model dirs are read where they exist."""
+    ``optional_evals`` (training-ablation runs outside the default target) are read where they exist;
+    ``machines``: each model directory's ``machine.json`` record (the rule ``machine_records``'s log)."""
     optional = [path for path in optional_evals if Path(path).exists()]
     logs = Logs(
         config=config,
@@ -271,9 +271,7 @@ def write_report(
         paper_tables=paper_tables,
         paper_claims=claims,
         value_sanity=sanity,
-        machines={
-            d: read_json(Path(d) / "machine.json") for d in machines if (Path(d) / "machine.json").exists()
-        },
+        machines=dict(machines),
         draws=draws,
         benchmark_cost=load_benchmark_cost(benchmark_cost),
     )

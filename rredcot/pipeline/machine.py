@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
 import torch
+
+from rredcot.io import read_json, write_json
 
 MACHINE_FILE = "machine.json"
 LIBRARIES = ("torch", "transformers", "trl", "accelerate", "numpy")
@@ -64,3 +67,11 @@ def write_machine(directory: str | os.PathLike) -> Path:
     path = Path(directory) / MACHINE_FILE
     path.write_text(json.dumps(describe_machine(), indent=1, sort_keys=True) + "\n")
     return path
+
+
+def collect_machines(directories: Sequence[str | os.PathLike], out: str | os.PathLike) -> None:
+    """The ``machine.json`` of each model directory that has one, in the order given, as one log: a list of
+    ``{"model": directory, "machine": record}``. The report's machines table reads it, and it ships with the
+    other logs, so a clone without the models lists the same machines."""
+    found = [Path(d) for d in directories if (Path(d) / MACHINE_FILE).exists()]
+    write_json(out, [{"model": str(d), "machine": read_json(d / MACHINE_FILE)} for d in found])
