@@ -81,20 +81,24 @@ def test_a_corrected_mistake_then_a_real_error():
     assert "wrong result" in error.reason
 
 
-def test_early_close_is_the_first_error():
+def test_after_an_early_close_the_write_up_is_judged():
     # The thinking stops after restating the problem (or after one step) and the steps follow in the write-up:
-    # the close is the first error, at the marker.
-    for lines, done in ((["7 +5 *3 -12"], 0), (["7+5=12"], 1)):
+    # its first wrong line is the first error, after the thinking.
+    for lines in (["7 +5 *3 -12"], ["7+5=12"]):
         text = think(*lines, end="</think>\n7+5=12\n12*3=36\n36-12=20\n\\boxed{20}")
         error = find_first_error(ROW, text)
-        assert (error.line, error.offset) == ("</think>", text.index("</think>"))
-        assert error.index == len(lines) + 1  # the empty line after <think>, the lines, then the marker's
-        assert error.reason == f"the thinking closes after {done} of 3 steps, without a result"
-    # a result line reaches the answer; an unclosed thinking (cut by the budget) has not closed early
-    assert error_line(think("7+5=12", "Result: 24")) is None
+        assert (error.line, error.offset) == ("36-12=20", text.index("36-12=20"))
+        assert error.offset > text.index("</think>") and "wrong result 20" in error.reason
+    # a right write-up has no error; a wrong box is one; a box cut by the budget is not judged
+    steps = "</think>\n7+5=12\n12*3=36\n36-12=24\n"
+    assert error_line(think("7+5=12", end=steps + "\\boxed{24}")) is None
+    assert error_line(think("7+5=12", end=steps + "\\boxed{25}")) == "\\boxed{25}"
+    assert error_line(think("7+5=12", end=steps + "\\boxed{2")) is None
+    # a thinking that reached the result, or was cut by the budget, has not closed early
+    assert error_line(think("7+5=12", "Result: 24", end="</think>\n\\boxed{7}")) is None
     assert error_line("<think>\n7+5=12\n") is None
-    # a wrong line before the close is the first error
-    assert error_line(think("7+5=13")) == "7+5=13"
+    # a wrong thinking line comes first
+    assert error_line(think("7+5=13", end="</think>\n7+5=12\n\\boxed{1}")) == "7+5=13"
 
 
 def test_only_the_thinking_is_judged():

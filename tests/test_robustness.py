@@ -166,3 +166,18 @@ def test_an_ablation_with_one_evaluated_label_gets_no_table():
         "sigma_mode": {"GRPO": ["grpo/seed0"], "RREDCoT": ["rredcot/seed0"], "clip": ["rredcot_clip/seed0"]}
     }
     assert ablation_test_lines(ablations, EVALS, BENCHMARKS, ["grpo", "rredcot"]) == []
+
+
+def test_machine_records_keep_the_given_order_and_skip_models_without_one(tmp_path):
+    from rredcot.io import read_json, write_json
+    from rredcot.pipeline.machine import collect_machines
+
+    dirs = [tmp_path / name for name in ("rredcot", "missing", "grpo")]
+    for d, cpu in ((dirs[0], "X"), (dirs[2], "Y")):
+        write_json(d / "machine.json", {"cpu_model": cpu})
+    collect_machines([str(d) for d in dirs], tmp_path / "machines.json", tmp_path / "log")
+    assert read_json(tmp_path / "machines.json") == [
+        {"model": str(dirs[0]), "machine": {"cpu_model": "X"}},
+        {"model": str(dirs[2]), "machine": {"cpu_model": "Y"}},
+    ]
+    assert (tmp_path / "log").read_text() == "2 of 3 model directories have a machine.json\n"

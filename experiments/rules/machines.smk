@@ -11,8 +11,10 @@ rule machine_records:
         MACHINE_LOG,
     params:
         optional=machine_dirs()[1],
+    log:
+        f"{RESULTS}/logs/machine_records.log",
     localrule: True
     run:
         from rredcot.pipeline.machine import collect_machines
 
-        collect_machines([*input.models, *(p for p in params.optional if os.path.isdir(p))], output[0])
+        collect_machines([*input.models, *(p for p in params.optional if os.path.isdir(p))], output[0], log[0])

@@ -69,9 +69,13 @@ def write_machine(directory: str | os.PathLike) -> Path:
     return path
 
 
-def collect_machines(directories: Sequence[str | os.PathLike], out: str | os.PathLike) -> None:
+def collect_machines(
+    directories: Sequence[str | os.PathLike], out: str | os.PathLike, log: str | os.PathLike | None = None
+) -> None:
     """The ``machine.json`` of each model directory that has one, in the order given, as one log: a list of
-    ``{"model": directory, "machine": record}``. The report's machines table reads it, and it ships with the
-    other logs, so a clone without the models lists the same machines."""
+    ``{"model": directory, "machine": record}``; ``log`` gets how many had one. The report's machines table
+    reads it, and it ships with the other logs, so a clone without the models lists the same machines."""
     found = [Path(d) for d in directories if (Path(d) / MACHINE_FILE).exists()]
     write_json(out, [{"model": str(d), "machine": read_json(d / MACHINE_FILE)} for d in found])
+    if log is not None:
+        Path(log).write_text(f"{len(found)} of {len(directories)} model directories have a {MACHINE_FILE}\n")

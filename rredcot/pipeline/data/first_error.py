@@ -8,9 +8,9 @@ trace is the model's own text, so its lines are judged against that chain, not a
 
 The thinking is the text after a leading ``<think>`` (from the very start when the text does not open with
 one, so text before a later ``<think>`` is judged too) up to the first end-of-thinking marker (``</think>``)
-after it, or the end of the text. It is split into lines at ``\n``;
-blank lines are skipped. When no end-of-thinking marker follows, the last line is not judged if the text
-does not end in a newline: the token budget may have cut it. The write-up after the thinking is not judged.
+after it, or the end of the text. It is split into lines at ``\n``; blank lines are skipped. When no
+end-of-thinking marker follows, the last line is not judged if the text does not end in a newline: the token
+budget may have cut it. The write-up after the thinking is judged only after an early close (below).
 
 Walking the lines in order with ``done`` = how many steps of the chain the thinking has computed so far
 (initially 0), a line is right when it is:
@@ -34,11 +34,11 @@ Walking the lines in order with ``done`` = how many steps of the chain the think
 
 Every other line, e.g. garbage or a malformed step, is wrong. The first wrong line is the first error.
 
-**Closing early.** When no line is wrong but the thinking closes (an end-of-thinking marker follows) before it
-has computed every step of the chain or stated the result, the close itself is the first error, at the
-marker: whatever answer follows was not worked out in the thinking. (A model that learns to stop thinking
-after restating the problem writes its steps in the unjudged write-up.) No error means the thinking never
-went wrong and, if closed, reached the answer (as far as these rules see).
+**Closing early.** The thinking may close (an end-of-thinking marker follows) before it has computed every
+step of the chain or stated the result; the credit testbed teaches exactly this, with a write-up that works
+the chain out. The write-up is then judged too, by the same rules from the first step, a final ``\boxed{<v>}``
+line standing for the result: its first wrong line is the first error, after the thinking. Otherwise the
+write-up is not judged. No error means no judged line went wrong (as far as these rules see).
 """
 
 from __future__ import annotations
@@ -77,14 +77,14 @@ CHECKS = tuple(_pattern(phrase, step=_STEP) for phrase in CHECK_PHRASES)
 CORRECTION_LINE = _pattern(CORRECTION, lhs=_LHS, right=_NUMBER, wrong=_NUMBER)
 RESULT_LINE = _pattern(RESULT, value=_NUMBER)
 ASIDE_LINE = _pattern(ASIDE, characters=r"[0-9A-Za-z]+")
+BOXED_LINE = re.compile(rf"^\\boxed\{{{_NUMBER}\}}$")  # the write-up's answer
 
 
 @dataclass(frozen=True)
 class FirstError:
     """Where the thinking first goes wrong: ``offset`` is the character offset in the text of the line's first
     character, ``index`` the line's index among the thinking's lines (blank ones included), ``line`` its text
-    (without the newline) and ``reason`` why it is wrong. An early close is the end-of-thinking marker: its
-    offset, the index of the line it ends, the marker as ``line``."""
+    (without the newline) and ``reason`` why it is wrong. In a write-up, ``index`` counts its lines."""
 
     offset: int
     index: int
@@ -161,11 +161,17 @@ def judge_thinking(
 ) -> list[JudgedLine]:
     """``text``'s judged thinking lines on synthetic ``row`` in order (module docstring), up to and including
     the first wrong one; blank lines and consumed corrections are left out."""
+    return judge_lines(row, thinking_lines(text, end_of_thinking))
+
+
+def judge_lines(row: Mapping, lines: list[tuple[int, str]], *, boxed: bool = False) -> list[JudgedLine]:
+    """``lines`` (``(offset, line)``, as :func:`thinking_lines` gives them) judged on synthetic ``row`` from
+    the chain's first step, up to and including the first wrong one; ``boxed``: a ``\\boxed{<v>}`` line is
+    a result line (the write-up's)."""
     chain = true_chain(row)
     lhs_of = [(a, op, b) for a, op, b, _ in chain]
     problem = " ".join(str(row["problem"]).split())
     answer = chain[-1][3]
-    lines = thinking_lines(text, end_of_thinking)
     done = 0
     judged = []
     skip = set()  # corrections consumed by the mistake before them
@@ -203,7 +209,7 @@ def judge_thinking(
         elif fix := CORRECTION_LINE.match(line):
             if (int(fix[1]), fix[2], int(fix[3]), int(fix[4])) not in chain[:done]:
                 error = "corrects a step not computed, or to a wrong result"
-        elif result := RESULT_LINE.match(line):
+        elif result := RESULT_LINE.match(line) or (boxed and BOXED_LINE.match(line)):
             if int(result[1]) != answer:
                 error = f"result {result[1]}, true answer {answer}"
         elif ASIDE_LINE.match(line):
@@ -219,20 +225,34 @@ def judge_thinking(
 def find_first_error(
     row: Mapping, text: str, *, end_of_thinking: str = Continuation.end_of_thinking
 ) -> FirstError | None:
-    """The first wrong line of ``text``'s thinking on synthetic ``row``, or its early close (module
-    docstring), or ``None``."""
+    """The first wrong line of ``text`` on synthetic ``row``: in its thinking or, after an early close, in its
+    write-up (module docstring); ``None`` when there is none."""
     judged = judge_thinking(row, text, end_of_thinking=end_of_thinking)
-    if judged and judged[-1].error is not None:
-        line = judged[-1]
-        return FirstError(offset=line.offset, index=line.index, line=line.line, reason=line.error)
     _, end = thinking_span(text, end_of_thinking)
-    steps, done = len(true_chain(row)), judged[-1].done if judged else 0
-    answered = any(RESULT_LINE.match(line.line.strip()) for line in judged)
-    if end is None or done == steps or answered:
+    closed_early = (
+        end is not None
+        and (judged[-1].done if judged else 0) < len(true_chain(row))
+        and not any(RESULT_LINE.match(line.line.strip()) for line in judged)
+    )
+    if (not judged or judged[-1].error is None) and closed_early:
+        judged = judge_lines(row, writeup_lines(text, end + len(end_of_thinking)), boxed=True)
+    if not judged or judged[-1].error is None:
         return None
-    index = len(thinking_lines(text, end_of_thinking)) - 1  # the line the marker ends
-    reason = f"the thinking closes after {done} of {steps} steps, without a result"
-    return FirstError(offset=end, index=index, line=end_of_thinking, reason=reason)
+    line = judged[-1]
+    return FirstError(offset=line.offset, index=line.index, line=line.line, reason=line.error)
+
+
+def writeup_lines(text: str, start: int) -> list[tuple[int, str]]:
+    """``(offset, line)`` of the write-up from ``start`` (after the end-of-thinking marker); a last line
+    without a newline is kept only when it is a whole ``\\boxed{<v>}`` (else the token budget may have cut
+    it)."""
+    lines, offset = [], start
+    for line in text[start:].split("\n"):
+        lines.append((offset, line))
+        offset += len(line) + 1
+    if not text.endswith("\n") and not BOXED_LINE.match(lines[-1][1].strip()):
+        lines.pop()
+    return lines
 
 
 __all__ = [
@@ -240,8 +260,10 @@ __all__ = [
     "JudgedLine",
     "find_first_error",
     "is_synthetic",
+    "judge_lines",
     "judge_thinking",
     "thinking_lines",
     "thinking_span",
+    "writeup_lines",
     "true_chain",
 ]
