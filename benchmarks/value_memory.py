@@ -193,7 +193,7 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     torch.manual_seed(0)
     model = Qwen3ForCausalLM(Qwen3Config(**MODEL, attn_implementation="sdpa")).to(device).eval()
-    old = old_values(args.old_commit)
+    old = None if args.projections_only else old_values(args.old_commit)  # needs that commit
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: random Qwen3, vocab 151,936, 1 layer, hidden 64 ({n_params / 1e6:.1f}M params)")
     print(f"{machine(args.threads)}; {versions()}; old path: rredcot/values.py at {args.old_commit}")

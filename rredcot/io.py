@@ -145,6 +145,10 @@ def remove_resume_state(*paths: str | os.PathLike) -> None:
     resumes at its last step and trains nothing. So each stage calls this once its outputs are written."""
     for path in map(Path, paths):
         if path.is_dir():
-            shutil.rmtree(path)
+            # renamed first: a job killed mid-removal must not leave a checkpoint that looks complete
+            doomed = path.with_name(f".{path.name}.removing")
+            shutil.rmtree(doomed, ignore_errors=True)
+            path.rename(doomed)
+            shutil.rmtree(doomed)
         else:
             path.unlink(missing_ok=True)

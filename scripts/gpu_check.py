@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -186,9 +188,9 @@ def one_pass_vs_naive(model_path: Path, completion_tokens: int, device: torch.de
 
 
 def vllm_rollouts(model_path: Path, completion_tokens: int, device: torch.device) -> dict:
-    """MC rollouts through vLLM, as the credit analysis, value sanity and the MC oracle sample where the
-    backend is vLLM (:func:`rredcot.mc.mc_values_batch` on a :class:`~rredcot.vllm_engine.VLLMPolicy`): one
-    random completion, 10 boundaries, 4 samples each, on the trained check model's weights. Skipped, with the
+    """MC rollouts through vLLM, as the credit analysis and value sanity sample where their backend is vLLM
+    (:func:`rredcot.mc.mc_values_batch` on a :class:`~rredcot.vllm_engine.VLLMPolicy`): one random
+    completion, 10 boundaries, 4 samples each, on the trained check model's weights. Skipped, with the
     reason, without a GPU or without vLLM."""
     if device.type != "cuda":
         return {"skipped": "no GPU"}
@@ -245,11 +247,14 @@ def zero3_steps(root: Path, model: Path, train: Path, trl: dict, rredcot: dict) 
     return two_process_steps(root / "zero3", config, model, train, trl, rredcot)
 
 
-def two_process_steps(out: Path, config: Path, model: Path, train: Path, trl: dict, rredcot: dict) -> dict:
+def two_process_steps(
+    out: Path, config: Path, model: Path, train: Path, trl: dict, rredcot: dict, timeout_s: float = 180
+) -> dict:
     """Two RREDCoT steps under ``accelerate launch --config_file config`` with 2 processes, through the train
     stage as ``train.smk`` runs it: the ranks score different numbers of completions, so a collective that
     one rank skips hangs here, not on the cluster. The launch's return code, wall time and, if it finished,
-    the steps' times and the processes its ``machine.json`` records."""
+    the steps' times and the processes its ``machine.json`` records; after ``timeout_s`` both ranks are
+    killed and the entry says so."""
     out.mkdir(parents=True)
     driver = out / "driver.py"
     driver.write_text(TWO_PROCESS_DRIVER)
@@ -264,10 +269,19 @@ def two_process_steps(out: Path, config: Path, model: Path, train: Path, trl: di
         "--num_processes", "2", str(driver), str(Path(__file__).parent), "train", json.dumps(stage),
     ]  # fmt: skip
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    # its own session, so that a hang (what this check looks for) is killed with both ranks, freeing the GPUs
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    try:
+        output, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        return {"timed_out_s": timeout_s, "output_tail": output[-3000:]}
     result = {"returncode": proc.returncode, "wall_s": time.perf_counter() - start}
     if proc.returncode != 0:
-        return {**result, "output_tail": (proc.stdout + proc.stderr)[-3000:]}
+        return {**result, "output_tail": output[-3000:]}
     rows = read_jsonl(out / "metrics.jsonl")
     return {
         **result,
@@ -320,14 +334,18 @@ def main(argv=None) -> int:
         dtype = trl["model_init_kwargs"]["dtype"]
         trained = root / "rredcot" / train_module.FINAL_DIR
         report["values"] = one_pass_vs_naive(trained, args.completion_tokens, device, dtype)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2))  # what ran so far, whatever the checks below do
         for name, check in (
             ("vllm_rollouts", lambda: vllm_rollouts(trained, args.completion_tokens, device)),
             ("zero3", lambda: zero3_steps(root, model, train, trl, rredcot)),
         ):
-            report[name] = check()
+            try:
+                report[name] = check()
+            except Exception as err:  # noqa: BLE001 (a failed check is a result; the others still run)
+                report[name] = {"error": f"{type(err).__name__}: {err}"}
             print(json.dumps({name: report[name]}), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
+            args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v for k, v in report["values"].items() if not k.endswith("_logp")}))
     print(f"rredcot / grpo step time: {report['rredcot_over_grpo_step_time']:.2f}; written to {args.out}")
     return 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check: the nano architecture with random weights, a few GRPO and RREDCoT steps at 1,024 completion
 # tokens, one-pass vs naive values, MC rollouts through vLLM (where installed) and, with 2 GPUs, two ZeRO-3
-# steps with 2 processes; one JSON file (see scripts/gpu_check.py). At most 9 minutes.
+# steps with 2 processes; one JSON file (see scripts/gpu_check.py). At most 9 minutes after the install.
 #
 # Here, with network, fill wheels/gpu_check/ for the GPU machine's Python (default 3.12):
 #     scripts/gpu_check.sh --download [PYTHON_VERSION]

@@ -1,7 +1,7 @@
 """Where a Snakemake run's time went: per rule, its finished jobs and their job-minutes, from the run's logs.
 
     python scripts/job_minutes.py .snakemake/log/<run>.snakemake.log [more logs of the same run ...] \
-        [--extra install_s=56] [--csv paper_tables/testbed/cold_run.csv]
+        [--extra install=56] [--csv paper_tables/testbed/cold_run.csv]
 
 A job's minutes run from the timestamp before its ``rule <name>:`` block to the one before its ``Finished
 jobid`` line; jobs that never finished (failed, or still running when the log ends) are counted apart. Jobs
@@ -39,12 +39,12 @@ def parse_log(lines: Iterable[str]) -> tuple[dict[str, list[float]], dict[str, i
         if found := TIMESTAMP.match(line):
             stamp = datetime.strptime(" ".join(found[1].split()), "%a %b %d %H:%M:%S %Y")
             first = first or stamp
-        elif found := RULE.match(line):
+        elif (found := RULE.match(line)) and stamp is not None:
             rule = (found[1], stamp)
         elif (found := JOBID.match(line)) and rule is not None:
             started[found[1]] = rule
             rule = None
-        elif found := FINISHED.match(line):
+        elif (found := FINISHED.match(line)) and found[1] in started:  # else started in another log
             name, start = started.pop(found[1])
             minutes.setdefault(name, []).append((stamp - start).total_seconds() / 60)
     unfinished: dict[str, int] = {}
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("logs", nargs="+", help="the Snakemake logs of one run, in order")
-    parser.add_argument("--extra", nargs="*", default=[], metavar="NAME=SECONDS")
+    parser.add_argument("--extra", action="append", default=[], metavar="NAME=SECONDS")
     parser.add_argument("--csv", type=Path, help="write the table here (else to stdout)")
     args = parser.parse_args(argv)
     extra = {}

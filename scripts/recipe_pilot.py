@@ -10,7 +10,8 @@ A grid file names its scale's config files (``configfiles``, merged as Snakemake
 (``snakemake --cores 2 results/<scale>/base_model``). Each point trains one run (one thread) and samples
 ``eval.n_samples`` completions per validation problem; the base model is scored as the first row. Writes
 ``paper_tables/<scale>/recipe_pilot.{csv,md}``; runs live under ``results/<scale>/pilot/`` and a finished
-point is not rerun.
+point is not rerun (its training resumes at its last checkpoint, its validation summary is read back): a
+point's name stands for its settings, so rename a point whose settings change.
 """
 
 from __future__ import annotations
@@ -31,9 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _evaluate(model: Path, out: Path, results: Path, settings: dict, pilot: dict) -> dict:
+    """The point's validation summary: the one written by an earlier run of the pilot, else a new one."""
+    from rredcot.io import read_json
     from rredcot.pipeline.data.synthetic import load_split
     from rredcot.pipeline.evaluate import evaluate
 
+    if (out / "validation.json").exists():
+        return read_json(out / "validation.json")
     return evaluate(
         model,
         load_split(results / "data" / "validation.jsonl"),

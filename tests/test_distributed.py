@@ -93,6 +93,8 @@ def test_two_cpu_processes_train_and_resume_with_uneven_scoring(workspace, tmp_p
     output = launch(workspace, out, driver, max_steps=2, stop=True)
     assert "rerun to resume" in output, output[-4000:]
     assert (out / "checkpoints" / "checkpoint-1" / "trainer_state.json").exists()
+    states = sorted(p.name for p in (out / "checkpoints" / "checkpoint-1").glob("rng_state_*.pth"))
+    assert states == ["rng_state_0.pth", "rng_state_1.pth"]  # each rank saved its own
     assert not (out / "model").exists()
     stdout = launch(workspace, out, driver, max_steps=2)
 

@@ -9,6 +9,7 @@ from rredcot.io import (
     atomic_dir,
     atomic_path,
     read_jsonl,
+    remove_resume_state,
     resume_jsonl,
     resume_records,
     write_json,
@@ -94,3 +95,14 @@ def test_resumed_records_of_other_problems_or_settings_are_refused(tmp_path):
         resume_records(log, {"b"}, lambda record: None)
     with pytest.raises(ValueError, match="record 1: n is 2; delete the partial log"):
         resume_records(log, {"a"}, lambda record: f"n is {record['n']}")
+
+
+def test_resume_state_is_removed_whole_even_after_a_killed_removal(tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    (checkpoints / "checkpoint-2").mkdir(parents=True)
+    (checkpoints / "checkpoint-2" / "trainer_state.json").write_text("{}")
+    (tmp_path / ".checkpoints.removing").mkdir()  # left by a removal killed halfway
+    partial = tmp_path / "partial.jsonl"
+    partial.write_text('{"id": "a"}\n')
+    remove_resume_state(checkpoints, partial, tmp_path / "never-written.jsonl")
+    assert list(tmp_path.iterdir()) == []

@@ -45,3 +45,10 @@ def test_job_minutes_of_a_hand_made_log(tmp_path):
     assert rows["wall clock (snakemake)"]["minutes"] == 21.5  # 10 min 45 s per log
     assert rows["wall clock (install)"]["minutes"] == 1.5
     assert list(rows)[:2] == ["train_policy", "prepare_data"]  # by job-minutes
+
+
+def test_a_job_finished_in_a_log_that_did_not_start_it_is_skipped(tmp_path):
+    log = tmp_path / "rerun.snakemake.log"
+    log.write_text("[Fri Dec  4 21:00:00 2026]\nFinished jobid: 7 (Rule: train_policy)\n")
+    rows = {row["rule"]: row for row in job_minutes([log], {})}
+    assert rows["all jobs"] == {"rule": "all jobs", "jobs": 0, "unfinished": 0, "minutes": 0}

@@ -369,8 +369,8 @@ def fig3_mc_cost(
         points = every[np.isfinite(every[column]) & (every[column] > 0)]
         # MC's cost grows with its samples per boundary: one band per count, the largest drawn filled.
         groups = (
-            sorted(points.groupby("mc_samples"), key=lambda group: -group[0])
-            if column == "mc_seconds" and points["mc_samples"].nunique() > 1
+            sorted(points.groupby("mc_samples", dropna=False), key=lambda group: -np.nan_to_num(group[0]))
+            if column == "mc_seconds" and points["mc_samples"].nunique(dropna=False) > 1
             else [(None, points)]
         )
         for rank, (samples, group) in enumerate(groups):
@@ -386,7 +386,11 @@ def fig3_mc_cost(
                 edgecolors=style.color,
                 facecolors="white" if hollow else style.color,
                 marker=style.marker,
-                label=label if samples is None else f"{label}, {samples:g} samples per boundary",
+                label=label
+                if samples is None
+                else f"{label}, {samples:g} samples per boundary"
+                if np.isfinite(samples)
+                else f"{label}, samples not logged",
             )
             median = group.groupby("segments")[column].median()
             left.plot(

@@ -74,8 +74,10 @@ def machine_lines(machines: Mapping[str, dict]) -> list[str]:
         return []
     groups: dict[str, tuple[dict, list[str]]] = {}
     for run, record in machines.items():
-        key = repr(sorted((k, str(v)) for k, v in record.items() if k != "torch_threads"))
-        groups.setdefault(key, (record, []))[1].append(f"{run} ({record.get('torch_threads')} threads)")
+        key = repr(sorted((k, str(v)) for k, v in record.items() if k not in ("torch_threads", "processes")))
+        processes = f", {record['processes']} processes" if record.get("processes", 1) > 1 else ""
+        label = f"{run} ({record.get('torch_threads')} threads{processes})"
+        groups.setdefault(key, (record, []))[1].append(label)
     lines = [
         "**Machines behind these numbers** (each SFT and RL run's `machine.json`):",
         "",

@@ -16,7 +16,8 @@ accepted trace, in draw order::
 
     {"id", "correct": 0|1, "n_tokens", "completion",
      "first_error": int | null         completion-token offset (the units of spans and boundaries) of the
-                                       first token of the first wrong thinking line
+                                       first token of the first wrong line: of the thinking or, after an
+                                       early close, of the write-up
                                        (:mod:`~rredcot.pipeline.data.first_error`); null when none is
                                        found or the row has no checker,
      "first_error_line": str | null    that line's text,
@@ -485,9 +486,9 @@ def _base_record(trace: Trace, segments: CompletionSegments) -> dict:
 
 
 def _first_error(tokenizer, trace: Trace, end_of_thinking: str) -> dict:
-    """The record's ground-truth first error (synthetic rows only): the first wrong thinking line
-    (:mod:`rredcot.pipeline.data.first_error`), as the completion-token offset of its first token, and its
-    text."""
+    """The record's ground-truth first error (synthetic rows only): the first wrong line of the thinking or,
+    after an early close, of the write-up (:mod:`rredcot.pipeline.data.first_error`), as the
+    completion-token offset of its first token, and its text."""
     if not is_synthetic(trace.row):
         return {"first_error": None, "first_error_line": None, "first_error_checked": False}
     error = find_first_error(trace.row, trace.text, end_of_thinking=end_of_thinking)

@@ -82,9 +82,10 @@ BOXED_LINE = re.compile(rf"^\\boxed\{{{_NUMBER}\}}$")  # the write-up's answer
 
 @dataclass(frozen=True)
 class FirstError:
-    """Where the thinking first goes wrong: ``offset`` is the character offset in the text of the line's first
-    character, ``index`` the line's index among the thinking's lines (blank ones included), ``line`` its text
-    (without the newline) and ``reason`` why it is wrong. In a write-up, ``index`` counts its lines."""
+    """Where the text first goes wrong (in the thinking, or in the write-up after an early close): ``offset``
+    is the character offset in the text of the line's first character, ``index`` the line's index among the
+    thinking's lines or the write-up's (blank ones included), ``line`` its text (without the newline) and
+    ``reason`` why it is wrong."""
 
     offset: int
     index: int
@@ -125,13 +126,18 @@ def true_chain(row: Mapping) -> list[tuple[int, str, int, int]]:
 def thinking_lines(text: str, end_of_thinking: str = Continuation.end_of_thinking) -> list[tuple[int, str]]:
     """``(offset, line)`` of every judged thinking line (blank ones included), offsets into ``text``."""
     start, end = thinking_span(text, end_of_thinking)
-    thinking = text[start : len(text) if end is None else end]
+    lines = _split_lines(text, start, len(text) if end is None else end)
+    if end is None and not text.endswith("\n"):
+        lines.pop()  # possibly cut by the token budget
+    return lines
+
+
+def _split_lines(text: str, start: int, stop: int) -> list[tuple[int, str]]:
+    """``(offset, line)`` of ``text[start:stop]`` split at ``\\n``, offsets into ``text``."""
     lines, offset = [], start
-    for line in thinking.split("\n"):
+    for line in text[start:stop].split("\n"):
         lines.append((offset, line))
         offset += len(line) + 1
-    if end is None and not thinking.endswith("\n"):
-        lines.pop()  # possibly cut by the token budget
     return lines
 
 
@@ -145,9 +151,9 @@ def thinking_span(text: str, end_of_thinking: str = Continuation.end_of_thinking
 
 @dataclass(frozen=True)
 class JudgedLine:
-    """One judged thinking line: where it starts (``offset`` into the text, ``index`` among the thinking's
-    lines), its text, how many steps of the chain are computed once it is read (``done``), and why it is
-    wrong (``error``; ``None`` when right)."""
+    """One judged line (of the thinking, or of a write-up): where it starts (``offset`` into the text,
+    ``index`` among the judged text's lines), its text, how many steps of the chain are computed once it is
+    read (``done``), and why it is wrong (``error``; ``None`` when right)."""
 
     offset: int
     index: int
@@ -246,10 +252,7 @@ def writeup_lines(text: str, start: int) -> list[tuple[int, str]]:
     """``(offset, line)`` of the write-up from ``start`` (after the end-of-thinking marker); a last line
     without a newline is kept only when it is a whole ``\\boxed{<v>}`` (else the token budget may have cut
     it)."""
-    lines, offset = [], start
-    for line in text[start:].split("\n"):
-        lines.append((offset, line))
-        offset += len(line) + 1
+    lines = _split_lines(text, start, len(text))
     if not text.endswith("\n") and not BOXED_LINE.match(lines[-1][1].strip()):
         lines.pop()
     return lines
