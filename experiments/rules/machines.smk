@@ -1,4 +1,5 @@
 # The machines behind the SFT and RL runs, in one log beside the others (names from artifacts_common.smk).
+MODEL_DIRS, OPTIONAL_MODEL_DIRS = machine_dirs()
 
 
 rule machine_records:
@@ -6,11 +7,11 @@ rule machine_records:
     the report's machines table reads it, and it ships with the other logs, so a clone without the models
     lists the same machines. Training-ablation runs outside the default target are listed where they exist."""
     input:
-        models=machine_dirs()[0],
+        models=MODEL_DIRS,
     output:
         MACHINE_LOG,
     params:
-        optional=machine_dirs()[1],
+        optional=OPTIONAL_MODEL_DIRS,
     log:
         f"{RESULTS}/logs/machine_records.log",
     localrule: True

@@ -368,12 +368,12 @@ def fig3_mc_cost(
         style = styles[name]
         points = every[np.isfinite(every[column]) & (every[column] > 0)]
         # MC's cost grows with its samples per boundary: one band per count, the largest drawn filled.
-        groups = (
-            sorted(points.groupby("mc_samples", dropna=False), key=lambda group: -np.nan_to_num(group[0]))
-            if column == "mc_seconds" and points["mc_samples"].nunique(dropna=False) > 1
-            else [(None, points)]
-        )
-        for rank, (samples, group) in enumerate(groups):
+        groups = [(label, points)]
+        if column == "mc_seconds" and points["mc_samples"].nunique(dropna=False) > 1:
+            by_count = sorted(points.groupby("mc_samples", dropna=False), key=lambda g: -np.nan_to_num(g[0]))
+            count = lambda n: f"{n:g} samples per boundary" if np.isfinite(n) else "samples not logged"  # noqa: E731
+            groups = [(f"{label}, {count(n)}", g) for n, g in by_count]
+        for rank, (series_label, group) in enumerate(groups):
             if group.empty:
                 continue
             drawn = True
@@ -386,11 +386,7 @@ def fig3_mc_cost(
                 edgecolors=style.color,
                 facecolors="white" if hollow else style.color,
                 marker=style.marker,
-                label=label
-                if samples is None
-                else f"{label}, {samples:g} samples per boundary"
-                if np.isfinite(samples)
-                else f"{label}, samples not logged",
+                label=series_label,
             )
             median = group.groupby("segments")[column].median()
             left.plot(

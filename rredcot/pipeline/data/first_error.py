@@ -234,18 +234,20 @@ def find_first_error(
     """The first wrong line of ``text`` on synthetic ``row``: in its thinking or, after an early close, in its
     write-up (module docstring); ``None`` when there is none."""
     judged = judge_thinking(row, text, end_of_thinking=end_of_thinking)
-    _, end = thinking_span(text, end_of_thinking)
-    closed_early = (
-        end is not None
-        and (judged[-1].done if judged else 0) < len(true_chain(row))
-        and not any(RESULT_LINE.match(line.line.strip()) for line in judged)
-    )
-    if (not judged or judged[-1].error is None) and closed_early:
-        judged = judge_lines(row, writeup_lines(text, end + len(end_of_thinking)), boxed=True)
-    if not judged or judged[-1].error is None:
+    if not (judged and judged[-1].error is not None):
+        _, end = thinking_span(text, end_of_thinking)
+        if end is not None and not _reached_answer(row, judged):  # closed early: the write-up works it out
+            judged = judge_lines(row, writeup_lines(text, end + len(end_of_thinking)), boxed=True)
+    if not (judged and judged[-1].error is not None):
         return None
     line = judged[-1]
     return FirstError(offset=line.offset, index=line.index, line=line.line, reason=line.error)
+
+
+def _reached_answer(row: Mapping, judged: list[JudgedLine]) -> bool:
+    """Whether right lines ``judged`` computed every step of the chain or stated the result."""
+    done = judged[-1].done if judged else 0
+    return done == len(true_chain(row)) or any(RESULT_LINE.match(line.line.strip()) for line in judged)
 
 
 def writeup_lines(text: str, start: int) -> list[tuple[int, str]]:
